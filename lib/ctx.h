@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_CTX_H
+#define GH_CTX_H
+
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <syslog.h>
+
+struct gh_ctx;
+
+/* priority is a syslog priority (LOG_ERR .. LOG_DEBUG). */
+typedef void (*gh_log_fn)(void *data, int priority, const char *fmt, va_list ap);
+
+/*
+ * What cannot go through the root seam: libkmod hard-codes /sys/module and
+ * the scheduler knows nothing of a fixture root. Unit tests install fakes.
+ */
+struct gh_ops {
+	/* 0, or -errno; "not loaded" is -ENOENT, "builtin" is -EEXIST. */
+	int (*module_remove)(struct gh_ctx *ctx, const char *name);
+	/* 0 when loaded or already loaded, or -errno. */
+	int (*module_load)(struct gh_ctx *ctx, const char *name);
+	int (*set_affinity)(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set);
+	int (*get_affinity)(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set);
+};
+
+struct gh_ctx {
+	char root[PATH_MAX];	/* "" stands for "/" */
+	bool dry_run;
+	int log_priority;	/* messages above this are dropped */
+	gh_log_fn log_fn;
+	void *log_data;
+	const struct gh_ops *ops;
+	void *ops_data;
+	char migrated_from[256];	/* PVE_MIGRATED_FROM, "" when not migrating */
+};
+
+int gh_ctx_new(const char *root, struct gh_ctx **out);
+void gh_ctx_free(struct gh_ctx *ctx);
+void gh_ctx_set_log_fn(struct gh_ctx *ctx, gh_log_fn fn, void *data);
+void gh_ctx_set_log_priority(struct gh_ctx *ctx, int priority);
+void gh_ctx_set_ops(struct gh_ctx *ctx, const struct gh_ops *ops, void *data);
+int gh_ctx_set_migrated_from(struct gh_ctx *ctx, const char *node);
+
+void gh_log(const struct gh_ctx *ctx, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define gh_err(ctx, ...) gh_log((ctx), LOG_ERR, __VA_ARGS__)
+#define gh_warn(ctx, ...) gh_log((ctx), LOG_WARNING, __VA_ARGS__)
+#define gh_notice(ctx, ...) gh_log((ctx), LOG_NOTICE, __VA_ARGS__)
+#define gh_info(ctx, ...) gh_log((ctx), LOG_INFO, __VA_ARGS__)
+#define gh_dbg(ctx, ...) gh_log((ctx), LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
+{
+	size_t rlen = strlen(ctx->root);
+	int n;
+
+	if (fmt[0] != '/')
+		return -EINVAL;
+	if (rlen >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, ctx->root, rlen);
+	n = vsnprintf(buf + rlen, size - rlen, fmt, ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= size - rlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+#define WITH_PATH(p, fmt, errret)                                       \
+	char p[PATH_MAX];                                               \
+	do {                                                            \
+		va_list ap_;                                            \
+		int r_;                                                 \
+		va_start(ap_, fmt);                                     \
+		r_ = vpath(ctx, p, sizeof(p), fmt, ap_);                \
+		va_end(ap_);                                            \
+		if (r_ < 0) {                                           \
+			errno = -r_;                                    \
+			return errret;                                  \
+		}                                                       \
+	} while (0)
+
+int gh_fs_path(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vpath(ctx, buf, size, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int gh_fs_open(const struct gh_ctx *ctx, int flags, const char *fmt, ...)
+{
+	int fd;
+	WITH_PATH(p, fmt, -errno);
+
+	fd = open(p, flags | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+FILE *gh_fs_fopen(const struct gh_ctx *ctx, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, NULL);
+	return fopen(p, "re");
+}
+
+static int read_fd_str(int fd, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	if (!size)
+		return -EINVAL;
+	for (;;) {
+		ssize_t n = read(fd, buf + off, size - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+		if (off == size)
+			return -EFBIG;
+	}
+	if (off && buf[off - 1] == '\n')
+		off--;
+	buf[off] = '\0';
+	return (int)off;
+}
+
+int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	int fd, r;
+	WITH_PATH(p, fmt, -errno);
+
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	r = read_fd_str(fd, buf, size);
+	close(fd);
+	return r;
+}
+
+int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...)
+{
+	char buf[64];
+	int fd, r;
+	WITH_PATH(p, fmt, -errno);
+
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	r = read_fd_str(fd, buf, sizeof(buf));
+	close(fd);
+	if (r < 0)
+		return r;
+	return gh_util_parse_ulong(gh_util_trim(buf), 0, (unsigned long)-1, val) < 0 ? -EINVAL : 0;
+}
+
+int gh_fs_readlink(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	ssize_t n;
+	WITH_PATH(p, fmt, -errno);
+
+	if (!size)
+		return -EINVAL;
+	n = readlink(p, buf, size);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	char target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+	WITH_PATH(p, fmt, -errno);
+
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (gh_util_copy(buf, size, base) < 0)
+		return -ENAMETOOLONG;
+	return (int)strlen(buf);
+}
+
+int gh_fs_exists(const struct gh_ctx *ctx, const char *fmt, ...)
+{
+	struct stat st;
+	WITH_PATH(p, fmt, -errno);
+
+	if (lstat(p, &st) == 0)
+		return 1;
+	return (errno == ENOENT || errno == ENOTDIR) ? 0 : -errno;
+}
+
+int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return stat(p, st) < 0 ? -errno : 0;
+}
+
+DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...)
+{
+	int fd;
+	DIR *d;
+	WITH_PATH(p, fmt, NULL);
+
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+	WITH_PATH(p, fmt, -errno);
+
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return (errno == ENOENT || errno == ENOTDIR) ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = gh_strv_push(out, de->d_name);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	gh_strv_sort(out);
+	return r;
+}

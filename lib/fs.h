@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_FS_H
+#define GH_FS_H
+
+/*
+ * The one seam to the system: every path under /sys, /proc, /dev, /etc and
+ * /run is written here as the absolute path a real host has, and prefixed
+ * with the context's root (pciutils' sysfs.path). Nothing else in lib/ opens
+ * a system path.
+ *
+ * Functions taking "fmt, ..." format the absolute system path themselves and
+ * return -ENAMETOOLONG when it does not fit.
+ */
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "ctx.h"
+#include "util.h"
+
+#define GH_FMT(a, b) __attribute__((format(printf, a, b)))
+
+/* root + formatted path into buf. 0 or -ENAMETOOLONG / -EINVAL. */
+int gh_fs_path(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
+/* O_CLOEXEC is always added. fd or -errno. */
+int gh_fs_open(const struct gh_ctx *ctx, int flags, const char *fmt, ...) GH_FMT(3, 4);
+/* Opens for reading ("re"). NULL with errno set. */
+FILE *gh_fs_fopen(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
+/*
+ * Reads a small file whole into buf, NUL-terminated, with one trailing
+ * newline stripped. Length, or -errno (-EFBIG when it does not fit).
+ */
+int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
+/* A sysfs number such as "0x10de\n" or "14\n". 0 or -errno (-EINVAL: not a number). */
+int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...) GH_FMT(3, 4);
+/* The link's target text. Length or -errno. */
+int gh_fs_readlink(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
+/* The last component of the link's target ("nvidia" for driver links). */
+int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
+/* 1 exists (lstat), 0 does not, -errno otherwise. */
+int gh_fs_exists(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
+int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...) GH_FMT(3, 4);
+DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
+/*
+ * Names in a directory, without "." and "..", sorted (strverscmp, so
+ * vtcon2 < vtcon10). Missing directory: 0 and an empty list.
+ */
+int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...) GH_FMT(3, 4);
+
+#endif

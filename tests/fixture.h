@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_TEST_FIXTURE_H
+#define GH_TEST_FIXTURE_H
+
+/*
+ * Fixture roots for the unit suites: a fresh temporary tree per test, laid
+ * out the way the kernel and Proxmox lay out the real one, and a context
+ * whose log lines are captured for assertions.
+ */
+
+#include <check.h>
+#include <limits.h>
+#include <stdbool.h>
+
+#include "ctx.h"
+
+struct fx {
+	char root[PATH_MAX];
+	struct gh_ctx *ctx;
+	char *log;		/* every captured line, "\n"-terminated */
+	size_t log_len;
+	int n_errors;		/* lines logged at LOG_ERR */
+};
+
+struct fx *fx_new(void);
+void fx_free(struct fx *fx);
+
+/* Paths are absolute system paths ("/sys/..."), created under fx->root. */
+void fx_file(struct fx *fx, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void fx_link(struct fx *fx, const char *path, const char *target);
+void fx_mkdir(struct fx *fx, const char *path);
+void fx_chmod(struct fx *fx, const char *path, unsigned mode);
+void fx_rm(struct fx *fx, const char *path);
+/* Full host path of a system path inside the fixture (static buffer). */
+const char *fx_path(struct fx *fx, const char *path);
+
+/*
+ * A PCI function with its sysfs attributes, driver link (driver NULL: none),
+ * IOMMU group (group < 0: none), the driver's directory and its module link.
+ */
+void fx_pci(struct fx *fx, const char *addr, unsigned vendor, unsigned device, unsigned class,
+	    const char *driver, int group);
+void fx_pci_attr(struct fx *fx, const char *addr, const char *attr, const char *value);
+/* A driver directory; module NULL for a built-in driver without a module link. */
+void fx_driver(struct fx *fx, const char *driver, const char *module);
+/* /sys/module/<name> live with refcnt and holders (NULL-terminated). */
+void fx_module(struct fx *fx, const char *name, int refcnt, ...);
+/* /proc/<pid> with comm, cmdline (spaces become NULs) and cgroup path. */
+void fx_proc(struct fx *fx, int pid, const char *comm, const char *cmdline, const char *cgroup);
+void fx_proc_fd(struct fx *fx, int pid, int fd, const char *target);
+void fx_proc_maps(struct fx *fx, int pid, const char *maps);
+/* /etc/pve/qemu-server/<vmid>.conf */
+void fx_vmconf(struct fx *fx, unsigned vmid, const char *text);
+
+/*
+ * The single-GPU host of the README demo: an RTX 4090 at 0000:01:00.0 (VGA
+ * on nvidia) + .1 (HDMI audio on snd_hda_intel), group 14, console on
+ * nvidia-drm fbdev (fb0, vtcon1), nvidia stack loaded, nvidia-persistenced
+ * (pid 900) holding /dev/nvidiactl and /dev/nvidia0, a root port at
+ * 0000:00:01.0, hostname pve1, VM 111 with hostpci0: 01:00,pcie=1,x-vga=1.
+ */
+void fx_host_single(struct fx *fx);
+
+bool fx_log_has(const struct fx *fx, const char *needle);
+void fx_log_clear(struct fx *fx);
+
+/* Runs a suite with CK_NORMAL output; returns the process exit code. */
+int fx_run_suite(Suite *s);
+
+#endif
