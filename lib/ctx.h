@@ -15,10 +15,19 @@ struct gh_ctx;
 typedef void (*gh_log_fn)(void *data, int priority, const char *fmt, va_list ap);
 
 /*
- * What cannot go through the root seam: libkmod hard-codes /sys/module and
- * the scheduler knows nothing of a fixture root. Unit tests install fakes.
+ * Everything that acts on the running system goes through this table: the
+ * kernel does not honour a fixture root (libkmod hard-codes /sys/module, a
+ * sysfs write binds a real device, a pid names a real process). The hook
+ * installs the real ops for "/" and the simulator (sim.c) for any other
+ * root; unit tests install the simulator or their own fakes. Each op is a
+ * plain synchronous call: the executor runs it in a timeboxed child.
  */
 struct gh_ops {
+	/* One write() of value to a system path (sysfs attribute). 0 or -errno. */
+	int (*write)(struct gh_ctx *ctx, const char *path, const char *value);
+	/* systemctl <verb> <unit>: 0, or -errno, or -(exit status) of systemctl. */
+	int (*service)(struct gh_ctx *ctx, const char *verb, const char *unit);
+	int (*signal)(struct gh_ctx *ctx, pid_t pid, int sig);
 	/* 0, or -errno; "not loaded" is -ENOENT, "builtin" is -EEXIST. */
 	int (*module_remove)(struct gh_ctx *ctx, const char *name);
 	/* 0 when loaded or already loaded, or -errno. */

@@ -13,8 +13,6 @@ static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *f
 	size_t rlen = strlen(ctx->root);
 	int n;
 
-	if (fmt[0] != '/')
-		return -EINVAL;
 	if (rlen >= size)
 		return -ENAMETOOLONG;
 	memcpy(buf, ctx->root, rlen);
@@ -23,6 +21,9 @@ static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *f
 		return -EINVAL;
 	if ((size_t)n >= size - rlen)
 		return -ENAMETOOLONG;
+	/* System paths are absolute; "..", which could leave the root, is never one. */
+	if (buf[rlen] != '/' || strstr(buf + rlen, "/../") || !strcmp(buf + rlen + n - (n >= 3 ? 3 : n), "/.."))
+		return -EINVAL;
 	return 0;
 }
 
@@ -212,4 +213,111 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
 	closedir(d);
 	gh_strv_sort(out);
 	return r;
+}
+
+int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
+{
+	size_t len = strlen(value);
+	ssize_t n;
+	int fd, r = 0;
+	WITH_PATH(p, fmt, -errno);
+
+	fd = open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, len);
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != len)
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
+int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
+{
+	size_t len = strlen(value);
+	ssize_t n;
+	int fd, r = 0;
+	WITH_PATH(p, fmt, -errno);
+
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, len);
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != len)
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
+int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return symlink(target, p) < 0 ? -errno : 0;
+}
+
+int gh_fs_remove(const struct gh_ctx *ctx, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return remove(p) < 0 ? -errno : 0;
+}
+
+static int remove_tree_at(int dfd, const char *name)
+{
+	struct stat st;
+	int r = 0;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(st.st_mode)) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct dirent *de;
+		DIR *d;
+
+		if (fd < 0)
+			return -errno;
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			return -errno;
+		}
+		while ((de = readdir(d)) && r >= 0)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				r = remove_tree_at(dirfd(d), de->d_name);
+		closedir(d);
+		if (r < 0)
+			return r;
+		return unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+	}
+	return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+}
+
+int gh_fs_remove_tree(const struct gh_ctx *ctx, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return remove_tree_at(AT_FDCWD, p);
+}
+
+int gh_fs_mkdir(const struct gh_ctx *ctx, unsigned mode, const char *fmt, ...)
+{
+	size_t rlen = strlen(ctx->root);
+	WITH_PATH(p, fmt, -errno);
+
+	/* Components of the root itself are never created here. */
+	for (char *c = p + rlen + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }

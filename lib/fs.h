@@ -48,4 +48,19 @@ DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
  */
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...) GH_FMT(3, 4);
 
+/*
+ * An existing attribute, written with one write() (sysfs takes a value per
+ * write; a short write is an error). 0 or -errno.
+ */
+int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fmt, ...) GH_FMT(3, 4);
+/* A regular file created or truncated (O_NOFOLLOW), mode 0644. 0 or -errno. */
+int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fmt, ...) GH_FMT(3, 4);
+int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...) GH_FMT(3, 4);
+/* unlink or rmdir; -ENOENT passes through. */
+int gh_fs_remove(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
+/* A tree removed depth-first (never following links). */
+int gh_fs_remove_tree(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
+/* mkdir -p with mode. */
+int gh_fs_mkdir(const struct gh_ctx *ctx, unsigned mode, const char *fmt, ...) GH_FMT(3, 4);
+
 #endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_MAPPING_H
+#define GH_MAPPING_H
+
+/*
+ * /etc/pve/mapping/pci.cfg (pve-guest-common PVE/Mapping/PCI.pm): a bare id
+ * line starts a section, tab-indented "key value" lines follow, "map"
+ * repeats, a blank line ends it, '#' lines are comments.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ctx.h"
+#include "pciid.h"
+
+#define GH_MAP_PATHS_MAX 16
+
+struct gh_map_entry {
+	int line;
+	char node[64];
+	struct gh_pciid paths[GH_MAP_PATHS_MAX];	/* domain required by PVE */
+	unsigned n_paths;
+	unsigned vendor, device;		/* id=vvvv:dddd */
+	bool has_subsystem;
+	unsigned sub_vendor, sub_device;	/* subsystem-id= */
+	int iommugroup;				/* -1 when not given */
+};
+
+struct gh_mapping {
+	int line;
+	char id[128];
+	bool mdev, live_migration;
+	struct gh_map_entry *maps;
+	unsigned n_maps;
+};
+
+struct gh_mapping_file {
+	struct gh_mapping *v;
+	unsigned n;
+};
+
+/* Errors as "name:line: message", all reported, then -EINVAL. */
+int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_mapping_file *out);
+/* /etc/pve/mapping/pci.cfg through the root seam; -ENOENT (not logged) when absent. */
+int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out);
+const struct gh_mapping *gh_mapping_find(const struct gh_mapping_file *mf, const char *id);
+void gh_mapping_free(struct gh_mapping_file *mf);
+
+#endif

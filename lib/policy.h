@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_POLICY_H
+#define GH_POLICY_H
+
+/*
+ * Per-VM policy: /etc/gpu-hook/gpu-hook.ini (defaults for every VM), then
+ * /etc/gpu-hook/<vmid>.ini over it, parsed with inih. Schema:
+ *
+ *   [handoff]
+ *   devices  = 01:00.0, 0000:01:00.1   ids as in hostpciN; default: hostpci
+ *   services = nvidia-persistenced.service display-manager.service
+ *   holders  = refuse | stop-unit | kill           (default refuse)
+ *   console  = auto | detach | keep                (default auto)
+ *   restore  = yes | no                            (default yes)
+ *   timeout  = 10s | 2500ms | 10                   (default 10 s, 1..300 s)
+ *   [drivers]
+ *   0000:01:00.1 = snd_hda_intel                   host driver per function
+ *   [pinning]
+ *   vcpus  = 4-7            i-th CPU for vCPU i, in the order written
+ *   others = 0-3            emulator and I/O threads
+ *   sched  = other | fifo:N | rr:N                 (N 1..99)
+ *   wait   = 5s                                    (wait for vCPU threads)
+ *
+ * Lists take commas and/or blanks. Unknown sections and keys and bad values
+ * are errors "file:line: message"; every error is reported, then -EINVAL.
+ * A file that is not a regular file, not owned by root (or by the user
+ * running gpu-hook) or is writable by group or others is refused, as doas
+ * refuses its config.
+ */
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ctx.h"
+#include "pciid.h"
+#include "util.h"
+
+#define GH_POLICY_DEVICES_MAX 32
+#define GH_POLICY_VCPUS_MAX 1024
+
+enum gh_holders_mode { GH_HOLDERS_REFUSE, GH_HOLDERS_STOP_UNIT, GH_HOLDERS_KILL };
+enum gh_console_mode { GH_CONSOLE_AUTO, GH_CONSOLE_DETACH, GH_CONSOLE_KEEP };
+
+struct gh_policy_driver {
+	char addr[GH_PCI_ADDR_LEN];
+	char driver[64];
+};
+
+struct gh_policy {
+	struct gh_pciid devices[GH_POLICY_DEVICES_MAX];
+	unsigned n_devices;		/* 0: the VM's hostpci entries */
+	struct gh_policy_driver drivers[GH_POLICY_DEVICES_MAX];
+	unsigned n_drivers;
+	struct gh_strv services;	/* units, stopped when active */
+	enum gh_holders_mode holders;
+	enum gh_console_mode console;
+	bool restore;
+	unsigned timeout_ms;
+	int vcpus[GH_POLICY_VCPUS_MAX];
+	size_t n_vcpus;			/* 0: no explicit map */
+	cpu_set_t others;
+	bool others_set;
+	int sched_policy;		/* SCHED_OTHER, SCHED_FIFO, SCHED_RR */
+	int sched_priority;
+	unsigned wait_ms;		/* default 5000 */
+	struct gh_strv files;		/* the files that were read, in order */
+};
+
+/* The defaults above. */
+int gh_policy_init(struct gh_policy *p);
+/* Applies one file on top of p. */
+int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_policy *p);
+/* init + gpu-hook.ini + <vmid>.ini through the root seam; missing files are fine. */
+int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p);
+/* The [drivers] entry for a full address, or NULL. */
+const char *gh_policy_driver_for(const struct gh_policy *p, const char *addr);
+void gh_policy_free(struct gh_policy *p);
+const char *gh_policy_holders_name(enum gh_holders_mode m);
+const char *gh_policy_console_name(enum gh_console_mode m);
+
+#endif

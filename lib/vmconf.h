@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_VMCONF_H
+#define GH_VMCONF_H
+
+/*
+ * A Proxmox VM config (/etc/pve/qemu-server/<vmid>.conf): only the live
+ * section (everything before the first "[...]" header), '#' description
+ * lines ignored. Parsed from a FILE * and a name for messages; errors are
+ * logged as "name:line: message" at LOG_ERR, parsing goes on, and the call
+ * fails with -EINVAL at the end when any was found.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ctx.h"
+#include "pciid.h"
+
+#define GH_HOSTPCI_MAX 16
+#define GH_HOSTPCI_IDS_MAX 16
+
+struct gh_hostpci {
+	bool present;
+	int line;			/* line in the config */
+	struct gh_pciid ids[GH_HOSTPCI_IDS_MAX];	/* host=, ';'-separated */
+	unsigned n_ids;
+	char mapping[128];		/* mapping=<id>, "" when host= is used */
+	char mdev[64];			/* mdev=<type>, "" when none */
+	bool keep;			/* driver=keep */
+	bool pcie, xvga;
+};
+
+struct gh_vmconf {
+	unsigned vmid;
+	char name[128];			/* the VM's name: */
+	struct gh_hostpci hostpci[GH_HOSTPCI_MAX];
+	char affinity[256];		/* "" when unset; checked as a cpulist */
+	unsigned sockets, cores, vcpus;	/* 0 when unset */
+	char hookscript[256];
+	char lock[32];
+	bool template_;
+};
+
+int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmconf *out);
+/*
+ * Opens /etc/pve/qemu-server/<vmid>.conf, or with ctx->migrated_from set
+ * /etc/pve/nodes/<node>/qemu-server/<vmid>.conf, through the root seam and
+ * parses it. -ENOENT (logged) when there is no such VM.
+ */
+int gh_vmconf_load(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out);
+/* sockets x cores, or vcpus when set; the defaults are 1. */
+unsigned gh_vmconf_vcpus(const struct gh_vmconf *vm);
+/* A vmid as Proxmox allows it: 100 .. 999999999, digits only. 0 or -EINVAL. */
+int gh_vmconf_parse_vmid(const char *s, unsigned *vmid);
+
+/*
+ * Property strings ("01:00.0,pcie=1,x-vga=on"): splits on ',' into key and
+ * value; a part without '=' goes to default_key. Calls fn for each; a key
+ * given twice is an error. 0, or the first negative fn result, or -EINVAL.
+ */
+typedef int (*gh_propstr_fn)(void *data, const char *key, const char *value);
+int gh_propstr_parse(const char *s, const char *default_key, gh_propstr_fn fn, void *data);
+/* PVE booleans: 1|on|yes|true, 0|off|no|false. 0/1, or -EINVAL. */
+int gh_propstr_bool(const char *v);
+
+#endif
