@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+#include "modules.h"
+
+#include <errno.h>
+#include <libkmod.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+#define STACK_MAX 64
+
+static const char *const state_names[] = {
+	[GH_MOD_ABSENT] = "absent", [GH_MOD_LIVE] = "live", [GH_MOD_COMING] = "coming",
+	[GH_MOD_GOING] = "going",   [GH_MOD_BUILTIN] = "builtin",
+};
+
+const char *gh_modules_state_name(enum gh_mod_state s)
+{
+	return (size_t)s < GH_ARRAY_SIZE(state_names) ? state_names[s] : "unknown";
+}
+
+bool gh_modules_name_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
+
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+static bool valid_module_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= 64)
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+}
+
+int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out)
+{
+	char buf[32];
+	unsigned long v;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->refcnt = -1;
+	if (!valid_module_name(name))
+		return -EINVAL;
+	gh_util_copy(out->name, sizeof(out->name), name);
+	for (char *c = out->name; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	r = gh_fs_exists(ctx, "/sys/module/%s", out->name);
+	if (r <= 0) {
+		out->state = GH_MOD_ABSENT;
+		return r;
+	}
+	r = gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/module/%s/initstate", out->name);
+	if (r == -ENOENT) {
+		/* Built-in modules have a /sys/module entry (for parameters) and no initstate. */
+		out->state = GH_MOD_BUILTIN;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	gh_util_trim(buf);
+	out->state = !strcmp(buf, "live") ? GH_MOD_LIVE : !strcmp(buf, "coming") ? GH_MOD_COMING :
+		     !strcmp(buf, "going") ? GH_MOD_GOING : GH_MOD_LIVE;
+	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/module/%s/refcnt", out->name) >= 0 &&
+	    gh_util_parse_ulong(gh_util_trim(buf), 10, 1000000, &v) == 0)
+		out->refcnt = (int)v;
+	r = gh_fs_list(ctx, &out->holders, "/sys/module/%s/holders", out->name);
+	return r < 0 ? r : 0;
+}
+
+void gh_modules_free(struct gh_modset *set)
+{
+	for (unsigned i = 0; i < set->n; i++)
+		gh_strv_free(&set->v[i].holders);
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+static int find(const struct gh_modset *set, const char *name)
+{
+	for (unsigned i = 0; i < set->n; i++)
+		if (gh_modules_name_eq(set->v[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out)
+{
+	struct gh_modset all = { 0 };
+	unsigned done = 0;
+	bool *placed = NULL;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	all.v = calloc(STACK_MAX, sizeof(*all.v));
+	if (!all.v)
+		return -ENOMEM;
+	r = gh_modules_read(ctx, root, &all.v[0]);
+	if (r < 0 || all.v[0].state == GH_MOD_ABSENT) {
+		gh_modules_free(&all);
+		return r < 0 ? r : 0;
+	}
+	all.n = 1;
+	/* Breadth-first over holders: everything that must go before root can. */
+	for (unsigned i = 0; i < all.n && r >= 0; i++) {
+		for (size_t h = 0; h < all.v[i].holders.n; h++) {
+			if (find(&all, all.v[i].holders.v[h]) >= 0)
+				continue;
+			if (all.n == STACK_MAX) {
+				gh_err(ctx, "/sys/module/%s: more than %d modules hold it", root, STACK_MAX);
+				r = -ELOOP;
+				break;
+			}
+			r = gh_modules_read(ctx, all.v[i].holders.v[h], &all.v[all.n]);
+			if (r < 0)
+				break;
+			all.n++;
+		}
+	}
+	placed = calloc(all.n, sizeof(*placed));
+	out->v = calloc(all.n, sizeof(*out->v));
+	if (r >= 0 && (!placed || !out->v))
+		r = -ENOMEM;
+	/* Removal order: a module goes once none of its holders is left; ties by name. */
+	while (r >= 0 && done < all.n) {
+		int pick = -1;
+
+		for (unsigned i = 0; i < all.n; i++) {
+			bool ready = !placed[i];
+
+			for (size_t h = 0; ready && h < all.v[i].holders.n; h++) {
+				int k = find(&all, all.v[i].holders.v[h]);
+
+				if (k >= 0 && !placed[k])
+					ready = false;
+			}
+			if (ready && (pick < 0 || strcmp(all.v[i].name, all.v[pick].name) < 0))
+				pick = (int)i;
+		}
+		if (pick < 0) {
+			gh_err(ctx, "/sys/module/%s: its holders form a cycle", root);
+			r = -ELOOP;
+			break;
+		}
+		placed[pick] = true;
+		out->v[out->n++] = all.v[pick];
+		memset(&all.v[pick].holders, 0, sizeof(all.v[pick].holders));
+		done++;
+	}
+	free(placed);
+	gh_modules_free(&all);
+	if (r < 0)
+		gh_modules_free(out);
+	return r;
+}
+
+/* The real ops. libkmod messages go to our log, never to stderr. */
+
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *fmt,
+		     va_list args)
+{
+	struct gh_ctx *ctx = data;
+	char msg[512];
+
+	(void)file;
+	(void)line;
+	(void)fn;
+	if (vsnprintf(msg, sizeof(msg), fmt, args) < 0)
+		return;
+	msg[strcspn(msg, "\n")] = '\0';
+	gh_log(ctx, priority < LOG_WARNING ? LOG_WARNING : priority, "libkmod: %s", msg);
+}
+
+static struct kmod_ctx *kmod_open(struct gh_ctx *ctx)
+{
+	struct kmod_ctx *k = kmod_new(NULL, NULL);
+
+	if (k) {
+		kmod_set_log_fn(k, kmod_log, ctx);
+		kmod_set_log_priority(k, LOG_ERR);
+	}
+	return k;
+}
+
+static int real_module_remove(struct gh_ctx *ctx, const char *name)
+{
+	struct kmod_ctx *k = kmod_open(ctx);
+	struct kmod_module *mod = NULL;
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	r = kmod_module_new_from_name(k, name, &mod);
+	if (r >= 0) {
+		int state = kmod_module_get_initstate(mod);
+
+		if (state == -ENOENT)
+			r = -ENOENT;
+		else if (state == KMOD_MODULE_BUILTIN)
+			r = -EEXIST;
+		else
+			r = kmod_module_remove_module(mod, 0); /* never KMOD_REMOVE_FORCE */
+		kmod_module_unref(mod);
+	}
+	kmod_unref(k);
+	return r;
+}
+
+/* No shell ever runs: modprobe.d "install" commands are refused. */
+static int refuse_install(struct kmod_module *m, const char *cmdline, void *data)
+{
+	struct gh_ctx *ctx = data;
+	char esc[256];
+
+	gh_err(ctx, "module %s has an install command in modprobe.d (\"%s\"): gpu-hook does not run shell commands",
+	       kmod_module_get_name(m), gh_util_escape(cmdline, esc, sizeof(esc)));
+	return -EPERM;
+}
+
+static int real_module_load(struct gh_ctx *ctx, const char *name)
+{
+	struct kmod_ctx *k = kmod_open(ctx);
+	struct kmod_list *list = NULL, *it;
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	r = kmod_module_new_from_lookup(k, name, &list);
+	if (r >= 0 && !list)
+		r = -ENOENT;
+	kmod_list_foreach(it, list) {
+		struct kmod_module *mod = kmod_module_get_module(it);
+
+		if (r >= 0)
+			r = kmod_module_probe_insert_module(mod, 0, NULL, refuse_install, ctx, NULL);
+		kmod_module_unref(mod);
+	}
+	kmod_module_unref_list(list);
+	kmod_unref(k);
+	return r > 0 ? -EINVAL : r;
+}
+
+static int real_write(struct gh_ctx *ctx, const char *path, const char *value)
+{
+	return gh_fs_write_attr(ctx, value, "%s", path);
+}
+
+/* systemctl from a fixed path, with an argv: no shell, no PATH lookup. */
+static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
+{
+	static const char *const paths[] = { "/usr/bin/systemctl", "/bin/systemctl" };
+	char exe[PATH_MAX] = "";
+	pid_t pid;
+	int st;
+
+	for (size_t i = 0; i < GH_ARRAY_SIZE(paths) && !exe[0]; i++)
+		if (gh_fs_path(ctx, exe, sizeof(exe), "%s", paths[i]) < 0 || access(exe, X_OK) < 0)
+			exe[0] = '\0';
+	if (!exe[0])
+		return -ENOENT;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char *argv[] = { exe, (char *)verb, (char *)"--no-ask-password", (char *)unit, NULL };
+		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL };
+
+		execve(exe, argv, envp);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st) ? -WEXITSTATUS(st) : 0;
+	return -EINTR;
+}
+
+static int real_signal(struct gh_ctx *ctx, pid_t pid, int sig)
+{
+	(void)ctx;
+	return kill(pid, sig) < 0 ? -errno : 0;
+}
+
+static int real_set_affinity(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)
+{
+	(void)ctx;
+	return sched_setaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
+}
+
+static int real_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
+{
+	(void)ctx;
+	return sched_getaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
+}
+
+const struct gh_ops gh_modules_real_ops = {
+	.write = real_write,
+	.service = real_service,
+	.signal = real_signal,
+	.module_remove = real_module_remove,
+	.module_load = real_module_load,
+	.set_affinity = real_set_affinity,
+	.get_affinity = real_get_affinity,
+};

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_PCI_H
+#define GH_PCI_H
+
+/* PCI functions as sysfs shows them (/sys/bus/pci/devices/<addr>). */
+
+#include <stdbool.h>
+
+#include "ctx.h"
+#include "pciid.h"
+#include "util.h"
+
+struct gh_pci_dev {
+	char addr[GH_PCI_ADDR_LEN];
+	unsigned vendor, device, class;	/* class: 0x030000 */
+	unsigned sub_vendor, sub_device;
+	char driver[64];		/* "" when unbound */
+	char override[64];		/* driver_override, "" for "(null)" */
+	int iommu_group;		/* -1 when none */
+	int boot_vga;			/* 1/0, -1 when the attribute is absent */
+	char power_state[16];		/* "D0", "" when absent */
+	struct gh_strv drm;		/* "card0", "renderD128" */
+	struct gh_strv fbs;		/* "fb0" */
+};
+
+/*
+ * Reads one function. -ENOENT when absent; -EINVAL (logged, naming the file
+ * and value) when an id or class attribute is not a number.
+ */
+int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out);
+void gh_pci_dev_free(struct gh_pci_dev *dev);
+/* Every address under /sys/bus/pci/devices, sorted. */
+int gh_pci_list(struct gh_ctx *ctx, struct gh_strv *out);
+/* The functions present for a whole-slot id (PVE globs the same way). */
+int gh_pci_slot_functions(struct gh_ctx *ctx, const struct gh_pciid *slot, struct gh_strv *out);
+/* Members of /sys/kernel/iommu_groups/<group>/devices, sorted. */
+int gh_pci_group_members(struct gh_ctx *ctx, int group, struct gh_strv *out);
+/* The module behind a driver (/sys/bus/pci/drivers/<drv>/module); -ENOENT for built-in. */
+int gh_pci_driver_module(struct gh_ctx *ctx, const char *driver, char *buf, size_t size);
+/* Addresses bound to a driver (/sys/bus/pci/drivers/<drv>/<addr> links). */
+int gh_pci_driver_devices(struct gh_ctx *ctx, const char *driver, struct gh_strv *out);
+bool gh_pci_is_bridge(const struct gh_pci_dev *dev);
+bool gh_pci_is_display(const struct gh_pci_dev *dev);	/* class 0x03xxxx */
+/*
+ * The host driver a function normally has when nothing was recorded:
+ * NVIDIA display -> "nvidia", HDA 0x0403 -> "snd_hda_intel", xHCI 0x0c0330
+ * -> "xhci_hcd", NVIDIA UCSI 0x0c8000 -> "nvidia-gpu". NULL when unknown.
+ */
+const char *gh_pci_default_driver(const struct gh_pci_dev *dev);
+/* The N of /dev/nvidiaN from /proc/driver/nvidia/gpus/<addr>/information, or -errno. */
+int gh_pci_nvidia_minor(struct gh_ctx *ctx, const char *addr);
+
+#endif
