@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_HOST_H
+#define GH_HOST_H
+
+/*
+ * The host as one VM's handoff sees it: the VM's config and policy, every
+ * PCI function to hand over (hostpci entries resolved through sysfs and
+ * mappings), their IOMMU groups, the driver stack behind them, the console,
+ * the processes and services holding the card, and the reasons a handoff
+ * must be refused. Built read-only; the plan is made from it.
+ */
+
+#include <stdbool.h>
+
+#include "console.h"
+#include "ctx.h"
+#include "holders.h"
+#include "modules.h"
+#include "pci.h"
+#include "policy.h"
+#include "util.h"
+#include "vmconf.h"
+
+struct gh_func {
+	struct gh_pci_dev dev;
+	char host_driver[64];	/* where post-stop returns it; "" when unknown */
+	bool host_driver_present;	/* /sys/bus/pci/drivers/<host_driver> exists */
+	int hostpci;		/* N of hostpciN, -1 when from the policy or a sibling */
+	bool added;		/* a sibling function of a listed display function */
+};
+
+struct gh_host {
+	unsigned vmid;		/* 0 for manual to-vfio/to-host */
+	bool has_vm;
+	struct gh_vmconf vm;
+	struct gh_policy pol;
+	char hostname[64];
+
+	struct gh_func *f;
+	unsigned n_f;
+
+	char gpu_driver[64];	/* host driver of the display functions ("nvidia") */
+	char gpu_module[64];	/* its module, "" when built in or not loaded */
+	struct gh_modset stack;	/* gpu_module and its holders, removal order */
+	struct gh_strv others;	/* other functions bound to gpu_driver: a two-GPU host */
+	bool single_gpu;	/* no other function on gpu_driver: unload the stack */
+
+	struct gh_console con;
+	bool console_on_card;
+	struct gh_strv vtcons;	/* bound fbcon vtconsoles to detach ("vtcon1") */
+	struct gh_strv fwfbs;	/* firmware framebuffers on the card ("efi-framebuffer.0") */
+
+	struct gh_strv patterns;	/* device nodes that pin the card */
+	struct gh_holder_set holders;
+	struct gh_strv services;	/* resolved units to stop: active now */
+	struct gh_strv services_known;	/* resolved policy units that exist on the host */
+	struct gh_strv kill;		/* "pid comm" of holders to kill (holders = kill) */
+
+	struct gh_strv notes;		/* entries left alone, sibling functions added, ... */
+	struct gh_strv refusals;
+};
+
+/*
+ * Reads everything for VM vmid. Bad input (config, policy, mapping, sysfs
+ * contents) is logged where found and returns -EINVAL; a missing VM is
+ * -ENOENT. Reasons to refuse are not errors: they land in h->refusals.
+ */
+int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
+/* The same for an explicit list of functions (to-vfio / to-host / status). */
+int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct gh_host *h);
+void gh_host_free(struct gh_host *h);
+const struct gh_func *gh_host_func(const struct gh_host *h, const char *addr);
+/* All functions on the host that are NVIDIA's or sit on vfio-pci or carry an override. */
+int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_PLAN_H
+#define GH_PLAN_H
+
+/*
+ * A handoff as data: an ordered list of steps, each with its inverse. The
+ * same list is printed by --dry-run, written to the log and the journal,
+ * executed, and undone in reverse on failure.
+ */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "host.h"
+#include "util.h"
+
+enum gh_action {
+	GH_ACT_NONE,
+	GH_ACT_SERVICE_STOP,	/* target unit */
+	GH_ACT_SERVICE_START,	/* target unit */
+	GH_ACT_KILL,		/* target pid, arg comm */
+	GH_ACT_VTCON_UNBIND,	/* target vtconN */
+	GH_ACT_VTCON_BIND,	/* target vtconN */
+	GH_ACT_FB_UNBIND,	/* target platform device, arg its driver */
+	GH_ACT_MODULE_UNLOAD,	/* target module */
+	GH_ACT_MODULE_LOAD,	/* target module */
+	GH_ACT_OVERRIDE,	/* target address, arg driver ("" clears) */
+	GH_ACT_UNBIND,		/* target address, arg driver it leaves */
+	GH_ACT_BIND,		/* target address, arg driver */
+	GH_ACT_PROBE,		/* target address, arg driver expected */
+	GH_ACT_REMOVE_ID,	/* target address, arg "vvvv dddd" */
+	GH_ACT_VERIFY,		/* target address, arg driver expected */
+};
+
+struct gh_op {
+	enum gh_action action;
+	char target[64];
+	char arg[64];
+};
+
+struct gh_step {
+	struct gh_op op;
+	struct gh_op undo;	/* action NONE: nothing to undo, or nothing that may be undone */
+};
+
+enum gh_direction { GH_TO_VFIO, GH_TO_HOST };
+
+struct gh_plan {
+	enum gh_direction dir;
+	struct gh_step *v;
+	unsigned n;
+	bool already;		/* every function is in the target state */
+	struct gh_strv refusals;	/* copied from the host, plus the plan's own */
+	struct gh_strv notes;
+};
+
+int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan *out);
+void gh_plan_free(struct gh_plan *p);
+const char *gh_plan_action_name(enum gh_action a);
+/* One line, naming the file written: "write vfio-pci to /sys/bus/pci/devices/.../driver_override". */
+int gh_plan_describe(const struct gh_op *op, char *buf, size_t size);
+/*
+ * The JSON contract: { vmid, phase, dry_run, devices: [{address, class,
+ * vendor, device, driver|null, override|null, iommu_group, target, ...}],
+ * host: {...}, steps: [{action, target, arg, description, undo}],
+ * refusals: [...], notes: [...] }. NULL on allocation failure.
+ */
+struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_host *h, const char *phase,
+				    bool dry_run);
+
+#endif
