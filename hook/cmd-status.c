@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hook.h"
+#include "host.h"
+#include "modules.h"
+#include "pci.h"
+#include "vmconf.h"
+
+static struct json_object *str_or_null(const char *s)
+{
+	return s && s[0] ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host_driver)
+{
+	struct json_object *o = json_object_new_object();
+	char hex[16];
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "address", json_object_new_string(d->addr));
+	snprintf(hex, sizeof(hex), "%04x", d->vendor);
+	json_object_object_add(o, "vendor", json_object_new_string(hex));
+	snprintf(hex, sizeof(hex), "%04x", d->device);
+	json_object_object_add(o, "device", json_object_new_string(hex));
+	snprintf(hex, sizeof(hex), "0x%06x", d->class);
+	json_object_object_add(o, "class", json_object_new_string(hex));
+	json_object_object_add(o, "driver", str_or_null(d->driver));
+	json_object_object_add(o, "override", str_or_null(d->override));
+	json_object_object_add(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
+	json_object_object_add(o, "boot_vga", d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
+	json_object_object_add(o, "power_state", str_or_null(d->power_state));
+	if (host_driver)
+		json_object_object_add(o, "host_driver", str_or_null(host_driver));
+	return o;
+}
+
+static void print_dev(const struct gh_pci_dev *d, const char *host_driver)
+{
+	char grp[16] = "-";
+
+	if (d->iommu_group >= 0)
+		snprintf(grp, sizeof(grp), "%d", d->iommu_group);
+	printf("%-13s %04x:%04x 0x%06x %-16s %-10s %-5s", d->addr, d->vendor, d->device, d->class,
+	       d->driver[0] ? d->driver : "-", d->override[0] ? d->override : "-", grp);
+	if (host_driver)
+		printf(" %s", host_driver[0] ? host_driver : "-");
+	putchar('\n');
+}
+
+static void print_header(bool vm)
+{
+	printf("%-13s %-9s %-8s %-16s %-10s %-5s%s\n", "ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP",
+	       vm ? " HOST-DRIVER" : "");
+}
+
+static int status_modules(struct gh_ctx *ctx, struct json_object *root, bool json)
+{
+	struct gh_modset set = { 0 };
+	struct json_object *mods = NULL;
+	int r = gh_modules_stack(ctx, "nvidia", &set);
+
+	if (r < 0)
+		return r;
+	if (json) {
+		mods = json_object_new_array();
+		json_object_object_add(root, "modules", mods);
+	} else {
+		printf("nvidia modules: %s\n", set.n ? "" : "not loaded");
+	}
+	for (unsigned i = 0; i < set.n; i++) {
+		const struct gh_module *m = &set.v[i];
+
+		if (json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name", json_object_new_string(m->name));
+			json_object_object_add(o, "state", json_object_new_string(gh_modules_state_name(m->state)));
+			json_object_object_add(o, "refcnt", json_object_new_int(m->refcnt));
+			json_object_array_add(mods, o);
+		} else {
+			printf("  %-16s %-8s refcnt %d\n", m->name, gh_modules_state_name(m->state), m->refcnt);
+		}
+	}
+	gh_modules_free(&set);
+	return 0;
+}
+
+int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
+{
+	struct json_object *root = NULL, *devs = NULL;
+	struct gh_strv addrs = { 0 };
+	struct gh_host h = { 0 };
+	struct gh_ctx *ctx;
+	unsigned vmid = 0;
+	int rc = GH_EXIT_FAIL, r = 0;
+	char esc[64];
+
+	if (o->argc > 1) {
+		gh_hook_usage(stderr, cmd);
+		return GH_EXIT_USAGE;
+	}
+	if (o->argc == 1 && gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
+		fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
+			gh_util_escape(o->argv[0], esc, sizeof(esc)));
+		return GH_EXIT_FAIL;
+	}
+	ctx = gh_hook_ctx(o, "status");
+	if (!ctx)
+		return GH_EXIT_FAIL;
+	if (o->json) {
+		root = json_object_new_object();
+		devs = json_object_new_array();
+		if (!root || !devs)
+			goto out;
+		json_object_object_add(root, "vmid", vmid ? json_object_new_int64(vmid) : NULL);
+		json_object_object_add(root, "devices", devs);
+	}
+	if (vmid) {
+		r = gh_host_load(ctx, vmid, &h);
+		if (r < 0)
+			goto out;
+		if (!o->json) {
+			printf("VM %u (%s): %u function%s\n", vmid, h.vm.name[0] ? h.vm.name : "unnamed", h.n_f,
+			       h.n_f == 1 ? "" : "s");
+			print_header(true);
+		}
+		for (unsigned i = 0; i < h.n_f; i++) {
+			if (o->json)
+				json_object_array_add(devs, dev_json(&h.f[i].dev, h.f[i].host_driver));
+			else
+				print_dev(&h.f[i].dev, h.f[i].host_driver);
+		}
+	} else {
+		r = gh_host_interesting(ctx, &addrs);
+		if (r < 0) {
+			gh_err(ctx, "cannot list /sys/bus/pci/devices: %s", strerror(-r));
+			goto out;
+		}
+		if (!o->json)
+			print_header(false);
+		for (size_t i = 0; i < addrs.n; i++) {
+			struct gh_pci_dev d = { 0 };
+
+			r = gh_pci_read(ctx, addrs.v[i], &d);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0)
+				goto out;
+			if (o->json)
+				json_object_array_add(devs, dev_json(&d, NULL));
+			else
+				print_dev(&d, NULL);
+			gh_pci_dev_free(&d);
+		}
+	}
+	r = status_modules(ctx, root, o->json);
+	if (r < 0)
+		goto out;
+	if (o->json)
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE));
+	rc = GH_EXIT_OK;
+out:
+	json_object_put(root);
+	gh_strv_free(&addrs);
+	gh_host_free(&h);
+	gh_ctx_free(ctx);
+	gh_logsink_close();
+	return rc;
+}

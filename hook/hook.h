@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_HOOK_H
+#define GH_HOOK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ctx.h"
+
+/* Exit codes are decided here, in hook/, and nowhere else. */
+enum { GH_EXIT_OK = 0, GH_EXIT_FAIL = 1, GH_EXIT_USAGE = 2 };
+
+struct gh_opts {
+	const char *root;
+	bool dry_run;
+	bool json;
+	int verbose;
+	bool help;
+	/* positionals after the command word */
+	int argc;
+	char **argv;
+};
+
+struct gh_cmd {
+	const char *name;
+	int (*fn)(const struct gh_cmd *cmd, struct gh_opts *o);
+	const char *usage;
+	const char *desc;
+};
+
+/* logsink.c: stderr (line-buffered) and syslog, prefixed "gpu-hook[<tag>]: ". */
+void gh_logsink_open(const char *tag, bool use_syslog, int priority);
+void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap);
+void gh_logsink_close(void);
+
+/* main.c: a context on opts->root with the log sink installed; NULL after logging why. */
+struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag);
+void gh_hook_usage(FILE *f, const struct gh_cmd *cmd);
+
+int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o);
+
+#endif

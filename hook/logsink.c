@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "hook.h"
+
+static char sink_tag[128];
+static bool sink_syslog;
+
+void gh_logsink_open(const char *tag, bool use_syslog, int priority)
+{
+	(void)priority;
+	if (snprintf(sink_tag, sizeof(sink_tag), "%s", tag) >= (int)sizeof(sink_tag))
+		sink_tag[sizeof(sink_tag) - 1] = '\0';
+	/* PVE reads stdout and stderr through separate pipes: one stream keeps the order. */
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	sink_syslog = use_syslog;
+	if (use_syslog)
+		openlog("gpu-hook", LOG_PID, LOG_DAEMON);
+}
+
+void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap)
+{
+	char line[2048];
+	const char *level = "";
+
+	(void)data;
+	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+		return;
+	if (priority <= LOG_ERR)
+		level = "error: ";
+	else if (priority == LOG_WARNING)
+		level = "warning: ";
+	fprintf(stderr, "gpu-hook[%s]: %s%s\n", sink_tag, level, line);
+	if (sink_syslog)
+		syslog(priority, "[%s] %s%s", sink_tag, level, line);
+}
+
+void gh_logsink_close(void)
+{
+	if (sink_syslog)
+		closelog();
+	sink_syslog = false;
+}

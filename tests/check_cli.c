@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command-line contract, run as a user runs it: the built gpu-hook
+ * binary on a copy of the shipped example host (conf/example-host), with
+ * exit codes, stdout, stderr and the JSON it prints checked, and the tree
+ * compared before and after to prove nothing changed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+struct run {
+	int status;	/* exit code, or 128 + signal */
+	char out[65536];
+	char err[65536];
+};
+
+static void slurp(int fd, char *buf, size_t size)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off + 1 < size && (n = read(fd, buf + off, size - off - 1)) > 0)
+		off += (size_t)n;
+	buf[off] = '\0';
+}
+
+/* argv is NULL-terminated; env may add one "NAME=value". */
+static void run_hook(struct run *r, const char *env, ...)
+{
+	char *argv[32];
+	va_list ap;
+	int out[2], err[2], st, n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)GH_BINARY;
+	va_start(ap, env);
+	while (n < 31 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	ck_assert(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		if (env)
+			putenv((char *)env);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	/* stdout first, then stderr: outputs here stay well under a pipe's buffer. */
+	slurp(out[0], r->out, sizeof(r->out));
+	slurp(err[0], r->err, sizeof(r->err));
+	close(out[0]);
+	close(err[0]);
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void copy_example_host(struct fx *fx)
+{
+	char cmd[PATH_MAX * 2 + 64];
+
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/conf/example-host/.' '%s/'", GH_SOURCE_DIR, fx->root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A digest of every path, link target, mode and content under the root. */
+static unsigned long tree_sum;
+static size_t tree_root_len;
+
+static int sum_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	unsigned long h = 5381;
+	char buf[4096];
+
+	(void)ftw;
+	for (const char *c = path + tree_root_len; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	h = h * 33 + st->st_mode;
+	if (flag == FTW_SL) {
+		ssize_t n = readlink(path, buf, sizeof(buf));
+
+		for (ssize_t i = 0; i < n; i++)
+			h = h * 33 + (unsigned char)buf[i];
+	} else if (flag == FTW_F) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			for (ssize_t i = 0; i < n; i++)
+				h = h * 33 + (unsigned char)buf[i];
+		if (fd >= 0)
+			close(fd);
+	}
+	tree_sum ^= h + 0x9e3779b9 + (tree_sum << 6) + (tree_sum >> 2);
+	return 0;
+}
+
+static unsigned long tree_digest(const char *root)
+{
+	tree_sum = 0;
+	tree_root_len = strlen(root);
+	ck_assert_int_eq(nftw(root, sum_one, 32, FTW_PHYS), 0);
+	return tree_sum;
+}
+
+START_TEST(usage_and_version)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	run_hook(r, NULL, "--help", NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->out, "usage: gpu-hook <vmid> <phase>"));
+	ck_assert_ptr_nonnull(strstr(r->out, "status"));
+	run_hook(r, NULL, "--version", NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->out, "gpu-hook " GH_VERSION));
+	run_hook(r, NULL, "status", "--help", NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->out, "usage: gpu-hook status"));
+	run_hook(r, NULL, NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_hook(r, NULL, "--frobnicate", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_ptr_nonnull(strstr(r->err, "--frobnicate"));
+	run_hook(r, NULL, "111", "launch", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_ptr_nonnull(strstr(r->err, "unknown phase 'launch'"));
+	run_hook(r, NULL, "fly", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_hook(r, NULL, "111", "pre-start", "extra", NULL);
+	ck_assert_int_eq(r->status, 2);
+	free(r);
+}
+END_TEST
+
+START_TEST(bad_vmid)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	static const char *const bad[] = { "abc", "12", "0111", "1e3", "99999999999", "111\x1b[2J" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run_hook(r, NULL, bad[i], "pre-start", "--dry-run", "--root", "/nonexistent", NULL);
+		ck_assert_int_eq(r->status, 1);
+		ck_assert_ptr_nonnull(strstr(r->err, "invalid vmid"));
+		/* A terminal escape from argv is not echoed raw. */
+		ck_assert_ptr_null(strchr(r->err, '\x1b'));
+	}
+	free(r);
+}
+END_TEST
+
+START_TEST(demo_dry_run)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+
+	copy_example_host(fx);
+	before = tree_digest(fx->root);
+	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	if (r->status)
+		fprintf(stderr, "%s%s", r->out, r->err);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->out, "VM 111 pre-start: 2 functions -> vfio-pci (dry run"));
+	ck_assert_ptr_nonnull(strstr(r->out, "0000:01:00.0"));
+	ck_assert_ptr_nonnull(strstr(r->out, "unload module nvidia_drm"));
+	ck_assert_ptr_nonnull(strstr(r->out, "write vfio-pci to /sys/bus/pci/devices/0000:01:00.1/driver_override"));
+	ck_assert_ptr_nonnull(strstr(r->out, "stop nvidia-persistenced.service"));
+	ck_assert_uint_eq(tree_digest(fx->root), before);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "missing key %s", key);
+	return v;
+}
+
+START_TEST(dry_run_json)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+	struct json_object *o, *devs, *steps, *d;
+
+	copy_example_host(fx);
+	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--json", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	o = json_tokener_parse(r->out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_get_int(get(o, "vmid")), 111);
+	ck_assert_str_eq(json_object_get_string(get(o, "phase")), "pre-start");
+	devs = get(o, "devices");
+	ck_assert_uint_eq(json_object_array_length(devs), 2);
+	d = json_object_array_get_idx(devs, 0);
+	ck_assert_str_eq(json_object_get_string(get(d, "address")), "0000:01:00.0");
+	ck_assert_str_eq(json_object_get_string(get(d, "class")), "0x030000");
+	ck_assert_str_eq(json_object_get_string(get(d, "driver")), "nvidia");
+	ck_assert_str_eq(json_object_get_string(get(d, "target")), "vfio-pci");
+	steps = get(o, "steps");
+	ck_assert_uint_gt(json_object_array_length(steps), 5);
+	for (size_t i = 0; i < json_object_array_length(steps); i++) {
+		struct json_object *s = json_object_array_get_idx(steps, i);
+
+		ck_assert_ptr_nonnull(json_object_get_string(get(s, "action")));
+		ck_assert_ptr_nonnull(json_object_get_string(get(s, "description")));
+	}
+	ck_assert_uint_eq(json_object_array_length(get(o, "refusals")), 0);
+	json_object_put(o);
+
+	/* post-stop on a host whose card is home: nothing to do. */
+	run_hook(r, NULL, "111", "post-stop", "--dry-run", "--json", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	o = json_tokener_parse(r->out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(get(o, "phase")), "post-stop");
+	ck_assert_uint_eq(json_object_array_length(get(o, "steps")), 0);
+	ck_assert_str_eq(json_object_get_string(get(json_object_array_get_idx(get(o, "devices"), 1), "target")),
+			 "snd_hda_intel");
+	json_object_put(o);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(status_json)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+	struct json_object *o, *devs;
+	bool seen_gpu = false;
+
+	copy_example_host(fx);
+	fx_pci_attr(fx, "0000:01:00.1", "driver_override", "snd_hda_intel");
+	run_hook(r, NULL, "status", "--json", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	o = json_tokener_parse(r->out);
+	ck_assert_ptr_nonnull(o);
+	devs = get(o, "devices");
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		const char *addr = json_object_get_string(get(d, "address"));
+
+		if (!strcmp(addr, "0000:01:00.0")) {
+			seen_gpu = true;
+			ck_assert_str_eq(json_object_get_string(get(d, "driver")), "nvidia");
+			ck_assert(json_object_get_type(get(d, "override")) == json_type_null);
+			ck_assert_int_eq(json_object_get_int(get(d, "iommu_group")), 14);
+		}
+		if (!strcmp(addr, "0000:01:00.1"))
+			ck_assert_str_eq(json_object_get_string(get(d, "override")), "snd_hda_intel");
+	}
+	ck_assert(seen_gpu);
+	json_object_put(o);
+
+	run_hook(r, NULL, "status", "111", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->out, "0000:01:00.1"));
+	ck_assert_ptr_nonnull(strstr(r->out, "snd_hda_intel"));
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/* Bad input: a clear message naming the file and line or value, exit 1, nothing changed. */
+static void expect_bad(struct fx *fx, const char *file, const char *content, size_t len, const char *message)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+	FILE *f = fopen(fx_path(fx, file), "we");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(content, 1, len, f), len);
+	fclose(f);
+	chmod(fx_path(fx, file), 0644);
+	before = tree_digest(fx->root);
+	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 1, "%s: status %d\n%s", file, r->status, r->err);
+	ck_assert_msg(strstr(r->err, message), "expected \"%s\" in:\n%s", message, r->err);
+	ck_assert_uint_eq(tree_digest(fx->root), before);
+	free(r);
+}
+
+START_TEST(bad_input)
+{
+	struct fx *fx = fx_new();
+	static const char garbage[] = "hostpci0: 01:00\n\x01\x02\xff\xfe\x00garbage\nname: x\n";
+	char *longline;
+
+	copy_example_host(fx);
+	expect_bad(fx, "/etc/pve/qemu-server/111.conf", "hostpci0: ../../etc\n", 20,
+		   "/etc/pve/qemu-server/111.conf:1:");
+	expect_bad(fx, "/etc/pve/qemu-server/111.conf", "cores: 2\nhostpci0: 01:00.0\nhostpci1: 0000:0A:00.0\n", 48,
+		   "/etc/pve/qemu-server/111.conf:3:");
+	expect_bad(fx, "/etc/pve/qemu-server/111.conf", garbage, sizeof(garbage) - 1,
+		   "/etc/pve/qemu-server/111.conf:2:");
+	longline = malloc(200000);
+	memset(longline, 'a', 200000);
+	memcpy(longline, "name: ", 6);
+	longline[199999] = '\n';
+	expect_bad(fx, "/etc/pve/qemu-server/111.conf", longline, 200000, "/etc/pve/qemu-server/111.conf:1:");
+	free(longline);
+	fx_vmconf(fx, 111, "hostpci0: 01:00\n");
+	/* The config is good again; now the policy is wrong, twice: both are reported. */
+	expect_bad(fx, "/etc/gpu-hook/111.ini", "[handoff]\nfrobnicate = 1\n[nosuch]\n", 35,
+		   "/etc/gpu-hook/111.ini:2:");
+	expect_bad(fx, "/etc/gpu-hook/111.ini", "[handoff]\nfrobnicate = 1\n[nosuch]\n", 35,
+		   "/etc/gpu-hook/111.ini:3:");
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(refusal_exits_1)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+
+	copy_example_host(fx);
+	fx_proc(fx, 7777, "blender", "blender", "/user.slice/user-0.slice/session-3.scope");
+	fx_proc_fd(fx, 7777, 9, "/dev/nvidia0");
+	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->out, "REFUSED"));
+	ck_assert_ptr_nonnull(strstr(r->out, "pid 7777"));
+	/* Without --dry-run the refusal is logged with the hook's prefix. */
+	run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "gpu-hook[111 pre-start]: error: refusing: held by pid 7777"));
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(missing_vm_and_migration)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+
+	copy_example_host(fx);
+	run_hook(r, NULL, "999", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "/etc/pve/qemu-server/999.conf"));
+	run_hook(r, "PVE_MIGRATED_FROM=pve2", "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "/etc/pve/nodes/pve2/qemu-server/111.conf"));
+	/* An empty PVE_MIGRATED_FROM is a normal start. */
+	run_hook(r, "PVE_MIGRATED_FROM=", "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(harmless_phases)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+
+	copy_example_host(fx);
+	before = tree_digest(fx->root);
+	run_hook(r, NULL, "111", "pre-stop", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	run_hook(r, NULL, "111", "post-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_uint_eq(tree_digest(fx->root), before);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, usage_and_version);
+	tcase_add_test(tc, bad_vmid);
+	tcase_add_test(tc, demo_dry_run);
+	tcase_add_test(tc, dry_run_json);
+	tcase_add_test(tc, status_json);
+	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, refusal_exits_1);
+	tcase_add_test(tc, missing_vm_and_migration);
+	tcase_add_test(tc, harmless_phases);
+	suite_add_tcase(s, tc);
+	return fx_run_suite(s);
+}
