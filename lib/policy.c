@@ -268,10 +268,18 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 	}
 }
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct pparse *pp = user;
-	char esc[96];
+	char esc[96], name[128];
+
+	if (gh_util_copy(name, sizeof(name), key) < 0) {
+		perr(pp, "key too long");
+		return 1;
+	}
+	for (char *c = name; *c; c++)
+		if (*c == '\x01')
+			*c = ':';
 
 	if (!strcmp(section, "handoff"))
 		handoff_key(pp, name, value);
@@ -343,10 +351,15 @@ static char *reader(char *str, int num, void *stream)
 		}
 		return str;
 	}
-	if (!strchr(l, '=') && !strchr(l, ':')) {
+	if (!strchr(l, '=')) {
 		perr(pp, "cannot parse line (expected key = value)");
 		str[0] = '\0';
+		return str;
 	}
+	/* inih also splits at ':', which PCI addresses in [drivers] keys hold: hide them until the handler. */
+	for (char *c = l; *c != '='; c++)
+		if (*c == ':')
+			*c = '\x01';
 	return str;
 }
 
