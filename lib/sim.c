@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+#include "sim.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs.h"
+#include "pci.h"
+#include "pciid.h"
+
+/* The NVIDIA graph and the drivers modules register (kernel.md). */
+static const struct {
+	const char *module, *driver, *dep;
+} known[] = {
+	{ "nvidia", "nvidia", NULL },
+	{ "nvidia_modeset", NULL, "nvidia" },
+	{ "nvidia_drm", NULL, "nvidia_modeset" },
+	{ "nvidia_uvm", NULL, "nvidia" },
+	{ "nvidia_peermem", NULL, "nvidia" },
+	{ "snd_hda_intel", "snd_hda_intel", NULL },
+	{ "vfio_pci", "vfio-pci", NULL },
+	{ "i2c_nvidia_gpu", "nvidia-gpu", NULL },
+	{ "xhci_pci", "xhci_hcd", NULL },
+};
+
+const char *gh_sim_module_driver(const char *module)
+{
+	for (size_t i = 0; i < GH_ARRAY_SIZE(known); i++)
+		if (!strcmp(known[i].module, module))
+			return known[i].driver;
+	return NULL;
+}
+
+static int link_device(struct gh_ctx *ctx, const char *addr, const char *drv)
+{
+	char target[PATH_MAX];
+	int r;
+
+	if (gh_util_format(target, sizeof(target), "../../../../devices/pci0000:00/%s", addr) < 0)
+		return -ENAMETOOLONG;
+	r = gh_fs_symlink(ctx, target, "/sys/bus/pci/drivers/%s/%s", drv, addr);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	if (gh_util_format(target, sizeof(target), "../../../bus/pci/drivers/%s", drv) < 0)
+		return -ENAMETOOLONG;
+	gh_fs_remove(ctx, "/sys/bus/pci/devices/%s/driver", addr);
+	return gh_fs_symlink(ctx, target, "/sys/bus/pci/devices/%s/driver", addr);
+}
+
+static int unlink_device(struct gh_ctx *ctx, const char *addr, const char *drv)
+{
+	gh_fs_remove(ctx, "/sys/bus/pci/drivers/%s/%s", drv, addr);
+	return gh_fs_remove(ctx, "/sys/bus/pci/devices/%s/driver", addr);
+}
+
+static int sim_bind(struct gh_ctx *ctx, const char *addr, const char *drv)
+{
+	struct gh_pci_dev d = { 0 };
+	int r = gh_pci_read(ctx, addr, &d);
+
+	if (r < 0)
+		return r == -ENOENT ? -ENODEV : r;
+	if (d.driver[0])
+		r = -EBUSY;
+	else if (d.override[0] && strcmp(d.override, drv))
+		r = -ENODEV;
+	else if (gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", drv) <= 0)
+		r = -ENODEV;
+	else
+		r = link_device(ctx, addr, drv);
+	gh_pci_dev_free(&d);
+	return r;
+}
+
+/* The driver a reprobe would pick: the override, else the class default. */
+static int sim_probe(struct gh_ctx *ctx, const char *addr)
+{
+	struct gh_pci_dev d = { 0 };
+	const char *drv;
+	int r = gh_pci_read(ctx, addr, &d);
+
+	if (r < 0)
+		return r == -ENOENT ? -ENODEV : r;
+	drv = d.override[0] ? d.override : gh_pci_default_driver(&d);
+	r = 0;
+	/* Like the kernel: success even when no driver takes it. */
+	if (!d.driver[0] && drv && gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", drv) > 0)
+		r = link_device(ctx, addr, drv);
+	gh_pci_dev_free(&d);
+	return r;
+}
+
+static int sim_write(struct gh_ctx *ctx, const char *path, const char *value)
+{
+	char a[64], b[64], v[128];
+	size_t len = strlen(value);
+
+	if (!len || len >= sizeof(v))
+		return len ? -EINVAL : 0;
+	memcpy(v, value, len + 1);
+	if (v[len - 1] == '\n')
+		v[--len] = '\0';
+	if (sscanf(path, "/sys/bus/pci/devices/%63[^/]/%63s", a, b) == 2 && !strcmp(b, "driver_override")) {
+		if (!gh_pciid_is_addr(a) || gh_fs_exists(ctx, "/sys/bus/pci/devices/%s", a) <= 0)
+			return -ENOENT;
+		return gh_fs_write_file(ctx, len ? value : "(null)\n", "/sys/devices/pci0000:00/%s/driver_override", a);
+	}
+	if (!strcmp(path, "/sys/bus/pci/drivers_probe"))
+		return gh_pciid_is_addr(v) ? sim_probe(ctx, v) : -ENODEV;
+	if (sscanf(path, "/sys/bus/pci/drivers/%63[^/]/%63s", a, b) == 2) {
+		char cur[64] = "";
+
+		if (gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", a) <= 0)
+			return -ENOENT;
+		if (!strcmp(b, "remove_id") || !strcmp(b, "new_id"))
+			return 0;
+		if (!gh_pciid_is_addr(v))
+			return -ENODEV;
+		if (!strcmp(b, "bind"))
+			return sim_bind(ctx, v, a);
+		if (strcmp(b, "unbind"))
+			return -EINVAL;
+		gh_fs_link_base(ctx, cur, sizeof(cur), "/sys/bus/pci/devices/%s/driver", v);
+		if (strcmp(cur, a))
+			return -ENODEV;
+		return unlink_device(ctx, v, a);
+	}
+	if (sscanf(path, "/sys/bus/platform/drivers/%63[^/]/%63s", a, b) == 2 && !strcmp(b, "unbind")) {
+		char cur[64] = "";
+
+		gh_fs_link_base(ctx, cur, sizeof(cur), "/sys/bus/platform/devices/%s/driver", v);
+		if (strcmp(cur, a))
+			return -ENODEV;
+		return gh_fs_remove(ctx, "/sys/bus/platform/devices/%s/driver", v);
+	}
+	if (gh_fs_exists(ctx, "%s", path) <= 0)
+		return -ENOENT;
+	return gh_fs_write_file(ctx, value, "%s", path);
+}
+
+static int sim_module_remove(struct gh_ctx *ctx, const char *name)
+{
+	struct gh_strv holders = { 0 }, drivers = { 0 }, mods = { 0 };
+	int r;
+
+	if (gh_fs_exists(ctx, "/sys/module/%s", name) <= 0)
+		return -ENOENT;
+	if (gh_fs_exists(ctx, "/sys/module/%s/initstate", name) <= 0)
+		return -EEXIST;
+	r = gh_fs_list(ctx, &holders, "/sys/module/%s/holders", name);
+	if (r >= 0 && holders.n)
+		r = -EAGAIN;
+	gh_strv_free(&holders);
+	if (r < 0)
+		return r;
+	r = gh_fs_list(ctx, &drivers, "/sys/bus/pci/drivers");
+	for (size_t i = 0; i < drivers.n && r >= 0; i++) {
+		char mod[64];
+		struct gh_strv devs = { 0 };
+
+		if (gh_fs_link_base(ctx, mod, sizeof(mod), "/sys/bus/pci/drivers/%s/module", drivers.v[i]) < 0 ||
+		    strcmp(mod, name))
+			continue;
+		/* Unloading a driver's module unbinds every device it had. */
+		r = gh_fs_list(ctx, &devs, "/sys/bus/pci/drivers/%s", drivers.v[i]);
+		for (size_t k = 0; k < devs.n && r >= 0; k++)
+			if (gh_pciid_is_addr(devs.v[k]))
+				r = gh_fs_remove(ctx, "/sys/bus/pci/devices/%s/driver", devs.v[k]);
+		gh_strv_free(&devs);
+		if (r >= 0)
+			r = gh_fs_remove_tree(ctx, "/sys/bus/pci/drivers/%s", drivers.v[i]);
+	}
+	gh_strv_free(&drivers);
+	r = r < 0 ? r : gh_fs_list(ctx, &mods, "/sys/module");
+	for (size_t i = 0; i < mods.n && r >= 0; i++)
+		if (gh_fs_exists(ctx, "/sys/module/%s/holders/%s", mods.v[i], name) > 0)
+			r = gh_fs_remove(ctx, "/sys/module/%s/holders/%s", mods.v[i], name);
+	gh_strv_free(&mods);
+	return r < 0 ? r : gh_fs_remove_tree(ctx, "/sys/module/%s", name);
+}
+
+static int sim_module_load(struct gh_ctx *ctx, const char *name)
+{
+	const char *driver = NULL, *dep = NULL;
+	struct gh_strv devs = { 0 };
+	char target[128];
+	int r;
+
+	if (gh_fs_exists(ctx, "/sys/module/%s", name) > 0)
+		return 0;
+	for (size_t i = 0; i < GH_ARRAY_SIZE(known); i++) {
+		if (!strcmp(known[i].module, name)) {
+			driver = known[i].driver;
+			dep = known[i].dep;
+		}
+	}
+	if (gh_fs_exists(ctx, "/lib/modules-missing/%s", name) > 0)
+		return -ENOENT;
+	if (dep) {
+		r = sim_module_load(ctx, dep);
+		if (r < 0)
+			return r;
+		if (gh_util_format(target, sizeof(target), "../../%s", name) < 0)
+			return -ENAMETOOLONG;
+		r = gh_fs_mkdir(ctx, 0755, "/sys/module/%s/holders", dep);
+		if (r >= 0)
+			r = gh_fs_symlink(ctx, target, "/sys/module/%s/holders/%s", dep, name);
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
+	r = gh_fs_mkdir(ctx, 0755, "/sys/module/%s/holders", name);
+	if (r >= 0)
+		r = gh_fs_write_file(ctx, "live\n", "/sys/module/%s/initstate", name);
+	if (r >= 0)
+		r = gh_fs_write_file(ctx, "0\n", "/sys/module/%s/refcnt", name);
+	if (r < 0 || !driver)
+		return r;
+	r = gh_fs_mkdir(ctx, 0755, "/sys/bus/pci/drivers/%s", driver);
+	if (r >= 0 && gh_util_format(target, sizeof(target), "../../../../module/%s", name) < 0)
+		r = -ENAMETOOLONG;
+	if (r >= 0)
+		r = gh_fs_symlink(ctx, target, "/sys/bus/pci/drivers/%s/module", driver);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	/* A new driver probes every unbound device that matches it. */
+	r = gh_pci_list(ctx, &devs);
+	for (size_t i = 0; i < devs.n && r >= 0; i++) {
+		struct gh_pci_dev d = { 0 };
+		const char *want;
+
+		if (gh_pci_read(ctx, devs.v[i], &d) < 0)
+			continue;
+		want = d.override[0] ? d.override : gh_pci_default_driver(&d);
+		if (!d.driver[0] && want && !strcmp(want, driver))
+			r = link_device(ctx, d.addr, driver);
+		gh_pci_dev_free(&d);
+	}
+	gh_strv_free(&devs);
+	return r;
+}
+
+static int end_process(struct gh_ctx *ctx, const char *pid)
+{
+	return gh_fs_remove_tree(ctx, "/proc/%s", pid);
+}
+
+static int sim_service(struct gh_ctx *ctx, const char *verb, const char *unit)
+{
+	char procs[256];
+	int r;
+
+	if (!strcmp(verb, "stop")) {
+		r = gh_fs_read_str(ctx, procs, sizeof(procs), "/sys/fs/cgroup/system.slice/%s/cgroup.procs", unit);
+		if (r > 0) {
+			char *save = NULL;
+
+			for (char *pid = strtok_r(procs, "\n", &save); pid; pid = strtok_r(NULL, "\n", &save))
+				end_process(ctx, pid);
+		}
+		r = gh_fs_remove_tree(ctx, "/sys/fs/cgroup/system.slice/%s", unit);
+		return r == -ENOENT ? 0 : r;
+	}
+	if (!strcmp(verb, "start")) {
+		r = gh_fs_mkdir(ctx, 0755, "/sys/fs/cgroup/system.slice/%s", unit);
+		return r < 0 ? r : gh_fs_write_file(ctx, "1\n", "/sys/fs/cgroup/system.slice/%s/cgroup.procs", unit);
+	}
+	return -EINVAL;
+}
+
+static int sim_signal(struct gh_ctx *ctx, pid_t pid, int sig)
+{
+	char p[32];
+
+	if (gh_fs_exists(ctx, "/proc/%d", (int)pid) <= 0)
+		return -ESRCH;
+	if (sig == 0)
+		return 0;
+	snprintf(p, sizeof(p), "%d", (int)pid);
+	return end_process(ctx, p);
+}
+
+static int sim_set_affinity(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)
+{
+	(void)ctx;
+	return sched_setaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
+}
+
+static int sim_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
+{
+	(void)ctx;
+	return sched_getaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
+}
+
+const struct gh_ops gh_sim_ops = {
+	.write = sim_write,
+	.service = sim_service,
+	.signal = sim_signal,
+	.module_remove = sim_module_remove,
+	.module_load = sim_module_load,
+	.set_affinity = sim_set_affinity,
+	.get_affinity = sim_get_affinity,
+};
