@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hook.h"
 #include "host.h"
 #include "plan.h"
+#include "handoff.h"
+#include "journal.h"
+#include "run.h"
 #include "vmconf.h"
 
 static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_host *h, const char *phase,
@@ -76,10 +80,89 @@ static int print_json(struct json_object *o)
 	return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
+/* Holds the global lock for the whole run; waits at most this long for another run. */
+#define LOCK_WAIT_MS 60000
+
+static int print_plan(const struct gh_opts *o, const struct gh_plan *p, const struct gh_host *h, const char *phase)
+{
+	if (o->json)
+		return print_json(gh_plan_to_json(p, h, phase, true));
+	print_plan_text(stdout, p, h, phase, true);
+	return 0;
+}
+
+/* post-stop --dry-run: with a journal, the way back it records; else what sysfs shows. */
+static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const struct gh_host *h, const char *key,
+			   const char *phase, struct gh_plan *p)
+{
+	struct gh_journal j;
+	int *undoes = NULL;
+	int r = gh_journal_load(ctx, key, &j);
+
+	if (r == -ENOENT)
+		return gh_plan_build(h, GH_TO_HOST, p);
+	if (r < 0)
+		return r;
+	r = gh_run_build_return(&j, p, &undoes);
+	free(undoes);
+	gh_journal_free(&j);
+	if (r >= 0) {
+		char note[128];
+
+		snprintf(note, sizeof(note), "from the journal /run/gpu-hook/%s.json", key);
+		r = gh_strv_push(&p->notes, note);
+	}
+	(void)o;
+	(void)phase;
+	return r;
+}
+
+/* The phases and to-vfio/to-host share this: lock, settle, read the host, plan or run. */
+static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const struct gh_strv *addrs,
+		   const char *phase, enum gh_direction dir)
+{
+	struct gh_plan plan = { 0 };
+	struct gh_host h = { 0 };
+	char key[32];
+	int lock = -1, r;
+	bool already = false;
+
+	gh_handoff_key(vmid, key, sizeof(key));
+	if (!o->dry_run) {
+		r = gh_journal_lock(ctx, LOCK_WAIT_MS, &lock);
+		if (r < 0)
+			return GH_EXIT_FAIL;
+		if (dir == GH_TO_VFIO) {
+			r = gh_handoff_settle(ctx, key, &already);
+			if (r < 0 || already)
+				goto out;
+		}
+	}
+	r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
+	if (r < 0)
+		goto out;
+	if (o->dry_run) {
+		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, o, &h, key, phase, &plan);
+		if (r < 0) {
+			gh_err(ctx, "cannot build the plan: %s", strerror(-r));
+			goto out;
+		}
+		r = print_plan(o, &plan, &h, phase);
+		if (r >= 0 && plan.refusals.n)
+			r = -EPERM;
+		goto out;
+	}
+	r = dir == GH_TO_VFIO ? gh_handoff_to_vfio(ctx, &h, key) : gh_handoff_to_host(ctx, &h, key);
+out:
+	gh_plan_free(&plan);
+	gh_host_free(&h);
+	gh_journal_unlock(lock);
+	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
+}
+
 int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 {
 	const char *phase = o->argv[1];
-	enum gh_direction dir;
 	struct gh_plan plan = { 0 };
 	struct gh_host h;
 	struct gh_ctx *ctx;
@@ -100,15 +183,14 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	ctx = gh_hook_ctx(o, tag);
 	if (!ctx)
 		return GH_EXIT_FAIL;
-
-	/* Pinning arrives with post-start; pre-stop must never release anything. */
-	dir = !strcmp(phase, "post-stop") ? GH_TO_HOST : GH_TO_VFIO;
+	if (!strcmp(phase, "pre-start") || !strcmp(phase, "post-stop")) {
+		rc = handoff(ctx, o, vmid, NULL, phase, !strcmp(phase, "pre-start") ? GH_TO_VFIO : GH_TO_HOST);
+		goto out;
+	}
+	/* pre-stop must never release anything: a shutdown can still time out and leave the VM running. */
 	r = gh_host_load(ctx, vmid, &h);
-	if (r < 0)
-		goto out_host;
-	if (!strcmp(phase, "post-start") || !strcmp(phase, "pre-stop")) {
-		gh_plan_free(&plan);
-		plan.dir = dir;
+	if (r >= 0) {
+		plan.dir = GH_TO_VFIO;
 		if (o->dry_run && o->json)
 			r = print_json(gh_plan_to_json(&plan, &h, phase, true));
 		else if (o->dry_run)
@@ -116,37 +198,104 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 		else
 			gh_info(ctx, "nothing to do in %s", phase);
 		rc = r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
-		goto out_host;
 	}
-	r = gh_plan_build(&h, dir, &plan);
-	if (r < 0) {
-		gh_err(ctx, "cannot build the plan: %s", strerror(-r));
-		goto out_host;
-	}
-	if (o->dry_run) {
-		if (o->json)
-			r = print_json(gh_plan_to_json(&plan, &h, phase, true));
-		else
-			print_plan_text(stdout, &plan, &h, phase, true);
-		rc = (r < 0 || plan.refusals.n) ? GH_EXIT_FAIL : GH_EXIT_OK;
-		goto out_plan;
-	}
-	for (size_t i = 0; i < plan.refusals.n; i++)
-		gh_err(ctx, "refusing: %s", plan.refusals.v[i]);
-	if (plan.refusals.n)
-		goto out_plan;
-	if (!plan.n) {
-		for (size_t i = 0; i < plan.notes.n; i++)
-			gh_info(ctx, "%s", plan.notes.v[i]);
-		rc = GH_EXIT_OK;
-		goto out_plan;
-	}
-	gh_err(ctx, "this build of gpu-hook only plans handoffs (%u steps planned); nothing was changed. "
-		    "Run it with --dry-run to see the plan.", plan.n);
-out_plan:
-	gh_plan_free(&plan);
-out_host:
 	gh_host_free(&h);
+out:
+	gh_ctx_free(ctx);
+	gh_logsink_close();
+	return rc;
+}
+
+static int collect_addrs(const struct gh_cmd *cmd, struct gh_opts *o, struct gh_strv *addrs)
+{
+	if (o->argc < 1) {
+		gh_hook_usage(stderr, cmd);
+		return -EINVAL;
+	}
+	for (int i = 0; i < o->argc; i++)
+		if (gh_strv_add(addrs, o->argv[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int manual(const struct gh_cmd *cmd, struct gh_opts *o, enum gh_direction dir)
+{
+	struct gh_strv addrs = { 0 };
+	struct gh_ctx *ctx;
+	int rc;
+
+	if (collect_addrs(cmd, o, &addrs) < 0) {
+		gh_strv_free(&addrs);
+		return GH_EXIT_USAGE;
+	}
+	ctx = gh_hook_ctx(o, cmd->name);
+	if (!ctx) {
+		gh_strv_free(&addrs);
+		return GH_EXIT_FAIL;
+	}
+	rc = handoff(ctx, o, 0, &addrs, cmd->name, dir);
+	gh_strv_free(&addrs);
+	gh_ctx_free(ctx);
+	gh_logsink_close();
+	return rc;
+}
+
+int gh_cmd_to_vfio(const struct gh_cmd *cmd, struct gh_opts *o)
+{
+	return manual(cmd, o, GH_TO_VFIO);
+}
+
+int gh_cmd_to_host(const struct gh_cmd *cmd, struct gh_opts *o)
+{
+	return manual(cmd, o, GH_TO_HOST);
+}
+
+int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
+{
+	struct gh_strv keys = { 0 };
+	struct gh_ctx *ctx;
+	int lock = -1, rc = GH_EXIT_OK, r;
+	char esc[64];
+
+	if (o->argc > 1) {
+		gh_hook_usage(stderr, cmd);
+		return GH_EXIT_USAGE;
+	}
+	if (o->argc == 1) {
+		unsigned vmid;
+
+		if (strcmp(o->argv[0], "manual") && gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
+			fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (a VM id, or 'manual')\n",
+				gh_util_escape(o->argv[0], esc, sizeof(esc)));
+			return GH_EXIT_FAIL;
+		}
+	}
+	ctx = gh_hook_ctx(o, "recover");
+	if (!ctx)
+		return GH_EXIT_FAIL;
+	if (gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0) {
+		rc = GH_EXIT_FAIL;
+		goto out;
+	}
+	if (o->argc == 1)
+		r = gh_strv_push(&keys, o->argv[0]);
+	else
+		r = gh_journal_list(ctx, &keys);
+	if (r < 0) {
+		gh_err(ctx, "cannot list /run/gpu-hook: %s", strerror(-r));
+		rc = GH_EXIT_FAIL;
+		goto out;
+	}
+	if (!keys.n)
+		gh_info(ctx, "no journal in /run/gpu-hook: nothing to recover, nothing changed");
+	for (size_t i = 0; i < keys.n; i++) {
+		r = gh_handoff_recover(ctx, keys.v[i]);
+		if (r < 0 && r != -ENOENT)
+			rc = GH_EXIT_FAIL;
+	}
+out:
+	gh_journal_unlock(lock);
+	gh_strv_free(&keys);
 	gh_ctx_free(ctx);
 	gh_logsink_close();
 	return rc;

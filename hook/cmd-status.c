@@ -70,7 +70,7 @@ static int status_modules(struct gh_ctx *ctx, struct json_object *root, bool jso
 		mods = json_object_new_array();
 		json_object_object_add(root, "modules", mods);
 	} else {
-		printf("nvidia modules: %s\n", set.n ? "" : "not loaded");
+		printf("nvidia modules:%s\n", set.n ? "" : " not loaded");
 	}
 	for (unsigned i = 0; i < set.n; i++) {
 		const struct gh_module *m = &set.v[i];

@@ -39,5 +39,8 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd);
 
 int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_to_vfio(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_to_host(const struct gh_cmd *cmd, struct gh_opts *o);
 
 #endif

@@ -18,13 +18,20 @@ static int cmd_version(const struct gh_cmd *cmd, struct gh_opts *o);
 static const struct gh_cmd commands[] = {
 	{ "status", gh_cmd_status, "status [<vmid>] [--json] [--root DIR]",
 	  "show the GPU functions, their drivers, overrides and IOMMU groups" },
+	{ "recover", gh_cmd_recover, "recover [<vmid>|manual] [--root DIR] [-v]",
+	  "give back what an unfinished or crashed handoff left behind, from /run/gpu-hook" },
+	{ "to-vfio", gh_cmd_to_vfio, "to-vfio <address>... [--dry-run] [--json] [--root DIR] [-v]",
+	  "hand PCI functions to vfio-pci by hand (same engine as pre-start)" },
+	{ "to-host", gh_cmd_to_host, "to-host <address>... [--dry-run] [--json] [--root DIR] [-v]",
+	  "give PCI functions back to their host drivers by hand (same engine as post-stop)" },
 	{ "help", cmd_help, "help [<command>]", "show this help, or a command's" },
 	{ "version", cmd_version, "version", "print the version" },
 };
 
 static const struct gh_cmd phase_cmd = {
 	"<vmid> <phase>", gh_cmd_phase, "<vmid> pre-start|post-start|pre-stop|post-stop [--dry-run] [--json] [--root DIR] [-v]",
-	"run a hookscript phase (as Proxmox does); --dry-run prints the plan and changes nothing",
+	"run a hookscript phase as Proxmox does: pre-start hands the VM's GPU functions to vfio-pci, "
+	"post-stop gives them back; --dry-run prints the plan and changes nothing",
 };
 
 static const char *const phases[] = { "pre-start", "post-start", "pre-stop", "post-stop" };

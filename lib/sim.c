@@ -46,7 +46,16 @@ static int link_device(struct gh_ctx *ctx, const char *addr, const char *drv)
 	if (gh_util_format(target, sizeof(target), "../../../bus/pci/drivers/%s", drv) < 0)
 		return -ENAMETOOLONG;
 	gh_fs_remove(ctx, "/sys/bus/pci/devices/%s/driver", addr);
-	return gh_fs_symlink(ctx, target, "/sys/bus/pci/devices/%s/driver", addr);
+	r = gh_fs_symlink(ctx, target, "/sys/bus/pci/devices/%s/driver", addr);
+	/* vfio-pci makes the group's node when it binds a member. */
+	if (r >= 0 && !strcmp(drv, "vfio-pci")) {
+		char grp[32];
+
+		if (gh_fs_link_base(ctx, grp, sizeof(grp), "/sys/bus/pci/devices/%s/iommu_group", addr) >= 0 &&
+		    gh_fs_mkdir(ctx, 0755, "/dev/vfio") >= 0 && gh_fs_exists(ctx, "/dev/vfio/%s", grp) <= 0)
+			r = gh_fs_write_file(ctx, "", "/dev/vfio/%s", grp);
+	}
+	return r;
 }
 
 static int unlink_device(struct gh_ctx *ctx, const char *addr, const char *drv)

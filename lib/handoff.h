@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_HANDOFF_H
+#define GH_HANDOFF_H
+
+/*
+ * The handoff as the phases run it, under the global lock (taken by the
+ * caller before the host was read):
+ *
+ * to vfio-pci (pre-start, to-vfio): a journal left by an unfinished run is
+ * undone first; a complete one whose functions are still on vfio-pci makes
+ * this a no-op; a function that another journal holds is refused, naming its
+ * owner. Then the plan: refused with its reasons, empty when already there,
+ * else journaled (a journal that cannot be written refuses before anything
+ * changes), run step by step, and on a failure undone in reverse.
+ *
+ * to the host (post-stop, to-host): from the journal when there is one (what
+ * pre-start took is given back, even when the VM config changed since),
+ * else from what sysfs shows now.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctx.h"
+#include "host.h"
+#include "journal.h"
+
+/*
+ * Before the host is read for a new handoff: a leftover journal for key is
+ * undone (an unfinished or changed handoff), or, when complete with every
+ * function still on vfio-pci, *already is set. 0 or -errno (logged).
+ */
+int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already);
+/* 0 done or nothing to do; -errno failed or refused (logged). */
+int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *key);
+int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key);
+/* Undoes one journal, retrying what was wedged. -ENOENT (logged as info) when there is none. */
+int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
+/* A journal key: "<vmid>", or "manual" for to-vfio/to-host. */
+void gh_handoff_key(unsigned vmid, char *buf, size_t size);
+
+#endif

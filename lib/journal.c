@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: MIT */
+#include "journal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "services.h"
+#include "timebox.h"
+
+#define JOURNAL_MAX (1024 * 1024)
+
+static const char *const status_names[] = {
+	[GH_J_PENDING] = "pending", [GH_J_RUNNING] = "running", [GH_J_DONE] = "done",
+	[GH_J_FAILED] = "failed",   [GH_J_WEDGED] = "wedged",   [GH_J_UNDONE] = "undone",
+	[GH_J_SKIPPED] = "skipped",
+};
+
+const char *gh_journal_status_name(enum gh_jstatus s)
+{
+	return (size_t)s < GH_ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
+}
+
+int gh_journal_init(struct gh_journal *j, const char *key, unsigned vmid, const char *phase,
+		    const struct gh_host *h, const struct gh_plan *p)
+{
+	memset(j, 0, sizeof(*j));
+	if (gh_util_copy(j->key, sizeof(j->key), key) < 0 || gh_util_copy(j->phase, sizeof(j->phase), phase) < 0)
+		return -EINVAL;
+	j->vmid = vmid;
+	if (h->n_f > GH_JOURNAL_DEV_MAX)
+		return -E2BIG;
+	for (unsigned i = 0; i < h->n_f; i++) {
+		struct gh_jdev *d = &j->dev[j->n_dev++];
+		const struct gh_func *f = &h->f[i];
+
+		memcpy(d->addr, f->dev.addr, sizeof(d->addr));
+		memcpy(d->host_driver, f->host_driver, sizeof(d->host_driver));
+		memcpy(d->override, f->dev.override, sizeof(d->override));
+		d->vendor = f->dev.vendor;
+		d->device = f->dev.device;
+		d->iommu_group = f->dev.iommu_group;
+	}
+	if (p->n) {
+		j->steps = calloc(p->n, sizeof(*j->steps));
+		j->status = calloc(p->n, sizeof(*j->status));
+		if (!j->steps || !j->status) {
+			gh_journal_free(j);
+			return -ENOMEM;
+		}
+		memcpy(j->steps, p->v, p->n * sizeof(*j->steps));
+	}
+	j->n_steps = p->n;
+	return 0;
+}
+
+void gh_journal_free(struct gh_journal *j)
+{
+	free(j->steps);
+	free(j->status);
+	memset(j, 0, sizeof(*j));
+}
+
+struct gh_jdev *gh_journal_dev(struct gh_journal *j, const char *addr)
+{
+	for (unsigned i = 0; i < j->n_dev; i++)
+		if (!strcmp(j->dev[i].addr, addr))
+			return &j->dev[i];
+	return NULL;
+}
+
+static struct json_object *op_json(const struct gh_op *op)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "action", json_object_new_string(gh_plan_action_name(op->action)));
+	json_object_object_add(o, "target", json_object_new_string(op->target));
+	json_object_object_add(o, "arg", json_object_new_string(op->arg));
+	return o;
+}
+
+struct json_object *gh_journal_to_json(const struct gh_journal *j)
+{
+	struct json_object *o = json_object_new_object(), *devs, *steps;
+	char hex[8];
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "key", json_object_new_string(j->key));
+	json_object_object_add(o, "vmid", json_object_new_int64(j->vmid));
+	json_object_object_add(o, "phase", json_object_new_string(j->phase));
+	json_object_object_add(o, "complete", json_object_new_boolean(j->complete));
+	devs = json_object_new_array();
+	for (unsigned i = 0; devs && i < j->n_dev; i++) {
+		struct json_object *d = json_object_new_object();
+
+		if (!d)
+			continue;
+		json_object_object_add(d, "address", json_object_new_string(j->dev[i].addr));
+		json_object_object_add(d, "host_driver", json_object_new_string(j->dev[i].host_driver));
+		json_object_object_add(d, "override", json_object_new_string(j->dev[i].override));
+		snprintf(hex, sizeof(hex), "%04x", j->dev[i].vendor & 0xffff);
+		json_object_object_add(d, "vendor", json_object_new_string(hex));
+		snprintf(hex, sizeof(hex), "%04x", j->dev[i].device & 0xffff);
+		json_object_object_add(d, "device", json_object_new_string(hex));
+		json_object_object_add(d, "iommu_group", json_object_new_int(j->dev[i].iommu_group));
+		json_object_object_add(d, "wedged", json_object_new_boolean(j->dev[i].wedged));
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
+	steps = json_object_new_array();
+	for (unsigned i = 0; steps && i < j->n_steps; i++) {
+		struct json_object *s = op_json(&j->steps[i].op);
+
+		if (!s)
+			continue;
+		json_object_object_add(s, "undo", op_json(&j->steps[i].undo));
+		json_object_object_add(s, "status", json_object_new_string(gh_journal_status_name(j->status[i])));
+		json_object_array_add(steps, s);
+	}
+	json_object_object_add(o, "steps", steps);
+	return o;
+}
+
+int gh_journal_dir(struct gh_ctx *ctx)
+{
+	struct stat st;
+	char p[PATH_MAX];
+	int r;
+
+	r = gh_fs_path(ctx, p, sizeof(p), "/run/gpu-hook");
+	if (r < 0)
+		return r;
+	if (lstat(p, &st) < 0) {
+		if (errno != ENOENT) {
+			r = -errno;
+			gh_err(ctx, "/run/gpu-hook: %s", strerror(-r));
+			return r;
+		}
+		r = gh_fs_mkdir(ctx, 0700, "/run/gpu-hook");
+		if (r < 0) {
+			gh_err(ctx, "cannot create /run/gpu-hook: %s", strerror(-r));
+			return r;
+		}
+		if (lstat(p, &st) < 0) {
+			r = -errno;
+			gh_err(ctx, "/run/gpu-hook: %s", strerror(-r));
+			return r;
+		}
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		gh_err(ctx, "/run/gpu-hook is not a directory (a link or a file): refusing to use it");
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+		gh_err(ctx, "/run/gpu-hook must be owned by uid %u with mode 0700 (it is uid %u, mode %04o): refusing "
+			    "to use it", (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+static bool valid_key(const char *key)
+{
+	if (!key[0] || strlen(key) >= 32)
+		return false;
+	for (const char *c = key; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
+			return false;
+	return true;
+}
+
+int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
+{
+	struct json_object *o;
+	const char *text;
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	size_t len;
+	ssize_t n;
+	int fd, dfd, r = 0;
+
+	if (!valid_key(j->key))
+		return -EINVAL;
+	o = gh_journal_to_json(j);
+	if (!o)
+		return -ENOMEM;
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(text);
+	r = gh_fs_path(ctx, tmp, sizeof(tmp), "/run/gpu-hook/.%s.json.tmp", j->key);
+	if (r >= 0)
+		r = gh_fs_path(ctx, dst, sizeof(dst), "/run/gpu-hook/%s.json", j->key);
+	if (r < 0)
+		goto out;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	n = write(fd, text, len);
+	if (n < 0 || (size_t)n != len)
+		r = n < 0 ? -errno : -ENOSPC;
+	else if (write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+		r = -errno ? -errno : -EIO;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		goto out;
+	}
+	dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "/run/gpu-hook");
+	if (dfd >= 0) {
+		if (fsync(dfd) < 0)
+			r = -errno;
+		close(dfd);
+	}
+out:
+	json_object_put(o);
+	if (r < 0)
+		gh_err(ctx, "cannot write the journal /run/gpu-hook/%s.json: %s", j->key, strerror(-r));
+	return r;
+}
+
+int gh_journal_remove(struct gh_ctx *ctx, const char *key)
+{
+	int r;
+
+	if (!valid_key(key))
+		return -EINVAL;
+	r = gh_fs_remove(ctx, "/run/gpu-hook/%s.json", key);
+	return r == -ENOENT ? 0 : r;
+}
+
+int gh_journal_list(struct gh_ctx *ctx, struct gh_strv *keys)
+{
+	struct gh_strv names = { 0 };
+	int r = gh_fs_list(ctx, &names, "/run/gpu-hook");
+
+	for (size_t i = 0; i < names.n && r >= 0; i++) {
+		size_t len = strlen(names.v[i]);
+		char key[32];
+
+		if (len <= 5 || len - 5 >= sizeof(key) || strcmp(names.v[i] + len - 5, ".json"))
+			continue;
+		memcpy(key, names.v[i], len - 5);
+		key[len - 5] = '\0';
+		if (valid_key(key))
+			r = gh_strv_push(keys, key);
+	}
+	gh_strv_free(&names);
+	return r;
+}
+
+/* Parsing: every field is checked before any of it may drive an action. */
+
+struct jparse {
+	struct gh_ctx *ctx;
+	const char *name;
+	int errors;
+};
+
+static void jerr(struct jparse *jp, const char *fmt, const char *what)
+{
+	char esc[96];
+
+	if (!jp->errors++)
+		gh_err(jp->ctx, "%s: corrupt journal (%s \"%s\"): not acting on it; remove it once the host is checked",
+		       jp->name, fmt, gh_util_escape(what, esc, sizeof(esc)));
+}
+
+static const char *jstr(struct jparse *jp, struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
+		jerr(jp, "missing or non-string field", key);
+		return "";
+	}
+	return json_object_get_string(v);
+}
+
+static bool name_chars(const char *s, const char *extra, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (!len || len >= max)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
+static bool valid_hex_pair(const char *s)
+{
+	unsigned a, b;
+	char end;
+
+	return strlen(s) == 9 && sscanf(s, "%4x %4x%c", &a, &b, &end) == 2 && isxdigit((unsigned char)s[0]) &&
+	       isxdigit((unsigned char)s[5]);
+}
+
+static bool valid_op(const struct gh_op *op)
+{
+	const char *t = op->target, *a = op->arg;
+	unsigned n;
+	char end;
+
+	switch (op->action) {
+	case GH_ACT_NONE:
+		return !t[0] && !a[0];
+	case GH_ACT_SERVICE_STOP:
+	case GH_ACT_SERVICE_START:
+		return gh_services_valid_name(t) && !a[0];
+	case GH_ACT_KILL:
+		return name_chars(t, "", 12) && strspn(t, "0123456789") == strlen(t) && strlen(a) < 64;
+	case GH_ACT_VTCON_UNBIND:
+	case GH_ACT_VTCON_BIND:
+		return sscanf(t, "vtcon%u%c", &n, &end) == 1 && !a[0];
+	case GH_ACT_FB_UNBIND:
+		return name_chars(t, "._-", 64) && name_chars(a, "_-", 64);
+	case GH_ACT_MODULE_UNLOAD:
+	case GH_ACT_MODULE_LOAD:
+		return name_chars(t, "_-", 64) && !a[0];
+	case GH_ACT_OVERRIDE:
+		return gh_pciid_is_addr(t) && (!a[0] || name_chars(a, "_-", 64));
+	case GH_ACT_UNBIND:
+	case GH_ACT_BIND:
+	case GH_ACT_PROBE:
+	case GH_ACT_VERIFY:
+		return gh_pciid_is_addr(t) && name_chars(a, "_-", 64);
+	case GH_ACT_REMOVE_ID:
+		return gh_pciid_is_addr(t) && valid_hex_pair(a);
+	}
+	return false;
+}
+
+static int parse_op(struct jparse *jp, struct json_object *o, struct gh_op *op)
+{
+	const char *action, *t, *a;
+	bool found = false;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		jerr(jp, "a step is not an object", "");
+		return -EINVAL;
+	}
+	action = jstr(jp, o, "action");
+	t = jstr(jp, o, "target");
+	a = jstr(jp, o, "arg");
+	for (int i = GH_ACT_NONE; i <= GH_ACT_VERIFY; i++) {
+		if (!strcmp(action, gh_plan_action_name((enum gh_action)i))) {
+			op->action = (enum gh_action)i;
+			found = true;
+		}
+	}
+	if (!found) {
+		jerr(jp, "unknown action", action);
+		return -EINVAL;
+	}
+	if (gh_util_copy(op->target, sizeof(op->target), t) < 0 || gh_util_copy(op->arg, sizeof(op->arg), a) < 0 ||
+	    !valid_op(op)) {
+		jerr(jp, "invalid step", t);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_devices(struct jparse *jp, struct json_object *arr, struct gh_journal *j)
+{
+	size_t n = json_object_array_length(arr);
+
+	if (n > GH_JOURNAL_DEV_MAX) {
+		jerr(jp, "too many devices", "");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(arr, i), *v;
+		struct gh_jdev *jd = &j->dev[j->n_dev];
+		unsigned long vendor, device;
+		const char *addr, *hd, *ov;
+
+		if (!json_object_is_type(d, json_type_object)) {
+			jerr(jp, "a device is not an object", "");
+			return -EINVAL;
+		}
+		addr = jstr(jp, d, "address");
+		hd = jstr(jp, d, "host_driver");
+		ov = jstr(jp, d, "override");
+		if (!gh_pciid_is_addr(addr) || (hd[0] && !name_chars(hd, "_-", 64)) ||
+		    (ov[0] && !name_chars(ov, "_-", 64)) ||
+		    gh_util_parse_ulong(jstr(jp, d, "vendor"), 16, 0xffff, &vendor) < 0 ||
+		    gh_util_parse_ulong(jstr(jp, d, "device"), 16, 0xffff, &device) < 0) {
+			jerr(jp, "invalid device", addr);
+			return -EINVAL;
+		}
+		memcpy(jd->addr, addr, strlen(addr) + 1);
+		gh_util_copy(jd->host_driver, sizeof(jd->host_driver), hd);
+		gh_util_copy(jd->override, sizeof(jd->override), ov);
+		jd->vendor = (unsigned)vendor;
+		jd->device = (unsigned)device;
+		jd->iommu_group = json_object_object_get_ex(d, "iommu_group", &v) ? json_object_get_int(v) : -1;
+		jd->wedged = json_object_object_get_ex(d, "wedged", &v) && json_object_get_boolean(v);
+		j->n_dev++;
+	}
+	return 0;
+}
+
+int gh_journal_parse(struct gh_ctx *ctx, const char *text, const char *name, struct gh_journal *j)
+{
+	struct jparse jp = { ctx, name, 0 };
+	struct json_object *o, *v, *steps, *devs;
+	enum json_tokener_error jerror;
+	int r = -EINVAL;
+
+	memset(j, 0, sizeof(*j));
+	o = json_tokener_parse_verbose(text, &jerror);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		jerr(&jp, "not a JSON object", o ? "" : json_tokener_error_desc(jerror));
+		json_object_put(o);
+		return -EINVAL;
+	}
+	if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1) {
+		jerr(&jp, "unknown version", "");
+		goto out;
+	}
+	if (gh_util_copy(j->key, sizeof(j->key), jstr(&jp, o, "key")) < 0 || !valid_key(j->key) ||
+	    gh_util_copy(j->phase, sizeof(j->phase), jstr(&jp, o, "phase")) < 0) {
+		jerr(&jp, "invalid key or phase", j->key);
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "vmid", &v) && json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) >= 0 && json_object_get_int64(v) <= 999999999)
+		j->vmid = (unsigned)json_object_get_int64(v);
+	else {
+		jerr(&jp, "invalid vmid", "");
+		goto out;
+	}
+	j->complete = json_object_object_get_ex(o, "complete", &v) && json_object_get_boolean(v);
+	if (!json_object_object_get_ex(o, "devices", &devs) || !json_object_is_type(devs, json_type_array) ||
+	    !json_object_object_get_ex(o, "steps", &steps) || !json_object_is_type(steps, json_type_array)) {
+		jerr(&jp, "missing devices or steps", "");
+		goto out;
+	}
+	if (parse_devices(&jp, devs, j) < 0)
+		goto out;
+	j->n_steps = (unsigned)json_object_array_length(steps);
+	if (j->n_steps > 4096) {
+		jerr(&jp, "too many steps", "");
+		goto out;
+	}
+	if (j->n_steps) {
+		j->steps = calloc(j->n_steps, sizeof(*j->steps));
+		j->status = calloc(j->n_steps, sizeof(*j->status));
+		if (!j->steps || !j->status) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < j->n_steps; i++) {
+		struct json_object *s = json_object_array_get_idx(steps, i), *u;
+		const char *st;
+		bool found = false;
+
+		if (parse_op(&jp, s, &j->steps[i].op) < 0)
+			goto out;
+		if (!json_object_object_get_ex(s, "undo", &u) || parse_op(&jp, u, &j->steps[i].undo) < 0) {
+			jerr(&jp, "invalid undo of step", j->steps[i].op.target);
+			goto out;
+		}
+		st = jstr(&jp, s, "status");
+		for (int k = GH_J_PENDING; k <= GH_J_SKIPPED; k++) {
+			if (!strcmp(st, status_names[k])) {
+				j->status[i] = (enum gh_jstatus)k;
+				found = true;
+			}
+		}
+		if (!found) {
+			jerr(&jp, "unknown status", st);
+			goto out;
+		}
+	}
+	r = jp.errors ? -EINVAL : 0;
+out:
+	json_object_put(o);
+	if (r < 0)
+		gh_journal_free(j);
+	return r;
+}
+
+int gh_journal_load(struct gh_ctx *ctx, const char *key, struct gh_journal *j)
+{
+	char name[PATH_MAX];
+	char *text;
+	size_t off = 0;
+	int fd, r;
+
+	memset(j, 0, sizeof(*j));
+	if (!valid_key(key))
+		return -EINVAL;
+	fd = gh_fs_open(ctx, O_RDONLY | O_NOFOLLOW | O_NOCTTY, "/run/gpu-hook/%s.json", key);
+	if (fd < 0)
+		return fd;
+	text = malloc(JOURNAL_MAX + 1);
+	if (!text) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, text + off, JOURNAL_MAX - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		if (off == JOURNAL_MAX)
+			break;
+	}
+	close(fd);
+	text[off] = '\0';
+	snprintf(name, sizeof(name), "/run/gpu-hook/%s.json", key);
+	if (off == JOURNAL_MAX || strlen(text) != off) {
+		gh_err(ctx, "%s: corrupt journal (too large or holds NUL bytes): not acting on it", name);
+		r = -EINVAL;
+	} else {
+		r = gh_journal_parse(ctx, text, name, j);
+		if (r >= 0 && strcmp(j->key, key)) {
+			gh_err(ctx, "%s: corrupt journal (it names key \"%s\"): not acting on it", name, j->key);
+			gh_journal_free(j);
+			r = -EINVAL;
+		}
+	}
+	free(text);
+	return r;
+}
+
+int gh_journal_lock(struct gh_ctx *ctx, unsigned wait_ms, int *fd)
+{
+	unsigned long long deadline = gh_timebox_now_ms() + wait_ms;
+	int r = gh_journal_dir(ctx);
+
+	if (r < 0)
+		return r;
+	*fd = gh_fs_open(ctx, O_RDWR | O_CREAT | O_NOFOLLOW, "/run/gpu-hook/lock");
+	if (*fd < 0) {
+		r = *fd;
+		gh_err(ctx, "cannot open /run/gpu-hook/lock: %s", strerror(-r));
+		return r;
+	}
+	for (;;) {
+		if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (gh_timebox_now_ms() >= deadline) {
+			r = -EWOULDBLOCK;
+			break;
+		}
+		usleep(20000);
+	}
+	close(*fd);
+	*fd = -1;
+	if (r == -EWOULDBLOCK)
+		gh_err(ctx, "another gpu-hook run holds /run/gpu-hook/lock (waited %u ms): refusing", wait_ms);
+	else
+		gh_err(ctx, "cannot lock /run/gpu-hook/lock: %s", strerror(-r));
+	return r;
+}
+
+void gh_journal_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_RUN_H
+#define GH_RUN_H
+
+/*
+ * Executes plans. Every step that can block runs in a timeboxed child
+ * (timebox.h) through ctx->ops; each step is journaled as "running" before
+ * it starts and "done" only once its effect was reached; one log line per
+ * step says what was done and how long it took.
+ */
+
+#include <stdbool.h>
+
+#include "ctx.h"
+#include "journal.h"
+#include "plan.h"
+
+/* Runs one operation. 0, or -errno logged once here; -ETIMEDOUT when the child was stuck. */
+int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, unsigned *elapsed_ms);
+
+/*
+ * Runs the journal's pending steps in order, saving the journal around each.
+ * On a failure at step k it stops there (status failed, or wedged on a
+ * timeout, which also marks the device wedged) and returns the error; the
+ * caller then undoes with gh_run_return(). On success the journal is marked
+ * complete.
+ */
+int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms);
+
+/*
+ * The way back from a journal: for what was (or may have been) done, in this
+ * order: driver_override to the host driver, unbind from vfio-pci, clear
+ * vfio-pci's dynamic id; reload the modules that were unloaded (reverse
+ * order); reprobe; verify each function on its host driver; restore the
+ * override it had; reattach the consoles that were detached; start the
+ * services that were stopped. undoes[i] is the index of the journal step
+ * that plan step i reverses, or -1. Wedged devices and modules are left
+ * alone (retry: gh_run_unwedge).
+ */
+int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes);
+
+/*
+ * Builds and runs the way back, best effort: a failed step does not stop
+ * the others, except the later steps of the same device. Logs, for each
+ * journal step that was done, whether it was undone. When everything came
+ * back the journal is removed and 0 returned; otherwise the journal keeps
+ * what is left to undo and the first error is returned.
+ */
+int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms);
+
+/* Clears the wedged marks so that a later return tries those devices again. */
+void gh_run_unwedge(struct gh_journal *j);
+
+/* Runs a plan without a journal (the way back when none was kept), best effort. */
+int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms);
+
+#endif
