@@ -371,8 +371,11 @@ int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms
 			if (r == -ETIMEDOUT && device_action(op->action)) {
 				struct gh_jdev *d = gh_journal_dev(j, op->target);
 
-				if (d)
+				if (d) {
 					d->wedged = true;
+					gh_err(ctx, "the device %s is wedged in the kernel: it is left alone from now on",
+					       d->addr);
+				}
 			}
 			gh_journal_save(ctx, j);
 			return r;

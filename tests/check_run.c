@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The handoff engine on the fixture host, with the simulator as the kernel
+ * and faults injected through files in the fixture (ops run in forked
+ * children, so faults must live where a child can see them):
+ *   /fault/write      a sysfs path whose write fails with EIO
+ *   /fault/hang       a sysfs path whose write sleeps for 5 s
+ *   /fault/module     a module whose removal fails with EAGAIN
+ *   /fault/service    a unit whose stop fails (systemctl exit 1)
+ *   /fault/noprobe    drivers_probe succeeds and binds nothing
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "fs.h"
+#include "handoff.h"
+#include "journal.h"
+#include "run.h"
+#include "sim.h"
+#include "timebox.h"
+
+/* Faults strike once (a transient failure), except hangs, which a test clears itself. */
+static bool fault(struct gh_ctx *ctx, const char *name, const char *what)
+{
+	char want[256];
+
+	if (gh_fs_read_str(ctx, want, sizeof(want), "/fault/%s", name) < 0 || strcmp(gh_util_trim(want), what))
+		return false;
+	if (strcmp(name, "hang") && strcmp(name, "module"))
+		gh_fs_remove(ctx, "/fault/%s", name);
+	return true;
+}
+
+static int f_write(struct gh_ctx *ctx, const char *path, const char *value)
+{
+	if (fault(ctx, "write", path))
+		return -EIO;
+	if (fault(ctx, "hang", path))
+		sleep(5);
+	if (!strcmp(path, "/sys/bus/pci/drivers_probe") && fault(ctx, "noprobe", "1"))
+		return 0;
+	return gh_sim_ops.write(ctx, path, value);
+}
+
+static int f_module_remove(struct gh_ctx *ctx, const char *name)
+{
+	if (fault(ctx, "module", name))
+		return -EAGAIN;
+	return gh_sim_ops.module_remove(ctx, name);
+}
+
+static int f_service(struct gh_ctx *ctx, const char *verb, const char *unit)
+{
+	if (!strcmp(verb, "stop") && fault(ctx, "service", unit))
+		return -1;
+	return gh_sim_ops.service(ctx, verb, unit);
+}
+
+static const struct gh_ops fault_ops = {
+	.write = f_write,
+	.service = f_service,
+	.signal = NULL,
+	.module_remove = f_module_remove,
+	.module_load = NULL,
+};
+
+static struct gh_ops ops;
+
+static struct fx *host(void)
+{
+	struct fx *fx = fx_new();
+
+	ops = fault_ops;
+	ops.signal = gh_sim_ops.signal;
+	ops.module_load = gh_sim_ops.module_load;
+	gh_ctx_set_ops(fx->ctx, &ops, NULL);
+	fx_host_single(fx);
+	fx_file(fx, "/lib/systemd/system/nvidia-persistenced.service", "[Service]\n");
+	return fx;
+}
+
+/* What "the host as it was" means: drivers, overrides, modules, console, service. */
+static void state(struct fx *fx, char *buf, size_t size)
+{
+	static const char *const addrs[] = { "0000:01:00.0", "0000:01:00.1" };
+	static const char *const mods[] = { "nvidia", "nvidia_modeset", "nvidia_drm", "nvidia_uvm" };
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		char drv[64] = "-", ov[64] = "";
+
+		gh_fs_link_base(fx->ctx, drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", addrs[i]);
+		gh_fs_read_str(fx->ctx, ov, sizeof(ov), "/sys/bus/pci/devices/%s/driver_override", addrs[i]);
+		off += (size_t)snprintf(buf + off, size - off, "%s=%s(%s) ", addrs[i], drv, ov);
+	}
+	for (size_t i = 0; i < 4; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s:%d ", mods[i],
+					gh_fs_exists(fx->ctx, "/sys/module/%s", mods[i]));
+	{
+		char bind[8] = "?";
+
+		gh_fs_read_str(fx->ctx, bind, sizeof(bind), "/sys/class/vtconsole/vtcon1/bind");
+		off += (size_t)snprintf(buf + off, size - off, "vtcon1:%s ", bind);
+	}
+	snprintf(buf + off, size - off, "persistenced:%d",
+		 gh_fs_exists(fx->ctx, "/sys/fs/cgroup/system.slice/nvidia-persistenced.service"));
+}
+
+static int pre_start(struct fx *fx, unsigned vmid)
+{
+	struct gh_host h;
+	char key[16];
+	bool already;
+	int r;
+
+	gh_handoff_key(vmid, key, sizeof(key));
+	r = gh_handoff_settle(fx->ctx, key, &already);
+	if (r < 0 || already)
+		return r;
+	r = gh_host_load(fx->ctx, vmid, &h);
+	if (r >= 0)
+		r = gh_handoff_to_vfio(fx->ctx, &h, key);
+	gh_host_free(&h);
+	return r;
+}
+
+static int post_stop(struct fx *fx, unsigned vmid)
+{
+	struct gh_host h;
+	char key[16];
+	int r;
+
+	gh_handoff_key(vmid, key, sizeof(key));
+	r = gh_host_load(fx->ctx, vmid, &h);
+	if (r >= 0)
+		r = gh_handoff_to_host(fx->ctx, &h, key);
+	gh_host_free(&h);
+	return r;
+}
+
+START_TEST(round_trip_and_twice)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+	struct gh_journal j;
+
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, "0000:01:00.0=vfio-pci(vfio-pci) 0000:01:00.1=vfio-pci(vfio-pci) nvidia:0 "
+				"nvidia_modeset:0 nvidia_drm:0 nvidia_uvm:0 vtcon1:0 persistenced:0");
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/dev/vfio/14"), 1);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+	ck_assert(j.complete);
+	ck_assert_uint_eq(j.n_dev, 2);
+	ck_assert_str_eq(j.dev[0].host_driver, "nvidia");
+	for (unsigned i = 0; i < j.n_steps; i++)
+		ck_assert_int_eq(j.status[i], GH_J_DONE);
+	gh_journal_free(&j);
+
+	/* Twice is harmless and says so. */
+	fx_log_clear(fx);
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "already handed off"));
+	ck_assert(!fx_log_has(fx, "step 1/"));
+
+	ck_assert_int_eq(post_stop(fx, 111), 0);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+	fx_log_clear(fx);
+	ck_assert_int_eq(post_stop(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "already on its host driver"));
+	fx_free(fx);
+}
+END_TEST
+
+/* A failure at any step leaves the host exactly as it was, and says what was undone. */
+START_TEST(rollback_from_every_step)
+{
+	static const struct {
+		const char *file, *value;
+		unsigned failing_step;	/* 1-based */
+	} faults[] = {
+		{ "service", "nvidia-persistenced.service", 1 },
+		{ "write", "/sys/class/vtconsole/vtcon1/bind", 2 },
+		{ "module", "nvidia_drm", 3 },
+		{ "module", "nvidia_modeset", 4 },
+		{ "module", "nvidia_uvm", 5 },
+		{ "module", "nvidia", 6 },
+		{ "write", "/sys/bus/pci/devices/0000:01:00.0/driver_override", 7 },
+		{ "noprobe", "1", 8 },
+		{ "write", "/sys/bus/pci/devices/0000:01:00.1/driver_override", 9 },
+		{ "write", "/sys/bus/pci/drivers/snd_hda_intel/unbind", 10 },
+		{ "write", "/sys/bus/pci/drivers_probe", 8 },
+	};
+
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		struct fx *fx = host();
+		char before[512], after[512], path[64], failed[64];
+
+		state(fx, before, sizeof(before));
+		snprintf(path, sizeof(path), "/fault/%s", faults[i].file);
+		fx_file(fx, path, "%s\n", faults[i].value);
+		ck_assert_int_lt(pre_start(fx, 111), 0);
+		snprintf(failed, sizeof(failed), "step %u/13:", faults[i].failing_step);
+		ck_assert_msg(fx_log_has(fx, failed), "fault %zu: no '%s' in\n%s", i, failed, fx->log);
+		ck_assert_msg(fx_log_has(fx, "undone: the host is as it was before"), "fault %zu:\n%s", i, fx->log);
+		fx_rm(fx, path);
+		state(fx, after, sizeof(after));
+		ck_assert_msg(!strcmp(after, before), "fault %zu:\n%s\n%s\n%s", i, before, after, fx->log);
+		ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+		/* Each done step is reported as undone. */
+		if (faults[i].failing_step > 1)
+			ck_assert(fx_log_has(fx, "undo of step 1 (stop nvidia-persistenced.service"));
+		fx_free(fx);
+	}
+}
+END_TEST
+
+START_TEST(journal_after_each_step)
+{
+	struct fx *fx = host();
+	struct gh_journal j, disk;
+	struct gh_host h;
+	struct gh_plan p;
+
+	fx_file(fx, "/fault/module", "nvidia\n");
+	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
+	ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
+	ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
+	ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
+	ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &disk), 0);
+	for (unsigned i = 0; i < disk.n_steps; i++)
+		ck_assert_int_eq(disk.status[i], GH_J_PENDING);
+	gh_journal_free(&disk);
+	ck_assert_int_eq(gh_run_forward(fx->ctx, &j, 5000), -EAGAIN);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &disk), 0);
+	ck_assert(!disk.complete);
+	for (unsigned i = 0; i < disk.n_steps; i++)
+		ck_assert_int_eq(disk.status[i], i < 5 ? GH_J_DONE : i == 5 ? GH_J_FAILED : GH_J_PENDING);
+	ck_assert_str_eq(disk.steps[5].op.target, "nvidia");
+	ck_assert_int_eq(disk.steps[5].undo.action, GH_ACT_MODULE_LOAD);
+	gh_journal_free(&disk);
+	/* recover works from that file alone. */
+	gh_journal_free(&j);
+	fx_rm(fx, "/fault/module");
+	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia_drm"), 1);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -ENOENT);
+	gh_plan_free(&p);
+	gh_host_free(&h);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(crash_mid_way_then_pre_start_again)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+	struct gh_journal j;
+	struct gh_host h;
+	struct gh_plan p;
+
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
+	ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
+	ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
+	ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
+	/* The hook died during step 8: 1-7 done, 8 running. */
+	for (unsigned i = 0; i < 7; i++) {
+		ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, 5000, NULL), 0);
+		j.status[i] = GH_J_DONE;
+	}
+	j.status[7] = GH_J_RUNNING;
+	ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+	gh_journal_free(&j);
+	gh_plan_free(&p);
+	gh_host_free(&h);
+
+	/* The next pre-start undoes the leftover first, then hands off cleanly. */
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "did not finish"));
+	ck_assert_int_eq(post_stop(fx, 111), 0);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(timeout_wedges_and_recover_restores)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+	unsigned long long t0;
+	struct gh_journal j;
+
+	state(fx, before, sizeof(before));
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 1s\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/snd_hda_intel/unbind\n");
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(pre_start(fx, 111), -ETIMEDOUT);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 1000 + 2000);
+	ck_assert(fx_log_has(fx, "no answer within 1000 ms"));
+	ck_assert(fx_log_has(fx, "the device is wedged"));
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+	ck_assert(gh_journal_dev(&j, "0000:01:00.1")->wedged);
+	ck_assert(!gh_journal_dev(&j, "0000:01:00.0")->wedged);
+	ck_assert_int_eq(j.status[9], GH_J_WEDGED);
+	gh_journal_free(&j);
+	/* Once the kernel answers again, one recover gives everything back. */
+	fx_rm(fx, "/fault/hang");
+	sleep(5);
+	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), 0);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(one_gpu_two_vms)
+{
+	struct fx *fx = host();
+
+	fx_file(fx, "/etc/pve/mapping/pci.cfg",
+		"gpu\n\tmap id=10de:2684,iommugroup=14,node=pve1,path=0000:01:00\n");
+	fx_vmconf(fx, 112, "hostpci0: mapping=gpu,pcie=1\n");
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	fx_log_clear(fx);
+	ck_assert_int_eq(pre_start(fx, 112), -EPERM);
+	ck_assert(fx_log_has(fx, "0000:01:00.0 is handed to VM 111 by gpu-hook"));
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/112.json"), 0);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(journal_cannot_be_written)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+
+	state(fx, before, sizeof(before));
+	fx_mkdir(fx, "/run/gpu-hook");
+	fx_chmod(fx, "/run/gpu-hook", 0777);
+	ck_assert_int_lt(pre_start(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "/run/gpu-hook must be owned"));
+	fx_rm(fx, "/run/gpu-hook");
+	fx_link(fx, "/run/gpu-hook", "/tmp");
+	ck_assert_int_lt(pre_start(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "not a directory"));
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(lock_contention)
+{
+	struct fx *fx = host();
+	int fd, st;
+	pid_t pid;
+
+	ck_assert_int_eq(gh_journal_lock(fx->ctx, 100, &fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd2;
+
+		_exit(gh_journal_lock(fx->ctx, 200, &fd2) == -EWOULDBLOCK ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	gh_journal_unlock(fd);
+	ck_assert_int_eq(gh_journal_lock(fx->ctx, 100, &fd), 0);
+	gh_journal_unlock(fd);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(corrupt_journal_drives_nothing)
+{
+	static const char *const bad[] = {
+		"",
+		"{",
+		"[]",
+		"{\"version\":2}",
+		"{\"version\":1,\"key\":\"111\",\"vmid\":111,\"phase\":\"x\",\"devices\":[],\"steps\":[{\"action\":"
+		"\"unbind\",\"target\":\"../../etc\",\"arg\":\"x\",\"undo\":{\"action\":\"none\",\"target\":\"\",\"arg\":"
+		"\"\"},\"status\":\"done\"}]}",
+		"{\"version\":1,\"key\":\"111\",\"vmid\":111,\"phase\":\"x\",\"devices\":[],\"steps\":[{\"action\":"
+		"\"service-stop\",\"target\":\"x; rm -rf /\",\"arg\":\"\",\"undo\":{\"action\":\"none\",\"target\":\"\","
+		"\"arg\":\"\"},\"status\":\"done\"}]}",
+		"{\"version\":1,\"key\":\"222\",\"vmid\":222,\"phase\":\"x\",\"devices\":[],\"steps\":[]}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fx *fx = host();
+		char before[512], after[512];
+
+		state(fx, before, sizeof(before));
+		fx_mkdir(fx, "/run/gpu-hook");
+		fx_chmod(fx, "/run/gpu-hook", 0700);
+		fx_file(fx, "/run/gpu-hook/111.json", "%s", bad[i]);
+		ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EINVAL);
+		ck_assert_msg(fx_log_has(fx, "corrupt journal"), "case %zu: %s", i, fx->log);
+		ck_assert_int_lt(post_stop(fx, 111), 0);
+		state(fx, after, sizeof(after));
+		ck_assert_str_eq(after, before);
+		fx_free(fx);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("run");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, round_trip_and_twice);
+	tcase_add_test(tc, rollback_from_every_step);
+	tcase_add_test(tc, journal_after_each_step);
+	tcase_add_test(tc, crash_mid_way_then_pre_start_again);
+	tcase_add_test(tc, timeout_wedges_and_recover_restores);
+	tcase_add_test(tc, one_gpu_two_vms);
+	tcase_add_test(tc, journal_cannot_be_written);
+	tcase_add_test(tc, lock_contention);
+	tcase_add_test(tc, corrupt_journal_drives_nothing);
+	suite_add_tcase(s, tc);
+	return fx_run_suite(s);
+}
