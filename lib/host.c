@@ -224,7 +224,16 @@ static int resolve_devices(struct gh_ctx *ctx, struct gh_host *h)
 	return r;
 }
 
-/* A listed display function brings the rest of its card (audio, USB-C, UCSI). */
+/* The GPU function: display class, or whatever the nvidia driver has bound. */
+static bool is_gpu(const struct gh_pci_dev *d)
+{
+	return gh_pci_is_display(d) || !strcmp(d->driver, "nvidia");
+}
+
+/*
+ * A listed GPU function brings the rest of its card (audio, USB-C, UCSI):
+ * the other functions of its slot from the same vendor.
+ */
 static int add_siblings(struct gh_ctx *ctx, struct gh_host *h)
 {
 	unsigned n = h->n_f;
@@ -233,13 +242,17 @@ static int add_siblings(struct gh_ctx *ctx, struct gh_host *h)
 	for (unsigned i = 0; i < n && r >= 0; i++) {
 		struct gh_pciid slot;
 		struct gh_strv fns = { 0 };
+		unsigned vendor = h->f[i].dev.vendor;
 
-		if (!gh_pci_is_display(&h->f[i].dev) || gh_pciid_parse(h->f[i].dev.addr, &slot) < 0)
+		if (!is_gpu(&h->f[i].dev) || gh_pciid_parse(h->f[i].dev.addr, &slot) < 0)
 			continue;
 		slot.func = -1;
 		r = gh_pci_slot_functions(ctx, &slot, &fns);
 		for (size_t k = 0; k < fns.n && r >= 0; k++) {
-			if (gh_host_func(h, fns.v[k]))
+			unsigned long v;
+
+			if (gh_host_func(h, fns.v[k]) ||
+			    gh_fs_read_ulong(ctx, &v, "/sys/bus/pci/devices/%s/vendor", fns.v[k]) < 0 || v != vendor)
 				continue;
 			r = add_func(ctx, h, fns.v[k], -1, true);
 			if (r >= 0)
@@ -340,7 +353,7 @@ static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 	for (unsigned i = 0; i < h->n_f; i++) {
 		const struct gh_func *f = &h->f[i];
 
-		if (gh_pci_is_display(&f->dev) && f->host_driver[0]) {
+		if (is_gpu(&f->dev) && f->host_driver[0]) {
 			gh_util_copy(h->gpu_driver, sizeof(h->gpu_driver), f->host_driver);
 			break;
 		}

@@ -1,0 +1,23 @@
+# The stub NVIDIA stack behaves like the real one where gpu-hook depends on it.
+# topology: single
+fail() { echo "FAIL: $*"; exit 1; }
+[ "$(readlink /sys/bus/pci/devices/0000:01:00.0/driver | sed 's|.*/||')" = nvidia ] || fail "GPU not on nvidia"
+[ "$(readlink /sys/bus/pci/devices/0000:01:00.1/driver | sed 's|.*/||')" = snd_hda_intel ] || fail "audio not on snd_hda_intel"
+[ -c /dev/nvidia0 ] && [ -c /dev/nvidiactl ] && [ -c /dev/nvidia-modeset ] && [ -c /dev/nvidia-uvm ] || fail "device nodes"
+grep -q 'Device Minor:[[:space:]]*0' /proc/driver/nvidia/gpus/0000:01:00.0/information || fail "no Device Minor line"
+for p in remove_delay_ms fail_probe; do
+	[ -w /sys/module/nvidia/parameters/$p ] || fail "$p not writable"
+done
+grep -q nvidia-drmdrmfb /proc/fb || fail "no nvidia-drmdrmfb in /proc/fb: $(cat /proc/fb)"
+[ "$(readlink /sys/class/graphics/fb0/device | sed 's|.*/||')" = 0000:01:00.0 ] || fail "fb0 is not on the GPU"
+fbcon=""
+for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" && fbcon=$v; done
+[ -n "$fbcon" ] && [ "$(cat "$fbcon/bind")" = 1 ] || fail "fbcon not bound"
+ls /sys/kernel/iommu_groups/*/devices/ | grep -q 0000:01:00.0 || fail "no IOMMU group"
+sleep 1000 < /dev/nvidia0 &
+holder=$!
+sleep 0.2
+if rmmod nvidia_uvm && rmmod nvidia_drm && rmmod nvidia_modeset && rmmod nvidia 2>/tmp/err; then fail "nvidia unloaded while /dev/nvidia0 was open"; fi
+grep -q 'Resource temporarily unavailable\|in use' /tmp/err || fail "unexpected rmmod error: $(cat /tmp/err)"
+kill $holder
+echo "stubs ok"
