@@ -4,8 +4,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 
 static const char *skip_blanks(const char *p)
 {
@@ -140,17 +141,19 @@ int gh_cpulist_format(const cpu_set_t *set, char *buf, size_t size)
 		return -ENOSPC;
 	buf[0] = '\0';
 	for (int c = 0; c < GH_CPU_MAX; c++) {
-		int e = c, n;
+		int e = c, r;
 
 		if (!CPU_ISSET(c, set))
 			continue;
 		while (e + 1 < GH_CPU_MAX && CPU_ISSET(e + 1, set))
 			e++;
-		n = e == c ? snprintf(buf + off, size - off, "%s%d", off ? "," : "", c)
-			   : snprintf(buf + off, size - off, "%s%d-%d", off ? "," : "", c, e);
-		if (n < 0 || (size_t)n >= size - off)
+		if (e == c)
+			r = gh_util_format(buf + off, size - off, "%s%d", off ? "," : "", c);
+		else
+			r = gh_util_format(buf + off, size - off, "%s%d-%d", off ? "," : "", c, e);
+		if (r < 0)
 			return -ENOSPC;
-		off += (size_t)n;
+		off += strlen(buf + off);
 		c = e;
 	}
 	return 0;

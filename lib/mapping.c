@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "mapping.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +12,29 @@
 #include "util.h"
 #include "vmconf.h"
 
+#define GH_MAPPING_LINE_MAX (64 * 1024)
+
 struct mparse {
 	struct gh_ctx *ctx;
 	const char *name;
 	int line, errors;
+	/* The section being read: open until a blank line; cur NULL when its header was bad. */
+	bool in_section;
+	struct gh_mapping *cur;
+	bool seen_description, seen_mdev, seen_migration;
+	/* The map entry being read. */
 	struct gh_map_entry *e;
-	bool bad;
+	bool bad, has_id;
 };
 
 static void merr(struct mparse *mp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void merr(struct mparse *mp, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
+	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -34,24 +42,81 @@ static void merr(struct mparse *mp, const char *fmt, ...)
 	mp->errors++;
 }
 
+static bool lhex4(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* "vvvv:dddd", lowercase hex as PVE writes ids. */
 static int parse_idpair(const char *s, unsigned *a, unsigned *b)
 {
 	unsigned long x, y;
-	char l[8], r[8];
+	char l[5], r[5];
 
-	if (strlen(s) != 9 || s[4] != ':')
+	if (strlen(s) != 9 || s[4] != ':' || !lhex4(s) || !lhex4(s + 5))
 		return -EINVAL;
 	memcpy(l, s, 4);
 	l[4] = '\0';
 	memcpy(r, s + 5, 5);
-	for (int i = 0; i < 4; i++)
-		if (isupper((unsigned char)l[i]) || isupper((unsigned char)r[i]))
-			return -EINVAL;
 	if (gh_util_parse_ulong(l, 16, 0xffff, &x) < 0 || gh_util_parse_ulong(r, 16, 0xffff, &y) < 0)
 		return -EINVAL;
 	*a = (unsigned)x;
 	*b = (unsigned)y;
 	return 0;
+}
+
+/* pve-configid: a letter, then letters, digits, '_' and '-'. */
+static bool valid_id(const char *s, size_t size)
+{
+	size_t len = strlen(s);
+
+	if (!len || len >= size || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+}
+
+/* path=: ids joined by ';'; unlike hostpciN the domain is required. */
+static void map_paths(struct mparse *mp, const char *value)
+{
+	struct gh_map_entry *e = mp->e;
+	const char *p = value;
+	char esc[96];
+
+	for (;;) {
+		size_t n = strcspn(p, ";");
+		struct gh_pciid id;
+		char *item;
+
+		if (!n) {
+			merr(mp, "map: empty path in '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			mp->bad = true;
+		} else if (e->n_paths == GH_MAP_PATHS_MAX) {
+			merr(mp, "map: more than %d paths", GH_MAP_PATHS_MAX);
+			mp->bad = true;
+			return;
+		} else if (!(item = strndup(p, n))) {
+			merr(mp, "map: out of memory");
+			mp->bad = true;
+			return;
+		} else {
+			const char *colon = strchr(item, ':');
+
+			if (gh_pciid_parse(item, &id) < 0 || !colon || !strchr(colon + 1, ':')) {
+				merr(mp, "map: invalid path '%s' (expected dddd:bb:ss[.f], lowercase hex)",
+				     gh_util_escape(item, esc, sizeof(esc)));
+				mp->bad = true;
+			} else {
+				e->paths[e->n_paths++] = id;
+			}
+			free(item);
+		}
+		if (!p[n])
+			return;
+		p += n + 1;
+	}
 }
 
 static int map_prop(void *data, const char *key, const char *value)
@@ -61,55 +126,39 @@ static int map_prop(void *data, const char *key, const char *value)
 	char esc[96];
 
 	if (!strcmp(key, "node")) {
-		if (!*value || gh_util_copy(e->node, sizeof(e->node), value) < 0) {
+		/* A host name, compared with ours. */
+		if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(value) ||
+		    gh_util_copy(e->node, sizeof(e->node), value) < 0) {
 			merr(mp, "map: invalid node '%s'", gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
 		}
 	} else if (!strcmp(key, "path")) {
-		char paths[512], *save = NULL, *p;
-
-		if (strlen(value) >= sizeof(paths)) {
-			merr(mp, "map: path list too long");
-			mp->bad = true;
-			return 0;
-		}
-		memcpy(paths, value, strlen(value) + 1);
-		for (p = strtok_r(paths, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
-			struct gh_pciid id;
-
-			/* The mapping schema requires the domain. */
-			if (gh_pciid_parse(p, &id) < 0 || !strchr(p, ':') || strchr(p, ':') == strrchr(p, ':')) {
-				merr(mp, "map: invalid path '%s' (expected dddd:bb:ss[.f])",
-				     gh_util_escape(p, esc, sizeof(esc)));
-				mp->bad = true;
-				continue;
-			}
-			if (e->n_paths == GH_MAP_PATHS_MAX) {
-				merr(mp, "map: more than %d paths", GH_MAP_PATHS_MAX);
-				mp->bad = true;
-				break;
-			}
-			e->paths[e->n_paths++] = id;
-		}
+		map_paths(mp, value);
 	} else if (!strcmp(key, "id")) {
 		if (parse_idpair(value, &e->vendor, &e->device) < 0) {
-			merr(mp, "map: invalid id '%s' (expected vvvv:dddd)", gh_util_escape(value, esc, sizeof(esc)));
+			merr(mp, "map: invalid id '%s' (expected vvvv:dddd, lowercase hex)",
+			     gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
+		} else {
+			mp->has_id = true;
 		}
 	} else if (!strcmp(key, "subsystem-id")) {
 		if (parse_idpair(value, &e->sub_vendor, &e->sub_device) < 0) {
-			merr(mp, "map: invalid subsystem-id '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			merr(mp, "map: invalid subsystem-id '%s' (expected vvvv:dddd, lowercase hex)",
+			     gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
+		} else {
+			e->has_subsystem = true;
 		}
-		e->has_subsystem = true;
 	} else if (!strcmp(key, "iommugroup")) {
 		unsigned long g;
 
-		if (gh_util_parse_ulong(value, 10, 1000000, &g) < 0) {
+		if (gh_util_parse_ulong(value, 10, INT_MAX, &g) < 0) {
 			merr(mp, "map: invalid iommugroup '%s'", gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
+		} else {
+			e->iommugroup = (int)g;
 		}
-		e->iommugroup = (int)g;
 	} else if (strcmp(key, "description")) {
 		merr(mp, "map: unknown property '%s'", gh_util_escape(key, esc, sizeof(esc)));
 		mp->bad = true;
@@ -117,112 +166,165 @@ static int map_prop(void *data, const char *key, const char *value)
 	return 0;
 }
 
+static void parse_map(struct mparse *mp, struct gh_mapping *m, const char *value)
+{
+	struct gh_map_entry *v = realloc(m->maps, (m->n_maps + 1) * sizeof(*v));
+	char why[256], esc[96];
+	int r;
+
+	if (!v) {
+		merr(mp, "out of memory");
+		return;
+	}
+	m->maps = v;
+	mp->e = &v[m->n_maps];
+	memset(mp->e, 0, sizeof(*mp->e));
+	mp->e->iommugroup = -1;
+	mp->e->line = mp->line;
+	mp->bad = mp->has_id = false;
+	r = gh_propstr_parse_why(value, NULL, map_prop, mp, why, sizeof(why));
+	if (r == -ENOMEM) {
+		merr(mp, "out of memory");
+		return;
+	}
+	if (r < 0) {
+		merr(mp, "map: cannot parse '%s': %s", gh_util_escape(value, esc, sizeof(esc)), why);
+		return;
+	}
+	if (mp->bad)
+		return;
+	if (!mp->e->node[0] || !mp->e->n_paths || !mp->has_id) {
+		merr(mp, "map: node, path and id are required (missing:%s%s%s)", mp->e->node[0] ? "" : " node",
+		     mp->e->n_paths ? "" : " path", mp->has_id ? "" : " id");
+		return;
+	}
+	m->n_maps++;
+}
+
+static void parse_bool(struct mparse *mp, const char *key, const char *value, bool *seen, bool *out)
+{
+	char esc[96];
+	int b = gh_propstr_bool(value);
+
+	if (*seen) {
+		merr(mp, "%s given twice", key);
+		return;
+	}
+	*seen = true;
+	if (b < 0)
+		merr(mp, "%s: expected a boolean, not '%s'", key, gh_util_escape(value, esc, sizeof(esc)));
+	else
+		*out = b;
+}
+
+/* SectionConfig's property line: blanks, a key, blanks, the value. */
 static void parse_prop(struct mparse *mp, struct gh_mapping *m, char *line)
 {
-	char *key = line, *value;
+	char *key = line + strspn(line, " \t"), *value;
 	char esc[96];
-	int b;
 
 	value = key + strcspn(key, " \t");
 	if (*value)
 		*value++ = '\0';
 	value = gh_util_trim(value);
 	if (!strcmp(key, "map")) {
-		struct gh_map_entry *v = realloc(m->maps, (m->n_maps + 1) * sizeof(*v));
-
-		if (!v) {
-			merr(mp, "out of memory");
-			return;
-		}
-		m->maps = v;
-		mp->e = &v[m->n_maps];
-		memset(mp->e, 0, sizeof(*mp->e));
-		mp->e->iommugroup = -1;
-		mp->e->line = mp->line;
-		mp->bad = false;
-		if (gh_propstr_parse(value, NULL, map_prop, mp) < 0) {
-			merr(mp, "map: cannot parse property string");
-			return;
-		}
-		if (!mp->bad && (!mp->e->node[0] || !mp->e->n_paths || !mp->e->vendor)) {
-			merr(mp, "map: node, path and id are required");
-			return;
-		}
-		if (!mp->bad)
-			m->n_maps++;
-	} else if (!strcmp(key, "mdev") || !strcmp(key, "live-migration-capable")) {
-		b = gh_propstr_bool(value);
-		if (b < 0)
-			merr(mp, "%s: expected a boolean, not '%s'", key, gh_util_escape(value, esc, sizeof(esc)));
-		else if (!strcmp(key, "mdev"))
-			m->mdev = b;
-		else
-			m->live_migration = b;
-	} else if (strcmp(key, "description")) {
+		parse_map(mp, m, value);
+	} else if (!strcmp(key, "mdev")) {
+		parse_bool(mp, key, value, &mp->seen_mdev, &m->mdev);
+	} else if (!strcmp(key, "live-migration-capable")) {
+		parse_bool(mp, key, value, &mp->seen_migration, &m->live_migration);
+	} else if (!strcmp(key, "description")) {
+		if (mp->seen_description)
+			merr(mp, "description given twice");
+		mp->seen_description = true;
+	} else {
 		merr(mp, "unknown property '%s'", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
+static void parse_header(struct mparse *mp, struct gh_mapping_file *out, char *line)
+{
+	const char *id = gh_util_trim(line);
+	struct gh_mapping *v;
+	char esc[96];
+
+	mp->in_section = true;
+	mp->cur = NULL;
+	mp->seen_description = mp->seen_mdev = mp->seen_migration = false;
+	if (!valid_id(id, sizeof(v->id))) {
+		merr(mp, "invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')",
+		     gh_util_escape(id, esc, sizeof(esc)));
+		return;
+	}
+	if (gh_mapping_find(out, id)) {
+		merr(mp, "mapping '%s' defined twice", id);
+		return;
+	}
+	v = realloc(out->v, (out->n + 1) * sizeof(*v));
+	if (!v) {
+		merr(mp, "out of memory");
+		return;
+	}
+	out->v = v;
+	mp->cur = &v[out->n++];
+	memset(mp->cur, 0, sizeof(*mp->cur));
+	mp->cur->line = mp->line;
+	memcpy(mp->cur->id, id, strlen(id) + 1);
+}
+
 int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_mapping_file *out)
 {
-	struct mparse mp = { ctx, name, 0, 0, NULL, false };
-	struct gh_mapping *cur = NULL;
+	struct mparse mp = { .ctx = ctx, .name = name };
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
+	const char *problem;
 
 	memset(out, 0, sizeof(*out));
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *l;
-
 		mp.line++;
+		if (len > GH_MAPPING_LINE_MAX) {
+			merr(&mp, "line too long (%zd bytes, at most %d)", len, GH_MAPPING_LINE_MAX);
+			continue;
+		}
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
-		if ((size_t)len != strlen(line) || len > 65536) {
-			merr(&mp, "%s", len > 65536 ? "line too long" : "NUL byte in line");
+		if (len && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if ((problem = gh_vmconf_line_problem(line, (size_t)len))) {
+			merr(&mp, "%s", problem);
 			continue;
 		}
-		l = gh_util_trim(line);
-		if (!*l) {
-			cur = NULL;
+		if (!*gh_util_trim(line)) {
+			mp.in_section = false;
+			mp.cur = NULL;
 			continue;
 		}
-		if (l[0] == '#')
+		if (line[0] == '#')
 			continue;
 		if (line[0] == ' ' || line[0] == '\t') {
-			if (!cur)
-				merr(&mp, "property outside a section");
-			else
-				parse_prop(&mp, cur, l);
+			if (!mp.in_section)
+				merr(&mp, "property line outside a section (a section starts with its id at column 0)");
+			else if (mp.cur)
+				parse_prop(&mp, mp.cur, line);
 			continue;
 		}
-		{
-			struct gh_mapping *v = realloc(out->v, (out->n + 1) * sizeof(*v));
+		/* PVE ignores such a line and reads on into the open section: say so rather than guess. */
+		if (mp.in_section) {
 			char esc[96];
 
-			if (!v) {
-				merr(&mp, "out of memory");
-				break;
-			}
-			out->v = v;
-			cur = &v[out->n];
-			memset(cur, 0, sizeof(*cur));
-			cur->line = mp.line;
-			if (strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(l) ||
-			    gh_util_copy(cur->id, sizeof(cur->id), l) < 0) {
-				merr(&mp, "invalid mapping id '%s'", gh_util_escape(l, esc, sizeof(esc)));
-				cur = NULL;
-				continue;
-			}
-			if (gh_mapping_find(out, l)) {
-				merr(&mp, "mapping '%s' defined twice", l);
-				cur = NULL;
-				continue;
-			}
-			out->n++;
+			merr(&mp, "'%s' at column 0 inside a section (a blank line must end the section first)",
+			     gh_util_escape(line, esc, sizeof(esc)));
+			continue;
 		}
+		parse_header(&mp, out, line);
 	}
 	free(line);
+	if (ferror(f)) {
+		gh_err(ctx, "%s: read error", name);
+		gh_mapping_free(out);
+		return -EIO;
+	}
 	if (mp.errors) {
 		gh_mapping_free(out);
 		return -EINVAL;
@@ -238,6 +340,7 @@ int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out)
 	memset(out, 0, sizeof(*out));
 	if (!f) {
 		r = -errno;
+		/* No mappings is the usual case, not a fault: the caller decides. */
 		if (r != -ENOENT)
 			gh_err(ctx, "/etc/pve/mapping/pci.cfg: %s", strerror(-r));
 		return r;
@@ -249,6 +352,8 @@ int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out)
 
 const struct gh_mapping *gh_mapping_find(const struct gh_mapping_file *mf, const char *id)
 {
+	if (!mf || !id)
+		return NULL;
 	for (unsigned i = 0; i < mf->n; i++)
 		if (!strcmp(mf->v[i].id, id))
 			return &mf->v[i];
@@ -257,6 +362,8 @@ const struct gh_mapping *gh_mapping_find(const struct gh_mapping_file *mf, const
 
 void gh_mapping_free(struct gh_mapping_file *mf)
 {
+	if (!mf)
+		return;
 	for (unsigned i = 0; i < mf->n; i++)
 		free(mf->v[i].maps);
 	free(mf->v);

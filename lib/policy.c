@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "policy.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "cpulist.h"
 #include "fs.h"
 #include "services.h"
+#include "vmconf.h"
 
 struct pparse {
 	struct gh_ctx *ctx;
@@ -20,17 +21,19 @@ struct pparse {
 	FILE *f;
 	int line;
 	int errors;
-	bool overlong;
 	struct gh_policy *p;
+	char *buf;		/* the reader's line */
+	size_t cap;
 };
 
 static void perr(struct pparse *pp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void perr(struct pparse *pp, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
+	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -127,12 +130,29 @@ static void add_device(struct pparse *pp, const char *item)
 	pp->p->devices[pp->p->n_devices++] = id;
 }
 
+/* A unit gpu-hook may stop: not a slice, whose stop would take every unit in it. */
+static bool unit_name_ok(const char *unit)
+{
+	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope" };
+	size_t len = strlen(unit);
+
+	if (!gh_services_valid_name(unit))
+		return false;
+	for (size_t i = 0; i < GH_ARRAY_SIZE(suffixes); i++) {
+		size_t sl = strlen(suffixes[i]);
+
+		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
 static void add_service(struct pparse *pp, const char *item)
 {
 	char esc[64];
 
-	if (!gh_services_valid_name(item)) {
-		perr(pp, "services: invalid unit name '%s' (a systemd unit such as nvidia-persistenced.service)",
+	if (!unit_name_ok(item)) {
+		perr(pp, "services: invalid unit name '%s' (a .service, .socket, .target or .scope unit)",
 		     gh_util_escape(item, esc, sizeof(esc)));
 		return;
 	}
@@ -179,12 +199,10 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 		else
 			p->console = (enum gh_console_mode)i;
 	} else if (!strcmp(key, "restore")) {
-		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "on"))
-			p->restore = true;
-		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "off"))
-			p->restore = false;
-		else
+		if ((i = gh_propstr_bool(value)) < 0)
 			perr(pp, "restore: expected yes or no, not '%s'", esc);
+		else
+			p->restore = i;
 	} else if (!strcmp(key, "timeout")) {
 		unsigned ms;
 
@@ -295,69 +313,74 @@ static int handler(void *user, const char *section, const char *key, const char 
 }
 
 /*
- * inih's reader, wrapped: it numbers lines for the handler's messages and
- * reports what inih would only count (lines that are neither blank, comment,
- * section nor key = value), so that every error of a file is listed.
+ * inih's reader, wrapped. inih tells the handler no line numbers (Debian's
+ * build has no INI_HANDLER_LINENO) and only counts the lines it cannot
+ * parse, so the reader numbers the lines, reports those itself and hands
+ * inih a blank line instead, so every error of a file is listed with its
+ * line. It also strips leading blanks: inih would take an indented line as
+ * the continuation of the previous value and call the handler again.
  */
 static char *reader(char *str, int num, void *stream)
 {
 	struct pparse *pp = stream;
-	char *l;
-	size_t len;
+	ssize_t len = getline(&pp->buf, &pp->cap, pp->f);
+	const char *problem;
+	char *l, esc[96];
+	size_t n;
 
-	if (!fgets(str, num, pp->f))
+	if (len < 0)
 		return NULL;
-	len = strlen(str);
-	if (len && str[len - 1] != '\n' && !feof(pp->f)) {
-		int c;
-
-		if (!pp->overlong) {
-			pp->line++;
-			perr(pp, "line too long");
-		}
-		pp->overlong = true;
-		while ((c = fgetc(pp->f)) != EOF && c != '\n')
-			;
-		str[0] = '\0';
-		return str;
-	}
-	if (pp->overlong) {
-		pp->overlong = false;
-		str[0] = '\0';
-		return str;
-	}
 	pp->line++;
-	l = str;
-	while (isspace((unsigned char)*l))
-		l++;
-	if (!*l || *l == ';' || *l == '#')
+	str[0] = '\0';
+	if (len && pp->buf[len - 1] == '\n')
+		pp->buf[--len] = '\0';
+	if (len && pp->buf[len - 1] == '\r')
+		pp->buf[--len] = '\0';
+	l = pp->buf;
+	if (pp->line == 1 && !strncmp(l, "\xef\xbb\xbf", 3))
+		l += 3;
+	/* Control bytes could also fake the key marker below. */
+	if ((problem = gh_vmconf_line_problem(l, (size_t)len - (size_t)(l - pp->buf)))) {
+		perr(pp, "%s", problem);
 		return str;
+	}
+	l += strspn(l, " \t");
+	n = strlen(l);
+	if (!n || *l == ';' || *l == '#')
+		return str;
+	if (n + 2 > (size_t)num) {
+		perr(pp, "line too long (at most %d characters)", num - 2);
+		return str;
+	}
 	if (*l == '[') {
+		size_t sn = strcspn(l + 1, "]");
 		char sect[64];
-		size_t n = strcspn(l + 1, "]");
 
-		if (l[1 + n] != ']' || n == 0 || n >= sizeof(sect)) {
-			perr(pp, "cannot parse section header");
-			str[0] = '\0';
+		if (l[1 + sn] != ']' || sn == 0 || sn >= sizeof(sect)) {
+			perr(pp, "cannot parse section header '%s'", gh_util_escape(l, esc, sizeof(esc)));
+			/* The keys that follow belong to no known section: not to the one before. */
+			memcpy(str, "[!]", 4);
 			return str;
 		}
-		memcpy(sect, l + 1, n);
-		sect[n] = '\0';
-		if (strcmp(sect, "handoff") && strcmp(sect, "drivers") && strcmp(sect, "pinning")) {
-			char esc[96];
-
+		memcpy(sect, l + 1, sn);
+		sect[sn] = '\0';
+		if (strcmp(sect, "handoff") && strcmp(sect, "drivers") && strcmp(sect, "pinning"))
 			perr(pp, "unknown section [%s] (expected [handoff], [drivers] or [pinning])",
 			     gh_util_escape(sect, esc, sizeof(esc)));
-		}
+		memcpy(str, l, n + 1);
 		return str;
 	}
 	if (!strchr(l, '=')) {
-		perr(pp, "cannot parse line (expected key = value)");
-		str[0] = '\0';
+		perr(pp, "cannot parse line '%s' (expected key = value)", gh_util_escape(l, esc, sizeof(esc)));
 		return str;
 	}
+	if (*l == '=') {
+		perr(pp, "no key before '='");
+		return str;
+	}
+	memcpy(str, l, n + 1);
 	/* inih also splits at ':', which PCI addresses in [drivers] keys hold: hide them until the handler. */
-	for (char *c = l; *c != '='; c++)
+	for (char *c = str; *c != '='; c++)
 		if (*c == ':')
 			*c = '\x01';
 	return str;
@@ -365,63 +388,82 @@ static char *reader(char *str, int num, void *stream)
 
 int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_policy *p)
 {
-	struct pparse pp = { ctx, name, f, 0, 0, false, p };
+	struct pparse pp = { .ctx = ctx, .name = name, .f = f, .p = p };
 	int r;
 
 	r = ini_parse_stream(reader, &pp, handler, &pp);
-	if (r < 0) {
+	free(pp.buf);
+	if (r < 0 || ferror(f)) {
 		gh_err(ctx, "%s: cannot read: %s", name, r == -2 ? "out of memory" : "I/O error");
 		return r == -2 ? -ENOMEM : -EIO;
 	}
+	/* The reader hands inih only lines it can parse; should it miss one, inih's count still names it. */
 	if (r > 0 && !pp.errors) {
 		pp.line = r;
 		perr(&pp, "cannot parse line");
 	}
-	if (!pp.errors)
-		gh_strv_push(&p->files, name);
-	return pp.errors ? -EINVAL : 0;
+	if (pp.errors)
+		return -EINVAL;
+	if (gh_strv_push(&p->files, name) < 0) {
+		gh_err(ctx, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-/* Trusted only if root (or we) own it and nobody else may write it, as doas trusts its config. */
-static int load_one(struct gh_ctx *ctx, const char *name, struct gh_policy *p)
+/*
+ * Trusted only if root (or we) own it and nobody else may write it, as doas
+ * trusts its config: the policy names units to stop and processes to kill.
+ * Checked on the open file, so the file read is the file checked.
+ */
+static int load_fd(struct gh_ctx *ctx, int fd, const char *name, struct gh_policy *p)
 {
 	struct stat st;
-	FILE *f = gh_fs_fopen(ctx, "%s", name);
+	FILE *f;
 	int r;
 
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		r = -errno;
-		gh_err(ctx, "%s: %s", name, strerror(-r));
-		return r;
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0) {
+		gh_err(ctx, "%s: %s", name, strerror(-fd));
+		return fd;
 	}
-	if (fstat(fileno(f), &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		fclose(f);
+		close(fd);
 		gh_err(ctx, "%s: %s", name, strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		fclose(f);
+		close(fd);
 		gh_err(ctx, "%s: refusing policy file: not a regular file", name);
 		return -EPERM;
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		fclose(f);
+		close(fd);
 		gh_err(ctx, "%s: refusing policy file: not owned by root (owner uid %u)", name, (unsigned)st.st_uid);
 		return -EPERM;
 	}
 	if (st.st_mode & 022) {
-		fclose(f);
+		close(fd);
 		gh_err(ctx, "%s: refusing policy file: writable by group or others (mode %04o; chmod 644 it)", name,
 		       (unsigned)(st.st_mode & 07777));
 		return -EPERM;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		gh_err(ctx, "%s: %s", name, strerror(-r));
+		return r;
 	}
 	r = gh_policy_parse(ctx, f, name, p);
 	fclose(f);
 	return r;
 }
+
+/* O_NONBLOCK: a FIFO planted there must not hang the hook in open(); it is refused after. */
+#define POLICY_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
 
 int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p)
 {
@@ -431,12 +473,14 @@ int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p)
 	r = gh_policy_init(p);
 	if (r < 0)
 		return r;
-	r = load_one(ctx, "/etc/gpu-hook/gpu-hook.ini", p);
+	r = load_fd(ctx, gh_fs_open(ctx, POLICY_OPEN_FLAGS, "/etc/gpu-hook/gpu-hook.ini"), "/etc/gpu-hook/gpu-hook.ini",
+		    p);
 	if (!vmid)
 		return r;
-	snprintf(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid);
+	if (gh_util_format(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid) < 0)
+		return -ENAMETOOLONG;
 	/* Both files are read so that every error is reported in one run. */
-	r2 = load_one(ctx, name, p);
+	r2 = load_fd(ctx, gh_fs_open(ctx, POLICY_OPEN_FLAGS, "/etc/gpu-hook/%u.ini", vmid), name, p);
 	return r < 0 ? r : r2;
 }
 

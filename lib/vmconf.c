@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 #include "vmconf.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include "cpulist.h"
 #include "fs.h"
 #include "util.h"
 
-#define LINE_MAX_LEN (64 * 1024)
+/* pmxcfs keeps files far smaller; a longer line is not a config line. */
+#define GH_VMCONF_LINE_MAX (64 * 1024)
+#define GH_VMCONF_COUNT_MAX 4096
 
 struct vparse {
 	struct gh_ctx *ctx;
@@ -24,9 +27,10 @@ static void verr(struct vparse *vp, const char *fmt, ...) __attribute__((format(
 
 static void verr(struct vparse *vp, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
+	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -36,45 +40,164 @@ static void verr(struct vparse *vp, const char *fmt, ...)
 
 int gh_propstr_bool(const char *v)
 {
-	if (!strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
-		return 1;
-	if (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
-		return 0;
+	static const char *const yes[] = { "1", "on", "yes", "true" }, *const no[] = { "0", "off", "no", "false" };
+
+	/* PVE::JSONSchema matches booleans case-insensitively. */
+	for (size_t i = 0; v && i < GH_ARRAY_SIZE(yes); i++) {
+		if (!strcasecmp(v, yes[i]))
+			return 1;
+		if (!strcasecmp(v, no[i]))
+			return 0;
+	}
 	return -EINVAL;
+}
+
+static void why_set(char *why, size_t size, const char *before, const char *arg, const char *after)
+{
+	char esc[96];
+
+	if (!why || !size)
+		return;
+	/* A reason cut short is still a reason. */
+	snprintf(why, size, "%s%s%s", before, gh_util_escape(arg, esc, sizeof(esc)), after);
+}
+
+int gh_propstr_parse_why(const char *s, const char *default_key, gh_propstr_fn fn, void *data, char *why,
+			 size_t why_size)
+{
+	const char **keys = NULL, **vals = NULL;
+	char *copy = NULL, *part;
+	size_t n = 1, i;
+	int r = 0;
+
+	if (why && why_size)
+		why[0] = '\0';
+	if (!s || !fn) {
+		why_set(why, why_size, "no value", "", "");
+		return -EINVAL;
+	}
+	for (const char *c = s; *c; c++)
+		n += *c == ',';
+	copy = strdup(s);
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!copy || !keys || !vals) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The whole string is checked before fn sees any of it. */
+	part = copy;
+	for (i = 0; i < n; i++) {
+		char *comma = strchr(part, ','), *eq;
+
+		if (comma)
+			*comma = '\0';
+		eq = strchr(part, '=');
+		if (!*part) {
+			why_set(why, why_size, "empty item (two commas, or one at an end)", "", "");
+			r = -EINVAL;
+			goto out;
+		}
+		if (eq) {
+			*eq = '\0';
+			keys[i] = part;
+			vals[i] = eq + 1;
+			if (!*keys[i]) {
+				why_set(why, why_size, "item '=", vals[i], "' has no key");
+				r = -EINVAL;
+				goto out;
+			}
+			if (!*vals[i]) {
+				why_set(why, why_size, "'", keys[i], "=' has no value");
+				r = -EINVAL;
+				goto out;
+			}
+		} else {
+			if (!default_key) {
+				why_set(why, why_size, "'", part, "' is not key=value");
+				r = -EINVAL;
+				goto out;
+			}
+			keys[i] = default_key;
+			vals[i] = part;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(keys[j], keys[i]))
+				continue;
+			if (eq)
+				why_set(why, why_size, "'", keys[i], "' given twice");
+			else
+				why_set(why, why_size, "two values without a key (the second is '", part, "')");
+			r = -EINVAL;
+			goto out;
+		}
+		if (comma)
+			part = comma + 1;
+	}
+	for (i = 0; i < n && r >= 0; i++)
+		r = fn(data, keys[i], vals[i]);
+out:
+	free(copy);
+	free(keys);
+	free(vals);
+	return r;
 }
 
 int gh_propstr_parse(const char *s, const char *default_key, gh_propstr_fn fn, void *data)
 {
-	char buf[1024], seen[32][32];
-	unsigned n_seen = 0;
-	char *save = NULL, *part;
-	size_t len = strlen(s);
-	int r;
+	return gh_propstr_parse_why(s, default_key, fn, data, NULL, 0);
+}
 
-	if (!len || len >= sizeof(buf) || s[len - 1] == ',' || s[0] == ',' || strstr(s, ",,"))
-		return -EINVAL;
-	memcpy(buf, s, len + 1);
-	for (part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(part, '=');
-		const char *key = default_key, *value = part;
+/* Length of the UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t avail)
+{
+	size_t len;
+	unsigned cp;
 
-		if (eq) {
-			*eq = '\0';
-			key = part;
-			value = eq + 1;
-		}
-		if (!key || !*key)
-			return -EINVAL;
-		for (unsigned i = 0; i < n_seen; i++)
-			if (!strcmp(seen[i], key))
-				return -EINVAL;
-		if (n_seen < GH_ARRAY_SIZE(seen) && strlen(key) < sizeof(seen[0]))
-			memcpy(seen[n_seen++], key, strlen(key) + 1);
-		r = fn(data, key, value);
-		if (r < 0)
-			return r;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
 	}
-	return 0;
+	if (len > avail)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+const char *gh_vmconf_line_problem(const char *line, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)line;
+
+	for (size_t i = 0; i < len;) {
+		size_t n;
+
+		if (!s[i])
+			return "NUL byte in line";
+		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') || s[i] == 0x7f)
+			return "control character in line";
+		n = utf8_seq(s + i, len - i);
+		if (!n)
+			return "line is not valid UTF-8";
+		i += n;
+	}
+	return NULL;
 }
 
 struct hp_ctx {
@@ -84,66 +207,84 @@ struct hp_ctx {
 	bool host, bad;
 };
 
+/* pve-configid, as PVE checks mapping ids: a letter, then letters, digits, '_' and '-'. */
 static bool valid_mapping_id(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (!len || len >= 128 || !isalpha((unsigned char)s[0]))
+	if (!len || len >= sizeof(((struct gh_hostpci *)0)->mapping))
 		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
-			return false;
-	return true;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+}
+
+/* host=: ids joined by ';' (qemu-server's PCIRE(;PCIRE)*), no empty items. */
+static void hostpci_host(struct hp_ctx *h, const char *value)
+{
+	struct vparse *vp = h->vp;
+	const char *p = value;
+	char esc[96];
+
+	h->host = true;
+	for (;;) {
+		size_t n = strcspn(p, ";");
+		char *item;
+
+		if (!n) {
+			verr(vp, "%s: empty PCI id in '%s'", h->key, gh_util_escape(value, esc, sizeof(esc)));
+			h->bad = true;
+		} else if (h->hp->n_ids == GH_HOSTPCI_IDS_MAX) {
+			verr(vp, "%s: more than %d PCI ids", h->key, GH_HOSTPCI_IDS_MAX);
+			h->bad = true;
+			return;
+		} else if (!(item = strndup(p, n))) {
+			verr(vp, "%s: out of memory", h->key);
+			h->bad = true;
+			return;
+		} else {
+			if (gh_pciid_parse(item, &h->hp->ids[h->hp->n_ids]) == 0) {
+				h->hp->n_ids++;
+			} else {
+				verr(vp, "%s: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)", h->key,
+				     gh_util_escape(item, esc, sizeof(esc)));
+				h->bad = true;
+			}
+			free(item);
+		}
+		if (!p[n])
+			return;
+		p += n + 1;
+	}
 }
 
 static int hostpci_prop(void *data, const char *key, const char *value)
 {
-	static const char *const ignored[] = { "rombar",    "romfile",       "legacy-igd",    "vendor-id",
-					       "device-id", "sub-vendor-id", "sub-device-id", "multifunction" };
+	/* Options that matter to QEMU only. */
+	static const char *const ignored[] = { "rombar",    "romfile",       "legacy-igd",   "vendor-id",
+					       "device-id", "sub-vendor-id", "sub-device-id" };
 	struct hp_ctx *h = data;
 	struct vparse *vp = h->vp;
 	char esc[96];
 
 	if (!strcmp(key, "host")) {
-		char ids[512], *save = NULL, *id;
-
-		h->host = true;
-		if (strlen(value) >= sizeof(ids) || !*value) {
-			verr(vp, "%s: invalid PCI id list", h->key);
-			h->bad = true;
-			return 0;
-		}
-		memcpy(ids, value, strlen(value) + 1);
-		for (id = strtok_r(ids, ";", &save); id; id = strtok_r(NULL, ";", &save)) {
-			if (h->hp->n_ids == GH_HOSTPCI_IDS_MAX) {
-				verr(vp, "%s: more than %d PCI ids", h->key, GH_HOSTPCI_IDS_MAX);
-				h->bad = true;
-				break;
-			}
-			if (gh_pciid_parse(id, &h->hp->ids[h->hp->n_ids]) < 0) {
-				verr(vp, "%s: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)", h->key,
-				     gh_util_escape(id, esc, sizeof(esc)));
-				h->bad = true;
-				continue;
-			}
-			h->hp->n_ids++;
-		}
+		hostpci_host(h, value);
 	} else if (!strcmp(key, "mapping")) {
-		if (!valid_mapping_id(value)) {
-			verr(vp, "%s: invalid mapping id '%s'", h->key, gh_util_escape(value, esc, sizeof(esc)));
+		if (!valid_mapping_id(value) || gh_util_copy(h->hp->mapping, sizeof(h->hp->mapping), value) < 0) {
+			verr(vp, "%s: invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')", h->key,
+			     gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
-		} else {
-			gh_util_copy(h->hp->mapping, sizeof(h->hp->mapping), value);
 		}
 	} else if (!strcmp(key, "mdev")) {
-		if (!*value || gh_util_copy(h->hp->mdev, sizeof(h->hp->mdev), value) < 0) {
+		/* qemu-server's pattern for mdev types: [^/\.:]+ */
+		if (strpbrk(value, "/.:") || gh_util_copy(h->hp->mdev, sizeof(h->hp->mdev), value) < 0) {
 			verr(vp, "%s: invalid mdev type '%s'", h->key, gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		}
 	} else if (!strcmp(key, "driver")) {
-		if (!strcmp(value, "keep"))
+		if (!strcmp(value, "keep")) {
 			h->hp->keep = true;
-		else if (strcmp(value, "vfio")) {
+		} else if (strcmp(value, "vfio")) {
 			verr(vp, "%s: driver must be 'vfio' or 'keep', not '%s'", h->key,
 			     gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
@@ -172,35 +313,43 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 
 static void parse_hostpci(struct vparse *vp, struct gh_vmconf *vm, const char *key, const char *value)
 {
-	unsigned long n;
-	struct hp_ctx h = { vp, key, NULL, false, false };
 	struct gh_hostpci hp = { 0 };
+	struct hp_ctx h = { vp, key, &hp, false, false };
+	const char *num = key + 7;
+	char why[256], esc[96];
+	unsigned long n;
+	int r;
 
-	if (gh_util_parse_ulong(key + 7, 10, 1000, &n) < 0 || (key[7] == '0' && key[8])) {
-		verr(vp, "unknown key '%s'", key);
+	/* The key syntax leaves only digits here; "hostpci01" is not PVE's either. */
+	if ((num[0] == '0' && num[1]) || gh_util_parse_ulong(num, 10, GH_HOSTPCI_MAX - 1, &n) < 0) {
+		verr(vp, "%s: Proxmox allows hostpci0 to hostpci%d", key, GH_HOSTPCI_MAX - 1);
 		return;
 	}
-	if (n >= GH_HOSTPCI_MAX) {
-		verr(vp, "%s: Proxmox allows hostpci0 to hostpci%d", key, GH_HOSTPCI_MAX - 1);
+	if (!*value) {
+		verr(vp, "%s: no value", key);
 		return;
 	}
 	if (vm->hostpci[n].present) {
 		verr(vp, "%s given twice (first on line %d)", key, vm->hostpci[n].line);
 		return;
 	}
-	h.hp = &hp;
-	if (gh_propstr_parse(value, "host", hostpci_prop, &h) < 0) {
-		verr(vp, "%s: cannot parse property string (empty part or a key given twice)", key);
+	r = gh_propstr_parse_why(value, "host", hostpci_prop, &h, why, sizeof(why));
+	if (r == -ENOMEM) {
+		verr(vp, "%s: out of memory", key);
+		return;
+	}
+	if (r < 0) {
+		verr(vp, "%s: cannot parse '%s': %s", key, gh_util_escape(value, esc, sizeof(esc)), why);
 		return;
 	}
 	if (h.bad)
 		return;
 	if (h.host && hp.mapping[0]) {
-		verr(vp, "%s: 'host' and 'mapping' exclude each other", key);
+		verr(vp, "%s: host= and mapping= exclude each other", key);
 		return;
 	}
 	if (!h.host && !hp.mapping[0]) {
-		verr(vp, "%s: needs a PCI id (host=) or a mapping (mapping=)", key);
+		verr(vp, "%s: needs PCI ids (host=) or a mapping (mapping=)", key);
 		return;
 	}
 	hp.present = true;
@@ -211,11 +360,11 @@ static void parse_hostpci(struct vparse *vp, struct gh_vmconf *vm, const char *k
 static void parse_count(struct vparse *vp, const char *key, const char *value, unsigned *out)
 {
 	unsigned long v;
+	char esc[96];
 
-	if (gh_util_parse_ulong(value, 10, 4096, &v) < 0 || v == 0) {
-		char esc[64];
-
-		verr(vp, "%s: expected a number from 1 to 4096, not '%s'", key, gh_util_escape(value, esc, sizeof(esc)));
+	if (gh_util_parse_ulong(value, 10, GH_VMCONF_COUNT_MAX, &v) < 0 || v == 0) {
+		verr(vp, "%s: expected a number from 1 to %d, not '%s'", key, GH_VMCONF_COUNT_MAX,
+		     gh_util_escape(value, esc, sizeof(esc)));
 		return;
 	}
 	*out = (unsigned)v;
@@ -224,42 +373,44 @@ static void parse_count(struct vparse *vp, const char *key, const char *value, u
 static void parse_text(struct vparse *vp, const char *key, const char *value, char *out, size_t size)
 {
 	if (gh_util_copy(out, size, value) < 0)
-		verr(vp, "%s: value longer than %zu characters", key, size - 1);
+		verr(vp, "%s: value longer than %zu bytes", key, size - 1);
 }
 
+/* [a-z][a-z_-]*\d* */
 static bool valid_key(const char *k, size_t len)
 {
-	size_t i = 0;
+	size_t i = 1;
 
-	if (!len || !islower((unsigned char)k[0]))
+	if (!len || k[0] < 'a' || k[0] > 'z')
 		return false;
-	while (i < len && (islower((unsigned char)k[i]) || k[i] == '_' || k[i] == '-'))
+	while (i < len && ((k[i] >= 'a' && k[i] <= 'z') || k[i] == '_' || k[i] == '-'))
 		i++;
-	while (i < len && isdigit((unsigned char)k[i]))
+	while (i < len && k[i] >= '0' && k[i] <= '9')
 		i++;
 	return i == len;
 }
 
 static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 {
-	char *colon = strchr(line, ':'), *key, *value;
-	char esc[96];
+	size_t klen = strcspn(line, ":");
+	char *key = line, *value, esc[96];
 
-	if (!colon || !valid_key(line, (size_t)(colon - line))) {
-		verr(vp, "cannot parse line \"%s\" (expected \"key: value\")", gh_util_escape(line, esc, 64));
+	if (!line[klen] || !valid_key(line, klen)) {
+		verr(vp, "cannot parse line '%s' (expected \"key: value\")", gh_util_escape(line, esc, 64));
 		return;
 	}
-	*colon = '\0';
-	key = line;
-	value = gh_util_trim(colon + 1);
-	if (!strncmp(key, "hostpci", 7) && isdigit((unsigned char)key[7])) {
+	key[klen] = '\0';
+	value = gh_util_trim(line + klen + 1);
+	if (!strncmp(key, "hostpci", 7) && key[7] >= '0' && key[7] <= '9') {
 		parse_hostpci(vp, vm, key, value);
 	} else if (!strcmp(key, "affinity")) {
+		const char *bad = value;
+		char esc2[96];
 		cpu_set_t set;
-		const char *bad;
 
 		if (gh_cpulist_parse(value, &set, &bad) < 0)
-			verr(vp, "affinity: invalid CPU list at '%s'", gh_util_escape(bad, esc, sizeof(esc)));
+			verr(vp, "affinity: invalid CPU list '%s' (at '%s')", gh_util_escape(value, esc, sizeof(esc)),
+			     gh_util_escape(bad, esc2, sizeof(esc2)));
 		else
 			parse_text(vp, key, value, vm->affinity, sizeof(vm->affinity));
 	} else if (!strcmp(key, "sockets")) {
@@ -282,6 +433,7 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 		else
 			vm->template_ = b;
 	}
+	/* Every other key (PVE has hundreds) is QEMU's business. */
 }
 
 int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmconf *out)
@@ -290,29 +442,33 @@ int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmc
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
+	const char *problem;
 
 	memset(out, 0, sizeof(*out));
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *l;
-
 		vp.line++;
+		if (len > GH_VMCONF_LINE_MAX) {
+			verr(&vp, "line too long (%zd bytes, at most %d)", len, GH_VMCONF_LINE_MAX);
+			continue;
+		}
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
-		if ((size_t)len != strlen(line)) {
-			verr(&vp, "NUL byte in line");
+		/* PVE's \s*$ takes a CR at the end too. */
+		if (len && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if ((problem = gh_vmconf_line_problem(line, (size_t)len))) {
+			verr(&vp, "%s", problem);
 			continue;
 		}
-		if (len > LINE_MAX_LEN) {
-			verr(&vp, "line too long (%zd bytes)", len);
+		if (!*gh_util_trim(line))
 			continue;
-		}
-		l = gh_util_trim(line);
-		if (!*l || l[0] == '#')
+		/* The description, percent-encoded by PVE. */
+		if (line[0] == '#')
 			continue;
-		/* The live config ends where the first [PENDING], [special:...] or snapshot section starts. */
-		if (l[0] == '[')
+		/* The live config ends where [PENDING], [special:...] or the first snapshot starts. */
+		if (line[0] == '[')
 			break;
-		parse_line(&vp, out, l);
+		parse_line(&vp, out, line);
 	}
 	free(line);
 	if (ferror(f)) {
@@ -329,13 +485,19 @@ int gh_vmconf_load(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (ctx->migrated_from[0])
-		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from, vmid);
-	else
+	/* During a migration the config still sits in the source node's folder. */
+	if (ctx->migrated_from[0]) {
+		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from,
+				   vmid);
+		f = r < 0 ? NULL : gh_fs_fopen(ctx, "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from, vmid);
+	} else {
 		r = gh_util_format(name, sizeof(name), "/etc/pve/qemu-server/%u.conf", vmid);
-	if (r < 0)
+		f = r < 0 ? NULL : gh_fs_fopen(ctx, "/etc/pve/qemu-server/%u.conf", vmid);
+	}
+	if (r < 0) {
+		gh_err(ctx, "VM %u: config path too long", vmid);
 		return r;
-	f = gh_fs_fopen(ctx, "%s", name);
+	}
 	if (!f) {
 		r = -errno;
 		if (r == -ENOENT)
@@ -352,16 +514,17 @@ int gh_vmconf_load(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 
 unsigned gh_vmconf_vcpus(const struct gh_vmconf *vm)
 {
-	unsigned max = (vm->sockets ? vm->sockets : 1) * (vm->cores ? vm->cores : 1);
-
-	return vm->vcpus ? vm->vcpus : max;
+	if (vm->vcpus)
+		return vm->vcpus;
+	return (vm->sockets ? vm->sockets : 1) * (vm->cores ? vm->cores : 1);
 }
 
 int gh_vmconf_parse_vmid(const char *s, unsigned *vmid)
 {
 	unsigned long v;
 
-	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || s[0] == '0')
+	/* PVE's pve-vmid: [1-9][0-9]{2,8}. */
+	if (!s || s[0] < '1' || s[0] > '9' || strspn(s, "0123456789") != strlen(s))
 		return -EINVAL;
 	if (gh_util_parse_ulong(s, 10, 999999999, &v) < 0 || v < 100)
 		return -EINVAL;

@@ -4,7 +4,6 @@
 
 #include "cpulist.h"
 #include "fixture.h"
-#include "pciid.h"
 
 static const char *fmt(const char *in)
 {
@@ -25,6 +24,10 @@ START_TEST(kernel_syntax)
 	ck_assert_str_eq(fmt("0-15:2/4"), "0-1,4-5,8-9,12-13");
 	ck_assert_str_eq(fmt("0-7:1/2"), "0,2,4,6");
 	ck_assert_str_eq(fmt("1023"), "1023");
+	ck_assert_str_eq(fmt("0-1023"), "0-1023");
+	ck_assert_str_eq(fmt("2-11:3/5"), "2-4,7-9");
+	ck_assert_str_eq(fmt("0-3:4/4"), "0-3");
+	ck_assert_str_eq(fmt("007"), "7");
 }
 END_TEST
 
@@ -35,7 +38,10 @@ START_TEST(rejects_with_the_offending_text)
 	} cases[] = {
 		{ "", "" },	     { "1,", "" },	  { "3-1", "3-1" },    { "0-3,x", "x" },
 		{ "1024", "1024" }, { "0-4:3/2", "0-4:3/2" }, { "1;2", ";2" }, { "-1", "-1" },
-		{ "0-3:0/4", "0-3:0/4" },
+		{ "0-3:0/4", "0-3:0/4" }, { "0-1024", "0-1024" }, { "99999999999", "99999999999" },
+		{ "a", "a" },	     { "1,,2", ",2" },	   { "1-", "1-" },	{ "0-3:2/", "0-3:2/" },
+		{ "0-3:2", "0-3:2" }, { "2,5 x", "x" },	   { " ", " " },	{ "1 2", "2" },
+		{ "0-3/2", "/2" },   { "4:1/2", ":1/2" },
 	};
 	cpu_set_t set;
 
@@ -64,32 +70,41 @@ START_TEST(ordered_lists)
 	ck_assert_int_eq(gh_cpulist_parse_ordered("1,2,1", cpus, 8, &n, &bad), -EINVAL);
 	ck_assert_str_eq(bad, "1");
 	ck_assert_int_eq(gh_cpulist_parse_ordered("0-8", cpus, 8, &n, &bad), -EINVAL);
+	ck_assert_str_eq(bad, "0-8");
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(gh_cpulist_parse_ordered("9, 0-7:1/4", cpus, 8, &n, &bad), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(cpus[0], 9);
+	ck_assert_int_eq(cpus[1], 0);
+	ck_assert_int_eq(cpus[2], 4);
+	ck_assert_int_eq(gh_cpulist_parse_ordered("0-3,2-5:1/2", cpus, 8, &n, &bad), -EINVAL);
+	ck_assert_str_eq(bad, "2-5:1/2");
+	ck_assert_int_eq(gh_cpulist_parse_ordered("1,x", cpus, 8, &n, &bad), -EINVAL);
+	ck_assert_str_eq(bad, "x");
 }
 END_TEST
 
-START_TEST(pci_ids)
+START_TEST(format_reports_no_space)
 {
-	struct gh_pciid id;
-	char buf[GH_PCI_ADDR_LEN];
+	cpu_set_t set;
+	char buf[8];
 
-	ck_assert_int_eq(gh_pciid_parse("01:00", &id), 0);
-	gh_pciid_format(&id, buf);
-	ck_assert_str_eq(buf, "0000:01:00");
-	ck_assert_int_eq(gh_pciid_parse("0000:41:00.3", &id), 0);
-	gh_pciid_format(&id, buf);
-	ck_assert_str_eq(buf, "0000:41:00.3");
-	ck_assert_int_eq(gh_pciid_parse("10000:01:00.1", &id), 0);
-	ck_assert_uint_eq(id.domain, 0x10000);
-	ck_assert_int_eq(gh_pciid_parse("01:0.0", &id), -EINVAL);
-	ck_assert_int_eq(gh_pciid_parse("01:00.0 ", &id), -EINVAL);
-	ck_assert_int_eq(gh_pciid_parse("0A:00.0", &id), -EINVAL);
-	ck_assert_int_eq(gh_pciid_parse("000:01:00.0", &id), -EINVAL);
-	ck_assert_int_eq(gh_pciid_parse("01:20.0", &id), -EINVAL);
-	ck_assert_int_eq(gh_pciid_parse("", &id), -EINVAL);
-	ck_assert(gh_pciid_is_addr("0000:01:00.0"));
-	ck_assert(!gh_pciid_is_addr("01:00.0"));
-	ck_assert(!gh_pciid_is_addr("0000:01:00"));
-	ck_assert(!gh_pciid_is_addr("0000:01:00.0/../x"));
+	CPU_ZERO(&set);
+	ck_assert_int_eq(gh_cpulist_format(&set, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "");
+	CPU_SET(0, &set);
+	CPU_SET(2, &set);
+	CPU_SET(4, &set);
+	CPU_SET(6, &set);
+	ck_assert_int_eq(gh_cpulist_format(&set, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "0,2,4,6");
+	CPU_SET(8, &set);
+	ck_assert_int_eq(gh_cpulist_format(&set, buf, sizeof(buf)), -ENOSPC);
+	ck_assert_int_eq(gh_cpulist_format(&set, buf, 0), -ENOSPC);
+	CPU_ZERO(&set);
+	CPU_SET(GH_CPU_MAX - 1, &set);
+	ck_assert_int_eq(gh_cpulist_format(&set, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "1023");
 }
 END_TEST
 
@@ -101,7 +116,7 @@ int main(void)
 	tcase_add_test(tc, kernel_syntax);
 	tcase_add_test(tc, rejects_with_the_offending_text);
 	tcase_add_test(tc, ordered_lists);
-	tcase_add_test(tc, pci_ids);
+	tcase_add_test(tc, format_reports_no_space);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

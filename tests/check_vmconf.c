@@ -7,15 +7,20 @@
 #include "fixture.h"
 #include "vmconf.h"
 
-static int parse(struct fx *fx, const char *text, struct gh_vmconf *vm)
+static int parse_len(struct fx *fx, const char *text, size_t len, struct gh_vmconf *vm)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	FILE *f = fmemopen((void *)text, len, "r");
 	int r;
 
 	ck_assert_ptr_nonnull(f);
 	r = gh_vmconf_parse(fx->ctx, f, "100.conf", vm);
 	fclose(f);
 	return r;
+}
+
+static int parse(struct fx *fx, const char *text, struct gh_vmconf *vm)
+{
+	return parse_len(fx, text, strlen(text), vm);
 }
 
 static void id_is(const struct gh_pciid *id, unsigned dom, unsigned bus, unsigned slot, int func)
@@ -39,27 +44,46 @@ START_TEST(every_hostpci_form)
 			       "hostpci4: mapping=gpu-4090,pcie=yes\n"
 			       "hostpci5: 05:00.0,mdev=nvidia-63\n"
 			       "hostpci6: 06:00.0,driver=keep\n"
+			       "hostpci7: host=0000:08:00;0000:09:00.0,x-vga=TRUE,legacy-igd=1,vendor-id=0x10de,"
+			       "device-id=0x2684,sub-vendor-id=0x1043,sub-device-id=0x889c\n"
+			       "hostpci8: mapping=nic_1,mdev=i915-GVTg_V5_4\n"
 			       "hostpci15: 07:00,driver=vfio,romfile=vbios.bin\n",
 			       &vm),
 			 0);
+	ck_assert_int_eq(fx->n_errors, 0);
+	/* Bare value: the default key host=, a whole slot, domain 0000 implied. */
 	ck_assert(vm.hostpci[0].present);
 	ck_assert_uint_eq(vm.hostpci[0].n_ids, 1);
 	id_is(&vm.hostpci[0].ids[0], 0, 1, 0, -1);
+	ck_assert(!vm.hostpci[0].pcie);
+	ck_assert_str_eq(vm.hostpci[0].mapping, "");
 	id_is(&vm.hostpci[1].ids[0], 0, 2, 0, 1);
 	ck_assert(vm.hostpci[1].pcie);
+	ck_assert(!vm.hostpci[1].xvga);
+	/* A ';' list. */
 	ck_assert_uint_eq(vm.hostpci[2].n_ids, 2);
+	id_is(&vm.hostpci[2].ids[0], 0, 3, 0, 0);
 	id_is(&vm.hostpci[2].ids[1], 0, 3, 0, 1);
 	ck_assert(vm.hostpci[2].xvga);
 	id_is(&vm.hostpci[3].ids[0], 1, 4, 0x1f, 7);
+	ck_assert(vm.hostpci[3].pcie);
 	ck_assert_str_eq(vm.hostpci[4].mapping, "gpu-4090");
 	ck_assert_uint_eq(vm.hostpci[4].n_ids, 0);
+	ck_assert(vm.hostpci[4].pcie);
 	ck_assert_str_eq(vm.hostpci[5].mdev, "nvidia-63");
+	ck_assert(!vm.hostpci[5].keep);
 	ck_assert(vm.hostpci[6].keep);
-	ck_assert(!vm.hostpci[15].keep);
+	ck_assert_uint_eq(vm.hostpci[7].n_ids, 2);
+	id_is(&vm.hostpci[7].ids[0], 0, 8, 0, -1);
+	id_is(&vm.hostpci[7].ids[1], 0, 9, 0, 0);
+	ck_assert(vm.hostpci[7].xvga);
+	ck_assert_str_eq(vm.hostpci[8].mapping, "nic_1");
+	ck_assert_str_eq(vm.hostpci[8].mdev, "i915-GVTg_V5_4");
 	ck_assert(vm.hostpci[15].present);
-	ck_assert(!vm.hostpci[7].present);
-	ck_assert_int_eq(vm.hostpci[15].line, 8);
-	ck_assert_int_eq(fx->n_errors, 0);
+	ck_assert(!vm.hostpci[15].keep);
+	ck_assert(!vm.hostpci[9].present);
+	ck_assert_int_eq(vm.hostpci[0].line, 1);
+	ck_assert_int_eq(vm.hostpci[15].line, 10);
 	fx_free(fx);
 }
 END_TEST
@@ -70,21 +94,36 @@ START_TEST(live_section_only)
 	struct gh_vmconf vm;
 
 	ck_assert_int_eq(parse(fx,
-			       "#GPU VM%3A description\n#hostpci9: 09:00.0\n"
+			       "#GPU VM%3A description\n#hostpci9: 09:00.0\n#  whatever: Z\n"
 			       "affinity: 4-11\ncores: 4\nsockets: 2\nvcpus: 6\nlock: backup\ntemplate: 0\n"
-			       "hookscript: local:snippets/gpu-hook\nname: gpu\n\n"
-			       "[PENDING]\nhostpci1: 02:00.0\ncores: 99\n[snap1]\nhostpci2: garbage\n",
+			       "hookscript: local:snippets/gpu-hook\nname: gpu\nboot: \nargs: -cpu host,kvm=off\n"
+			       "numa0: cpus=0-7,hostnodes=0\nunused0: local:100/x.raw\nhostpcix: y\n\n"
+			       "[PENDING]\nhostpci1: 02:00.0\ncores: 99\ndelete: hostpci1,!vcpus\n"
+			       "[special:cloudinit]\nname: x\n[snap1]\nhostpci2: garbage\nhostpci99: 1\n",
 			       &vm),
 			 0);
+	ck_assert_int_eq(fx->n_errors, 0);
 	ck_assert_str_eq(vm.affinity, "4-11");
 	ck_assert_uint_eq(gh_vmconf_vcpus(&vm), 6);
 	ck_assert_uint_eq(vm.cores, 4);
+	ck_assert_uint_eq(vm.sockets, 2);
 	ck_assert_str_eq(vm.lock, "backup");
+	ck_assert_str_eq(vm.name, "gpu");
+	ck_assert(!vm.template_);
 	ck_assert_str_eq(vm.hookscript, "local:snippets/gpu-hook");
 	ck_assert(!vm.hostpci[1].present);
+	ck_assert(!vm.hostpci[2].present);
 	ck_assert(!vm.hostpci[9].present);
 	vm.vcpus = 0;
 	ck_assert_uint_eq(gh_vmconf_vcpus(&vm), 8);
+	vm.sockets = vm.cores = 0;
+	ck_assert_uint_eq(gh_vmconf_vcpus(&vm), 1);
+
+	ck_assert_int_eq(parse(fx, "template: 1\nname: a\r\n", &vm), 0);
+	ck_assert(vm.template_);
+	ck_assert_str_eq(vm.name, "a");
+	ck_assert_str_eq(vm.affinity, "");
+	ck_assert_uint_eq(vm.cores, 0);
 	fx_free(fx);
 }
 END_TEST
@@ -96,55 +135,159 @@ static void expect_error(const char *text, const char *message)
 
 	ck_assert_int_eq(parse(fx, text, &vm), -EINVAL);
 	ck_assert_msg(fx_log_has(fx, message), "expected \"%s\" in log:\n%s", message, fx->log);
+	ck_assert_msg(fx->n_errors == 1, "one error expected for:\n%s\nlog:\n%s", text, fx->log);
 	fx_free(fx);
 }
 
 START_TEST(bad_input_is_reported)
 {
-	expect_error("hostpci0: 0000:0A:00.0\n", "100.conf:1: hostpci0: invalid PCI id '0000:0A:00.0'");
-	expect_error("hostpci0: 1:00.0\n", "invalid PCI id '1:00.0'");
+	expect_error("hostpci0: 0000:0A:00.0\n",
+		     "100.conf:1: hostpci0: invalid PCI id '0000:0A:00.0' (expected [dddd:]bb:ss[.f], lowercase hex)");
+	expect_error("hostpci0: 1:00.0\n", "100.conf:1: hostpci0: invalid PCI id '1:00.0'");
 	expect_error("hostpci0: ../../etc\n", "100.conf:1: hostpci0: invalid PCI id '../../etc'");
 	expect_error("hostpci0: 01:00.8\n", "invalid PCI id '01:00.8'");
-	expect_error("hostpci0: host=01:00.0,mapping=gpu\n", "'host' and 'mapping' exclude each other");
-	expect_error("hostpci0: 01:00.0,frob=1\n", "unknown property 'frob'");
-	expect_error("hostpci0: 01:00.0,pcie=maybe\n", "pcie must be a boolean");
-	expect_error("hostpci0: 01:00.0,driver=nouveau\n", "driver must be 'vfio' or 'keep'");
+	expect_error("hostpci3: host=01:00.0;;01:00.1\n", "hostpci3: empty PCI id in '01:00.0;;01:00.1'");
+	expect_error("hostpci3: host=01:00.0;\n", "hostpci3: empty PCI id");
+	expect_error("hostpci3: host=01:00.0;01:0g.1\n", "hostpci3: invalid PCI id '01:0g.1'");
+	expect_error("hostpci0: host=00:01;00:02;00:03;00:04;00:05;00:06;00:07;00:08;00:09;00:0a;00:0b;00:0c;"
+		     "00:0d;00:0e;00:0f;00:10;00:11\n",
+		     "hostpci0: more than 16 PCI ids");
+	expect_error("hostpci0: host=01:00.0,mapping=gpu\n", "100.conf:1: hostpci0: host= and mapping= exclude each other");
+	expect_error("hostpci0: 01:00.0,mapping=gpu\n", "host= and mapping= exclude each other");
+	expect_error("hostpci0: mapping=../gpu\n", "hostpci0: invalid mapping id '../gpu'");
+	expect_error("hostpci0: mapping=4090\n", "hostpci0: invalid mapping id '4090'");
+	expect_error("hostpci0: 01:00.0,frob=1\n", "100.conf:1: hostpci0: unknown property 'frob'");
+	expect_error("hostpci0: 01:00.0,multifunction=on\n", "unknown property 'multifunction'");
+	expect_error("hostpci0: 01:00.0,pcie=maybe\n",
+		     "hostpci0: pcie must be a boolean (0/1, on/off, yes/no, true/false), not 'maybe'");
+	expect_error("hostpci0: 01:00.0,x-vga=2\n", "x-vga must be a boolean");
+	expect_error("hostpci0: 01:00.0,driver=nouveau\n", "hostpci0: driver must be 'vfio' or 'keep', not 'nouveau'");
+	expect_error("hostpci0: 01:00.0,mdev=../x\n", "hostpci0: invalid mdev type '../x'");
 	expect_error("hostpci16: 01:00.0\n", "100.conf:1: hostpci16: Proxmox allows hostpci0 to hostpci15");
+	expect_error("hostpci123456789012345678901: 01:00.0\n", "Proxmox allows hostpci0 to hostpci15");
+	expect_error("hostpci01: 01:00.0\n", "hostpci01: Proxmox allows hostpci0 to hostpci15");
 	expect_error("hostpci0: 01:00.0\nhostpci0: 02:00.0\n", "100.conf:2: hostpci0 given twice (first on line 1)");
-	expect_error("hostpci0: 01:00.0,01:00.1\n", "cannot parse property string");
-	expect_error("hostpci0: pcie=1\n", "needs a PCI id");
-	expect_error("sockets: two\n", "sockets: expected a number");
+	expect_error("hostpci0: 01:00.0,01:00.1\n",
+		     "100.conf:1: hostpci0: cannot parse '01:00.0,01:00.1': two values without a key (the second is '01:00.1')");
+	expect_error("hostpci0: 01:00.0,host=01:00.1\n", "hostpci0: cannot parse '01:00.0,host=01:00.1': 'host' given twice");
+	expect_error("hostpci0: 01:00.0,pcie=1,pcie=0\n", "'pcie' given twice");
+	expect_error("hostpci0: 01:00.0,,pcie=1\n", "hostpci0: cannot parse '01:00.0,,pcie=1': empty item");
+	expect_error("hostpci0: 01:00.0,\n", "empty item");
+	expect_error("hostpci0: 01:00.0,pcie=\n", "'pcie=' has no value");
+	expect_error("hostpci0: 01:00.0,=1\n", "item '=1' has no key");
+	expect_error("hostpci0:\n", "100.conf:1: hostpci0: no value");
+	expect_error("hostpci0: pcie=1\n", "hostpci0: needs PCI ids (host=) or a mapping (mapping=)");
+	expect_error("sockets: two\n", "100.conf:1: sockets: expected a number from 1 to 4096, not 'two'");
 	expect_error("cores: 0\n", "cores: expected a number");
-	expect_error("affinity: 3-1\n", "affinity: invalid CPU list at '3-1'");
-	expect_error("Hostpci0: 01:00.0\n", "cannot parse line");
+	expect_error("vcpus: 4097\n", "vcpus: expected a number");
+	expect_error("cores: -1\n", "cores: expected a number");
+	expect_error("affinity: 3-1\n", "100.conf:1: affinity: invalid CPU list '3-1' (at '3-1')");
+	expect_error("affinity: 0-3,x\n", "affinity: invalid CPU list '0-3,x' (at 'x')");
+	expect_error("template: maybe\n", "template: expected a boolean, not 'maybe'");
+	expect_error("lock: 0123456789012345678901234567890123456789\n", "lock: value longer than 31 bytes");
+	expect_error("Hostpci0: 01:00.0\n", "cannot parse line 'Hostpci0: 01:00.0' (expected \"key: value\")");
+	expect_error(" cores: 4\n", "100.conf:1: cannot parse line");
 	expect_error("just some words\n", "100.conf:1: cannot parse line");
+	expect_error("hostpci0 01:00.0\n", "cannot parse line");
+	expect_error("cores: 4\nnet0 virtio\n", "100.conf:2: cannot parse line");
 }
 END_TEST
 
-START_TEST(garbage_and_long_lines)
+START_TEST(every_error_in_one_run)
 {
-	static const char garbage[] = "cores: 2\n\x01\x02\xff\x00zz\nsockets: x\n";
 	struct fx *fx = fx_new();
 	struct gh_vmconf vm;
-	char *big = malloc(300000);
-	FILE *f;
 
-	f = fmemopen((void *)garbage, sizeof(garbage) - 1, "r");
-	ck_assert_int_eq(gh_vmconf_parse(fx->ctx, f, "g.conf", &vm), -EINVAL);
-	fclose(f);
-	/* Every error is reported, each with its line. */
-	ck_assert(fx_log_has(fx, "g.conf:2: NUL byte in line"));
-	ck_assert(fx_log_has(fx, "g.conf:3: sockets"));
+	ck_assert_int_eq(parse(fx,
+			       "cores: 2\n"
+			       "hostpci0: 0A:00.0\n"
+			       "name: ok\n"
+			       "hostpci1: host=01:00,mapping=x\n"
+			       "sockets: none\n"
+			       "hostpci1: 02:00\n",
+			       &vm),
+			 -EINVAL);
+	ck_assert(fx_log_has(fx, "100.conf:2: hostpci0: invalid PCI id '0A:00.0'"));
+	ck_assert(fx_log_has(fx, "100.conf:4: hostpci1: host= and mapping= exclude"));
+	ck_assert(fx_log_has(fx, "100.conf:5: sockets:"));
+	ck_assert_int_eq(fx->n_errors, 3);
+	/* The good lines around them still count, and a bad entry is not present. */
+	ck_assert_uint_eq(vm.cores, 2);
+	ck_assert_str_eq(vm.name, "ok");
+	ck_assert(!vm.hostpci[0].present);
+	ck_assert(vm.hostpci[1].present);
+	ck_assert_int_eq(vm.hostpci[1].line, 6);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(garbage_bytes)
+{
+	static const char nul[] = "cores: 2\nname: a\0b\nsockets: x\nhostpci0: 01:00\n";
+	static const char ctl[] = "cores: 2\n\x01\x02zz\nname: a\x1b[31m\n";
+	static const char utf[] = "name: \xff\xfe\nagent: 1\nname: caf\xc3\xa9\nargs: \xc0\xaf\nargs: \xed\xa0\x80\n"
+				  "args: \xe2\x82\n";
+	struct fx *fx = fx_new();
+	struct gh_vmconf vm;
+
+	ck_assert_int_eq(parse_len(fx, nul, sizeof(nul) - 1, &vm), -EINVAL);
+	/* Every error is reported, each with its line, and parsing goes on. */
+	ck_assert(fx_log_has(fx, "100.conf:2: NUL byte in line"));
+	ck_assert(fx_log_has(fx, "100.conf:3: sockets"));
 	ck_assert_int_eq(fx->n_errors, 2);
 	ck_assert_uint_eq(vm.cores, 2);
+	ck_assert(vm.hostpci[0].present);
+	ck_assert_str_eq(vm.name, "");
 
 	fx_log_clear(fx);
-	memset(big, 'x', 299999);
-	memcpy(big, "name: ", 6);
-	big[299999] = '\0';
-	ck_assert_int_eq(parse(fx, big, &vm), -EINVAL);
+	fx->n_errors = 0;
+	ck_assert_int_eq(parse_len(fx, ctl, sizeof(ctl) - 1, &vm), -EINVAL);
+	ck_assert(fx_log_has(fx, "100.conf:2: control character in line"));
+	ck_assert(fx_log_has(fx, "100.conf:3: control character in line"));
+	ck_assert_int_eq(fx->n_errors, 2);
+
+	fx_log_clear(fx);
+	fx->n_errors = 0;
+	ck_assert_int_eq(parse_len(fx, utf, sizeof(utf) - 1, &vm), -EINVAL);
+	ck_assert(fx_log_has(fx, "100.conf:1: line is not valid UTF-8"));
+	ck_assert(fx_log_has(fx, "100.conf:4: line is not valid UTF-8"));
+	ck_assert(fx_log_has(fx, "100.conf:5: line is not valid UTF-8"));
+	ck_assert(fx_log_has(fx, "100.conf:6: line is not valid UTF-8"));
+	ck_assert_int_eq(fx->n_errors, 4);
+	/* Well-formed UTF-8 is text. */
+	ck_assert_str_eq(vm.name, "caf\xc3\xa9");
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(overlong_line)
+{
+	struct fx *fx = fx_new();
+	struct gh_vmconf vm;
+	size_t big = 300000;
+	char *text = malloc(big + 64);
+
+	ck_assert_ptr_nonnull(text);
+	memcpy(text, "name: ", 6);
+	memset(text + 6, 'x', big - 6);
+	strcpy(text + big, "\ncores: 3\nsockets: x\n");
+	ck_assert_int_eq(parse(fx, text, &vm), -EINVAL);
 	ck_assert(fx_log_has(fx, "100.conf:1: line too long"));
-	free(big);
+	/* The rest of the file is still read. */
+	ck_assert(fx_log_has(fx, "100.conf:3: sockets"));
+	ck_assert_int_eq(fx->n_errors, 2);
+	ck_assert_uint_eq(vm.cores, 3);
+	ck_assert_str_eq(vm.name, "");
+
+	/* 64 KiB is the limit, the newline included. */
+	fx_log_clear(fx);
+	fx->n_errors = 0;
+	memcpy(text, "args: ", 6);
+	memset(text + 6, 'y', 65536 - 7);
+	strcpy(text + 65536 - 1, "\ncores: 5\n");
+	ck_assert_int_eq(parse(fx, text, &vm), 0);
+	ck_assert_uint_eq(vm.cores, 5);
+	free(text);
 	fx_free(fx);
 }
 END_TEST
@@ -157,53 +300,123 @@ START_TEST(load_and_migration_path)
 	fx_vmconf(fx, 101, "hostpci0: 01:00\n");
 	ck_assert_int_eq(gh_vmconf_load(fx->ctx, 101, &vm), 0);
 	ck_assert_uint_eq(vm.vmid, 101);
+	ck_assert(vm.hostpci[0].present);
+	ck_assert_int_eq(fx->n_errors, 0);
 	ck_assert_int_eq(gh_vmconf_load(fx->ctx, 102, &vm), -ENOENT);
-	ck_assert(fx_log_has(fx, "no VM 102: /etc/pve/qemu-server/102.conf"));
+	ck_assert(fx_log_has(fx, "no VM 102: /etc/pve/qemu-server/102.conf: No such file or directory"));
+	ck_assert_int_eq(fx->n_errors, 1);
+
+	/* Messages name the system path, not the fixture's. */
+	fx_vmconf(fx, 103, "cores: 1\ncores: zero\n");
+	ck_assert_int_eq(gh_vmconf_load(fx->ctx, 103, &vm), -EINVAL);
+	ck_assert(fx_log_has(fx, "\n/etc/pve/qemu-server/103.conf:2: cores:"));
+
 	fx_file(fx, "/etc/pve/nodes/pve2/qemu-server/102.conf", "cores: 3\n");
 	ck_assert_int_eq(gh_ctx_set_migrated_from(fx->ctx, "pve2"), 0);
 	ck_assert_int_eq(gh_vmconf_load(fx->ctx, 102, &vm), 0);
 	ck_assert_uint_eq(vm.cores, 3);
+	ck_assert_int_eq(gh_vmconf_load(fx->ctx, 101, &vm), -ENOENT);
+	ck_assert(fx_log_has(fx, "no VM 101: /etc/pve/nodes/pve2/qemu-server/101.conf"));
 	fx_free(fx);
 }
 END_TEST
 
 START_TEST(vmids)
 {
-	unsigned v;
+	unsigned v = 0;
 
 	ck_assert_int_eq(gh_vmconf_parse_vmid("100", &v), 0);
 	ck_assert_uint_eq(v, 100);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("999999999", &v), 0);
+	ck_assert_uint_eq(v, 999999999);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("99", &v), -EINVAL);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("1000000000", &v), -EINVAL);
+	ck_assert_int_eq(gh_vmconf_parse_vmid("99999999999999999999999", &v), -EINVAL);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("0100", &v), -EINVAL);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("10a", &v), -EINVAL);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("", &v), -EINVAL);
 	ck_assert_int_eq(gh_vmconf_parse_vmid("+100", &v), -EINVAL);
+	ck_assert_int_eq(gh_vmconf_parse_vmid(" 100", &v), -EINVAL);
+	ck_assert_int_eq(gh_vmconf_parse_vmid("100\n", &v), -EINVAL);
+	ck_assert_int_eq(gh_vmconf_parse_vmid(NULL, &v), -EINVAL);
+	ck_assert_uint_eq(v, 999999999);
 }
 END_TEST
 
-static int count_prop(void *data, const char *key, const char *value)
+struct seen {
+	char text[256];
+	int stop_at, calls;
+};
+
+static int record_prop(void *data, const char *key, const char *value)
 {
-	(void)key;
-	(void)value;
-	(*(int *)data)++;
+	struct seen *s = data;
+	size_t len = strlen(s->text);
+
+	snprintf(s->text + len, sizeof(s->text) - len, "[%s=%s]", key, value);
+	if (++s->calls == s->stop_at)
+		return -ENOTSUP;
 	return 0;
 }
 
 START_TEST(property_strings)
 {
-	int n = 0;
+	struct seen s = { "", 0, 0 };
+	char why[128];
 
-	ck_assert_int_eq(gh_propstr_parse("01:00,pcie=1,x-vga=on", "host", count_prop, &n), 0);
-	ck_assert_int_eq(n, 3);
-	ck_assert_int_eq(gh_propstr_parse("a=1,a=2", "host", count_prop, &n), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("01:00,01:01", "host", count_prop, &n), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("a=1,", "host", count_prop, &n), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("bare", NULL, count_prop, &n), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse("01:00,pcie=1,x-vga=on", "host", record_prop, &s), 0);
+	ck_assert_str_eq(s.text, "[host=01:00][pcie=1][x-vga=on]");
+	/* '=' in a value stays in the value. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(gh_propstr_parse("args=a=b,c", "x", record_prop, &s), 0);
+	ck_assert_str_eq(s.text, "[args=a=b][x=c]");
+	/* A malformed string is refused before fn sees any of it. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(gh_propstr_parse("a=1,a=2", "host", record_prop, &s), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse("01:00,01:01", "host", record_prop, &s), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse("01:00,host=01:01", "host", record_prop, &s), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse("a=1,", "host", record_prop, &s), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse(",a=1", "host", record_prop, &s), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse("", "host", record_prop, &s), -EINVAL);
+	ck_assert_int_eq(gh_propstr_parse("bare", NULL, record_prop, &s), -EINVAL);
+	ck_assert_int_eq(s.calls, 0);
+	/* fn's own failure comes back as it is, and stops the walk. */
+	s.stop_at = 2;
+	ck_assert_int_eq(gh_propstr_parse("a=1,b=2,c=3", NULL, record_prop, &s), -ENOTSUP);
+	ck_assert_str_eq(s.text, "[a=1][b=2]");
+
+	ck_assert_int_eq(gh_propstr_parse_why("a=1,b\x01=2,b\x01=3", NULL, record_prop, &s, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "'b\\x01' given twice");
+	ck_assert_int_eq(gh_propstr_parse_why("x", NULL, record_prop, &s, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "'x' is not key=value");
+	ck_assert_int_eq(gh_propstr_parse_why("a=1", NULL, record_prop, &s, why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "");
+
 	ck_assert_int_eq(gh_propstr_bool("on"), 1);
+	ck_assert_int_eq(gh_propstr_bool("1"), 1);
+	ck_assert_int_eq(gh_propstr_bool("Yes"), 1);
+	ck_assert_int_eq(gh_propstr_bool("TRUE"), 1);
 	ck_assert_int_eq(gh_propstr_bool("false"), 0);
+	ck_assert_int_eq(gh_propstr_bool("OFF"), 0);
+	ck_assert_int_eq(gh_propstr_bool("no"), 0);
+	ck_assert_int_eq(gh_propstr_bool("0"), 0);
 	ck_assert_int_eq(gh_propstr_bool("2"), -EINVAL);
+	ck_assert_int_eq(gh_propstr_bool(""), -EINVAL);
+	ck_assert_int_eq(gh_propstr_bool("yes "), -EINVAL);
+	ck_assert_int_eq(gh_propstr_bool(NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(line_problems)
+{
+	ck_assert_ptr_null(gh_vmconf_line_problem("name: x\t\r\n", 10));
+	ck_assert_ptr_null(gh_vmconf_line_problem("\xf0\x9f\x98\x80 \xe2\x82\xac", 8));
+	ck_assert_str_eq(gh_vmconf_line_problem("a\0b", 3), "NUL byte in line");
+	ck_assert_str_eq(gh_vmconf_line_problem("a\x7f", 2), "control character in line");
+	ck_assert_str_eq(gh_vmconf_line_problem("\xc3", 1), "line is not valid UTF-8");
+	ck_assert_str_eq(gh_vmconf_line_problem("\xf4\x90\x80\x80", 4), "line is not valid UTF-8");
+	ck_assert_str_eq(gh_vmconf_line_problem("\xe0\x80\xaf", 3), "line is not valid UTF-8");
+	ck_assert_str_eq(gh_vmconf_line_problem("\xf0\x80\x80\xaf", 4), "line is not valid UTF-8");
 }
 END_TEST
 
@@ -215,10 +428,13 @@ int main(void)
 	tcase_add_test(tc, every_hostpci_form);
 	tcase_add_test(tc, live_section_only);
 	tcase_add_test(tc, bad_input_is_reported);
-	tcase_add_test(tc, garbage_and_long_lines);
+	tcase_add_test(tc, every_error_in_one_run);
+	tcase_add_test(tc, garbage_bytes);
+	tcase_add_test(tc, overlong_line);
 	tcase_add_test(tc, load_and_migration_path);
 	tcase_add_test(tc, vmids);
 	tcase_add_test(tc, property_strings);
+	tcase_add_test(tc, line_problems);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
