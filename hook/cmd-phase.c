@@ -289,8 +289,7 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	if (!keys.n)
 		gh_info(ctx, "no journal in /run/gpu-hook: nothing to recover, nothing changed");
 	for (size_t i = 0; i < keys.n; i++) {
-		r = gh_handoff_recover(ctx, keys.v[i]);
-		if (r < 0 && r != -ENOENT)
+		if (gh_handoff_recover(ctx, keys.v[i]) < 0)
 			rc = GH_EXIT_FAIL;
 	}
 out:

@@ -200,7 +200,7 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key)
 
 	if (r == -ENOENT) {
 		gh_info(ctx, "no journal /run/gpu-hook/%s.json: nothing to recover", key);
-		return r;
+		return 1;
 	}
 	if (r < 0)
 		return r;

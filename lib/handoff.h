@@ -34,7 +34,7 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already);
 /* 0 done or nothing to do; -errno failed or refused (logged). */
 int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *key);
 int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key);
-/* Undoes one journal, retrying what was wedged. -ENOENT (logged as info) when there is none. */
+/* Undoes one journal, retrying what was wedged. 0 recovered, 1 no such journal (logged as info), -errno. */
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
 /* A journal key: "<vmid>", or "manual" for to-vfio/to-host. */
 void gh_handoff_key(unsigned vmid, char *buf, size_t size);

@@ -274,7 +274,8 @@ static void pick_host_drivers(struct gh_ctx *ctx, struct gh_host *h)
 			drv = f->dev.driver;
 		if (!drv && f->dev.override[0] && !is_stub_driver(f->dev.override))
 			drv = f->dev.override;
-		if (!drv)
+		/* Unbound now, it goes back unbound; on vfio-pci, the usual driver for its class. */
+		if (!drv && is_stub_driver(f->dev.driver))
 			drv = gh_pci_default_driver(&f->dev);
 		if (drv && gh_util_copy(f->host_driver, sizeof(f->host_driver), drv) == 0)
 			f->host_driver_present = gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", drv) > 0;
@@ -656,7 +657,7 @@ int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out)
 		}
 		if (r < 0)
 			break;
-		if (d.vendor == 0x10de || is_stub_driver(d.driver) || d.override[0])
+		if (d.vendor == 0x10de || is_gpu(&d) || is_stub_driver(d.driver) || d.override[0])
 			r = gh_strv_push(out, d.addr);
 		gh_pci_dev_free(&d);
 	}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libkmod.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,14 @@ static bool valid_module_name(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (!len || len >= 64)
+	if (!len || len >= sizeof(((struct gh_module *)0)->name))
 		return false;
 	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
 }
 
 int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out)
 {
-	char buf[32];
+	char buf[32], esc[96];
 	unsigned long v;
 	int r;
 
@@ -54,6 +55,7 @@ int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out)
 	out->refcnt = -1;
 	if (!valid_module_name(name))
 		return -EINVAL;
+	/* /sys/module always spells names with '_'. */
 	gh_util_copy(out->name, sizeof(out->name), name);
 	for (char *c = out->name; *c; c++)
 		if (*c == '-')
@@ -65,19 +67,34 @@ int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out)
 	}
 	r = gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/module/%s/initstate", out->name);
 	if (r == -ENOENT) {
-		/* Built-in modules have a /sys/module entry (for parameters) and no initstate. */
+		/* Built-ins have a /sys/module entry (for their parameters) and no initstate. */
 		out->state = GH_MOD_BUILTIN;
 		return 0;
 	}
-	if (r < 0)
+	if (r < 0) {
+		gh_err(ctx, "/sys/module/%s/initstate: %s", out->name, strerror(-r));
 		return r;
+	}
 	gh_util_trim(buf);
-	out->state = !strcmp(buf, "live") ? GH_MOD_LIVE : !strcmp(buf, "coming") ? GH_MOD_COMING :
-		     !strcmp(buf, "going") ? GH_MOD_GOING : GH_MOD_LIVE;
+	if (!strcmp(buf, "live")) {
+		out->state = GH_MOD_LIVE;
+	} else if (!strcmp(buf, "coming")) {
+		out->state = GH_MOD_COMING;
+	} else if (!strcmp(buf, "going")) {
+		out->state = GH_MOD_GOING;
+	} else {
+		gh_err(ctx, "/sys/module/%s/initstate: unknown state \"%s\"", out->name,
+		       gh_util_escape(buf, esc, sizeof(esc)));
+		return -EINVAL;
+	}
 	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/module/%s/refcnt", out->name) >= 0 &&
-	    gh_util_parse_ulong(gh_util_trim(buf), 10, 1000000, &v) == 0)
+	    gh_util_parse_ulong(gh_util_trim(buf), 10, 0x7fffffff, &v) == 0)
 		out->refcnt = (int)v;
 	r = gh_fs_list(ctx, &out->holders, "/sys/module/%s/holders", out->name);
+	if (r < 0) {
+		gh_err(ctx, "/sys/module/%s/holders: %s", out->name, strerror(-r));
+		gh_strv_free(&out->holders);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -98,12 +115,80 @@ static int find(const struct gh_modset *set, const char *name)
 	return -1;
 }
 
+/* Everything that must go before root can: the holders closure, breadth first. */
+static int closure(struct gh_ctx *ctx, const char *root, struct gh_modset *all)
+{
+	for (unsigned i = 0; i < all->n; i++) {
+		for (size_t h = 0; h < all->v[i].holders.n; h++) {
+			const char *name = all->v[i].holders.v[h];
+			struct gh_module m;
+			int r;
+
+			if (find(all, name) >= 0)
+				continue;
+			r = gh_modules_read(ctx, name, &m);
+			if (r == -EINVAL && !valid_module_name(name)) {
+				char esc[96];
+
+				gh_err(ctx, "/sys/module/%s/holders: odd entry \"%s\"", all->v[i].name,
+				       gh_util_escape(name, esc, sizeof(esc)));
+				return r;
+			}
+			if (r < 0)
+				return r;
+			/* Unloaded since its holder link was listed. */
+			if (m.state == GH_MOD_ABSENT)
+				continue;
+			if (all->n == STACK_MAX) {
+				gh_strv_free(&m.holders);
+				gh_err(ctx, "/sys/module/%s: more than %d modules hold it", root, STACK_MAX);
+				return -ELOOP;
+			}
+			all->v[all->n++] = m;
+		}
+	}
+	return 0;
+}
+
+/* Removal order: a module is ready once none of its holders is left; ties by name. */
+static int order(struct gh_ctx *ctx, const char *root, struct gh_modset *all, struct gh_modset *out)
+{
+	bool placed[STACK_MAX] = { false };
+
+	out->v = calloc(all->n, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	while (out->n < all->n) {
+		int pick = -1;
+
+		for (unsigned i = 0; i < all->n; i++) {
+			bool ready = !placed[i];
+
+			for (size_t h = 0; ready && h < all->v[i].holders.n; h++) {
+				int k = find(all, all->v[i].holders.v[h]);
+
+				if (k >= 0 && !placed[k])
+					ready = false;
+			}
+			if (ready && (pick < 0 || strcmp(all->v[i].name, all->v[pick].name) < 0))
+				pick = (int)i;
+		}
+		if (pick < 0) {
+			gh_err(ctx, "/sys/module/%s: its holders form a cycle", root);
+			return -ELOOP;
+		}
+		placed[pick] = true;
+		out->v[out->n++] = all->v[pick];
+		/* Ownership of the holders list moves to out. */
+		memset(&all->v[pick].holders, 0, sizeof(all->v[pick].holders));
+	}
+	return 0;
+}
+
 int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out)
 {
 	struct gh_modset all = { 0 };
-	unsigned done = 0;
-	bool *placed = NULL;
-	int r = 0;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	all.v = calloc(STACK_MAX, sizeof(*all.v));
@@ -111,70 +196,31 @@ int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out
 		return -ENOMEM;
 	r = gh_modules_read(ctx, root, &all.v[0]);
 	if (r < 0 || all.v[0].state == GH_MOD_ABSENT) {
-		gh_modules_free(&all);
+		gh_strv_free(&all.v[0].holders);
+		free(all.v);
 		return r < 0 ? r : 0;
 	}
 	all.n = 1;
-	/* Breadth-first over holders: everything that must go before root can. */
-	for (unsigned i = 0; i < all.n && r >= 0; i++) {
-		for (size_t h = 0; h < all.v[i].holders.n; h++) {
-			if (find(&all, all.v[i].holders.v[h]) >= 0)
-				continue;
-			if (all.n == STACK_MAX) {
-				gh_err(ctx, "/sys/module/%s: more than %d modules hold it", root, STACK_MAX);
-				r = -ELOOP;
-				break;
-			}
-			r = gh_modules_read(ctx, all.v[i].holders.v[h], &all.v[all.n]);
-			if (r < 0)
-				break;
-			all.n++;
-		}
-	}
-	placed = calloc(all.n, sizeof(*placed));
-	out->v = calloc(all.n, sizeof(*out->v));
-	if (r >= 0 && (!placed || !out->v))
-		r = -ENOMEM;
-	/* Removal order: a module goes once none of its holders is left; ties by name. */
-	while (r >= 0 && done < all.n) {
-		int pick = -1;
-
-		for (unsigned i = 0; i < all.n; i++) {
-			bool ready = !placed[i];
-
-			for (size_t h = 0; ready && h < all.v[i].holders.n; h++) {
-				int k = find(&all, all.v[i].holders.v[h]);
-
-				if (k >= 0 && !placed[k])
-					ready = false;
-			}
-			if (ready && (pick < 0 || strcmp(all.v[i].name, all.v[pick].name) < 0))
-				pick = (int)i;
-		}
-		if (pick < 0) {
-			gh_err(ctx, "/sys/module/%s: its holders form a cycle", root);
-			r = -ELOOP;
-			break;
-		}
-		placed[pick] = true;
-		out->v[out->n++] = all.v[pick];
-		memset(&all.v[pick].holders, 0, sizeof(all.v[pick].holders));
-		done++;
-	}
-	free(placed);
+	r = closure(ctx, root, &all);
+	if (r >= 0)
+		r = order(ctx, root, &all, out);
 	gh_modules_free(&all);
 	if (r < 0)
 		gh_modules_free(out);
 	return r;
 }
 
-/* The real ops. libkmod messages go to our log, never to stderr. */
+/*
+ * The real ops. libkmod prints its own errors to stderr unless it has a log
+ * function; its messages are details of a failure the caller reports, so
+ * they go to our log at LOG_INFO.
+ */
 
 static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *fmt,
 		     va_list args)
 {
 	struct gh_ctx *ctx = data;
-	char msg[512];
+	char msg[512], esc[600];
 
 	(void)file;
 	(void)line;
@@ -182,7 +228,7 @@ static void kmod_log(void *data, int priority, const char *file, int line, const
 	if (vsnprintf(msg, sizeof(msg), fmt, args) < 0)
 		return;
 	msg[strcspn(msg, "\n")] = '\0';
-	gh_log(ctx, priority < LOG_WARNING ? LOG_WARNING : priority, "libkmod: %s", msg);
+	gh_log(ctx, priority <= LOG_ERR ? LOG_INFO : LOG_DEBUG, "libkmod: %s", gh_util_escape(msg, esc, sizeof(esc)));
 }
 
 static struct kmod_ctx *kmod_open(struct gh_ctx *ctx)
@@ -198,10 +244,13 @@ static struct kmod_ctx *kmod_open(struct gh_ctx *ctx)
 
 static int real_module_remove(struct gh_ctx *ctx, const char *name)
 {
-	struct kmod_ctx *k = kmod_open(ctx);
 	struct kmod_module *mod = NULL;
+	struct kmod_ctx *k;
 	int r;
 
+	if (!valid_module_name(name))
+		return -EINVAL;
+	k = kmod_open(ctx);
 	if (!k)
 		return -ENOMEM;
 	r = kmod_module_new_from_name(k, name, &mod);
@@ -213,44 +262,51 @@ static int real_module_remove(struct gh_ctx *ctx, const char *name)
 		else if (state == KMOD_MODULE_BUILTIN)
 			r = -EEXIST;
 		else
-			r = kmod_module_remove_module(mod, 0); /* never KMOD_REMOVE_FORCE */
+			/* Never KMOD_REMOVE_FORCE: a forced unload under a user crashes the kernel. */
+			r = kmod_module_remove_module(mod, 0);
 		kmod_module_unref(mod);
 	}
 	kmod_unref(k);
 	return r;
 }
 
-/* No shell ever runs: modprobe.d "install" commands are refused. */
+/* modprobe.d "install" lines would run through system(): no shell ever runs here. */
 static int refuse_install(struct kmod_module *m, const char *cmdline, void *data)
 {
 	struct gh_ctx *ctx = data;
 	char esc[256];
 
-	gh_err(ctx, "module %s has an install command in modprobe.d (\"%s\"): gpu-hook does not run shell commands",
-	       kmod_module_get_name(m), gh_util_escape(cmdline, esc, sizeof(esc)));
+	gh_warn(ctx, "module %s has an install command in modprobe.d (\"%s\"): gpu-hook runs no shell commands; "
+		"load the module by its real name", kmod_module_get_name(m), gh_util_escape(cmdline, esc, sizeof(esc)));
 	return -EPERM;
 }
 
 static int real_module_load(struct gh_ctx *ctx, const char *name)
 {
-	struct kmod_ctx *k = kmod_open(ctx);
 	struct kmod_list *list = NULL, *it;
+	struct kmod_ctx *k;
 	int r;
 
+	if (!valid_module_name(name))
+		return -EINVAL;
+	k = kmod_open(ctx);
 	if (!k)
 		return -ENOMEM;
+	/* Not kmod_module_new_from_name_lookup: its symbol version changed in kmod 33. */
 	r = kmod_module_new_from_lookup(k, name, &list);
 	if (r >= 0 && !list)
 		r = -ENOENT;
 	kmod_list_foreach(it, list) {
 		struct kmod_module *mod = kmod_module_get_module(it);
 
+		/* Flags 0: modprobe.d options apply, an explicit load ignores the blacklist. */
 		if (r >= 0)
 			r = kmod_module_probe_insert_module(mod, 0, NULL, refuse_install, ctx, NULL);
 		kmod_module_unref(mod);
 	}
 	kmod_module_unref_list(list);
 	kmod_unref(k);
+	/* Positive values only come with blacklist flags, which are not used. */
 	return r > 0 ? -EINVAL : r;
 }
 
@@ -276,14 +332,15 @@ static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		char *argv[] = { exe, (char *)verb, (char *)"--no-ask-password", (char *)unit, NULL };
+		char *argv[] = { exe, (char *)"--no-ask-password", (char *)verb, (char *)"--", (char *)unit, NULL };
 		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL };
 
 		execve(exe, argv, envp);
 		_exit(127);
 	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st) ? -WEXITSTATUS(st) : 0;
 	return -EINTR;
@@ -292,6 +349,8 @@ static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 static int real_signal(struct gh_ctx *ctx, pid_t pid, int sig)
 {
 	(void)ctx;
+	if (pid <= 1)
+		return -EINVAL;
 	return kill(pid, sig) < 0 ? -errno : 0;
 }
 

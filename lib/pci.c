@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "pci.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,16 +8,32 @@
 
 #include "fs.h"
 
+/* A name that is used as one path component (driver names come from config too). */
+static bool valid_component(const char *s)
+{
+	return s && *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/*
+ * One hex attribute ("0x10de\n"). -ENOENT passes through unlogged (the
+ * caller knows whether it is optional); anything unreadable or not a number
+ * is logged here, naming the file.
+ */
 static int read_hex(struct gh_ctx *ctx, const char *addr, const char *attr, unsigned long max, unsigned *out)
 {
+	char raw[64], esc[160];
 	unsigned long v;
-	char raw[64], esc[96];
 	int r;
 
 	r = gh_fs_read_str(ctx, raw, sizeof(raw), "/sys/bus/pci/devices/%s/%s", addr, attr);
+	if (r == -ENOENT)
+		return r;
+	if (r == -EFBIG) {
+		gh_err(ctx, "/sys/bus/pci/devices/%s/%s: not a number: longer than %zu bytes", addr, attr,
+		       sizeof(raw) - 1);
+		return -EINVAL;
+	}
 	if (r < 0) {
-		if (r == -ENOENT)
-			return r;
 		gh_err(ctx, "/sys/bus/pci/devices/%s/%s: %s", addr, attr, strerror(-r));
 		return r;
 	}
@@ -31,11 +46,81 @@ static int read_hex(struct gh_ctx *ctx, const char *addr, const char *attr, unsi
 	return 0;
 }
 
-int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
+/* vendor, device and class exist for every function the kernel knows. */
+static int read_required(struct gh_ctx *ctx, const char *addr, const char *attr, unsigned long max, unsigned *out)
+{
+	int r = read_hex(ctx, addr, attr, max, out);
+
+	if (r != -ENOENT)
+		return r;
+	/* Hot-unplugged while we read it: simply absent. */
+	if (gh_fs_exists(ctx, "/sys/bus/pci/devices/%s", addr) == 0)
+		return -ENOENT;
+	gh_err(ctx, "/sys/bus/pci/devices/%s/%s: missing", addr, attr);
+	return -EINVAL;
+}
+
+static int read_override(struct gh_ctx *ctx, const char *addr, char *buf, size_t size)
+{
+	char raw[128], esc[160];
+	int r;
+
+	buf[0] = '\0';
+	r = gh_fs_read_str(ctx, raw, sizeof(raw), "/sys/bus/pci/devices/%s/driver_override", addr);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: %s", addr, strerror(-r));
+		return r;
+	}
+	/* The kernel shows an unset override as "(null)". */
+	if (!strcmp(gh_util_trim(raw), "(null)"))
+		return 0;
+	if (gh_util_copy(buf, size, gh_util_trim(raw)) < 0) {
+		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: too long: \"%s\"", addr,
+		       gh_util_escape(raw, esc, sizeof(esc)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void read_group(struct gh_ctx *ctx, const char *addr, int *group)
+{
+	char buf[32];
+	unsigned long v;
+
+	*group = -1;
+	if (gh_fs_link_base(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/iommu_group", addr) >= 0 &&
+	    gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
+		*group = (int)v;
+}
+
+/* drm/ holds card0 and renderD128 (controlD64 on old kernels): the /dev/dri node names. */
+static int read_subdirs(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
 {
 	struct gh_strv names = { 0 };
-	unsigned long v;
-	char buf[64];
+	int r;
+
+	r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s/drm", addr);
+	for (size_t i = 0; i < names.n && r >= 0; i++)
+		r = gh_strv_push(&out->drm, names.v[i]);
+	gh_strv_free(&names);
+	if (r < 0)
+		return r;
+	r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s/graphics", addr);
+	for (size_t i = 0; i < names.n && r >= 0; i++) {
+		unsigned long n;
+
+		if (!strncmp(names.v[i], "fb", 2) && gh_util_parse_ulong(names.v[i] + 2, 10, 255, &n) == 0)
+			r = gh_strv_push(&out->fbs, names.v[i]);
+	}
+	gh_strv_free(&names);
+	return r;
+}
+
+int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
+{
+	char buf[32];
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -46,44 +131,38 @@ int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
 	r = gh_fs_exists(ctx, "/sys/bus/pci/devices/%s", addr);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	memcpy(out->addr, addr, strlen(addr) + 1);
-	if ((r = read_hex(ctx, addr, "vendor", 0xffff, &out->vendor)) < 0 ||
-	    (r = read_hex(ctx, addr, "device", 0xffff, &out->device)) < 0 ||
-	    (r = read_hex(ctx, addr, "class", 0xffffff, &out->class)) < 0)
-		return r == -ENOENT ? -EINVAL : r;
-	/* Subsystem ids are absent on some bridges. */
-	if ((r = read_hex(ctx, addr, "subsystem_vendor", 0xffff, &out->sub_vendor)) < 0 && r != -ENOENT)
+	if (gh_util_copy(out->addr, sizeof(out->addr), addr) < 0)
+		return -EINVAL;
+	if ((r = read_required(ctx, addr, "vendor", 0xffff, &out->vendor)) < 0 ||
+	    (r = read_required(ctx, addr, "device", 0xffff, &out->device)) < 0 ||
+	    (r = read_required(ctx, addr, "class", 0xffffff, &out->class)) < 0)
 		return r;
-	if ((r = read_hex(ctx, addr, "subsystem_device", 0xffff, &out->sub_device)) < 0 && r != -ENOENT)
+	/* Some bridges have no subsystem ids. */
+	r = read_hex(ctx, addr, "subsystem_vendor", 0xffff, &out->sub_vendor);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = read_hex(ctx, addr, "subsystem_device", 0xffff, &out->sub_device);
+	if (r < 0 && r != -ENOENT)
 		return r;
 	if (gh_fs_link_base(ctx, out->driver, sizeof(out->driver), "/sys/bus/pci/devices/%s/driver", addr) < 0)
 		out->driver[0] = '\0';
-	r = gh_fs_read_str(ctx, out->override, sizeof(out->override), "/sys/bus/pci/devices/%s/driver_override", addr);
-	if (r < 0 || !strcmp(gh_util_trim(out->override), "(null)"))
-		out->override[0] = '\0';
-	else
-		memmove(out->override, gh_util_trim(out->override), strlen(gh_util_trim(out->override)) + 1);
-	if (gh_fs_link_base(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/iommu_group", addr) >= 0 &&
-	    gh_util_parse_ulong(buf, 10, 1000000, &v) == 0)
-		out->iommu_group = (int)v;
+	r = read_override(ctx, addr, out->override, sizeof(out->override));
+	if (r < 0)
+		return r;
+	read_group(ctx, addr, &out->iommu_group);
+	/* boot_vga exists only for VGA-class functions. */
 	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/boot_vga", addr) >= 0)
 		out->boot_vga = !strcmp(gh_util_trim(buf), "1");
-	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/power_state", addr) >= 0)
-		gh_util_copy(out->power_state, sizeof(out->power_state), gh_util_trim(buf));
-	r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s/drm", addr);
-	for (size_t i = 0; i < names.n && r >= 0; i++)
-		if (!strncmp(names.v[i], "card", 4) || !strncmp(names.v[i], "renderD", 7))
-			r = gh_strv_push(&out->drm, names.v[i]);
-	gh_strv_free(&names);
-	if (r >= 0)
-		r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s/graphics", addr);
-	for (size_t i = 0; i < names.n && r >= 0; i++)
-		if (!strncmp(names.v[i], "fb", 2))
-			r = gh_strv_push(&out->fbs, names.v[i]);
-	gh_strv_free(&names);
-	if (r < 0)
+	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/power_state", addr) < 0 ||
+	    gh_util_copy(out->power_state, sizeof(out->power_state), gh_util_trim(buf)) < 0)
+		out->power_state[0] = '\0';
+	r = read_subdirs(ctx, addr, out);
+	if (r < 0) {
+		gh_err(ctx, "/sys/bus/pci/devices/%s: cannot list drm/graphics: %s", addr, strerror(-r));
 		gh_pci_dev_free(out);
-	return r < 0 ? r : 0;
+		return r;
+	}
+	return 0;
 }
 
 void gh_pci_dev_free(struct gh_pci_dev *dev)
@@ -92,30 +171,45 @@ void gh_pci_dev_free(struct gh_pci_dev *dev)
 	gh_strv_free(&dev->fbs);
 }
 
+/* Entries of a sysfs directory that are PCI addresses, in sorted order. */
+static int list_addrs(struct gh_strv *names, struct gh_strv *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < names->n && r >= 0; i++)
+		if (gh_pciid_is_addr(names->v[i]))
+			r = gh_strv_push(out, names->v[i]);
+	gh_strv_free(names);
+	return r;
+}
+
 int gh_pci_list(struct gh_ctx *ctx, struct gh_strv *out)
 {
 	struct gh_strv names = { 0 };
 	int r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices");
 
-	for (size_t i = 0; i < names.n && r >= 0; i++)
-		if (gh_pciid_is_addr(names.v[i]))
-			r = gh_strv_push(out, names.v[i]);
-	gh_strv_free(&names);
-	return r;
+	if (r < 0) {
+		gh_strv_free(&names);
+		return r;
+	}
+	return list_addrs(&names, out);
 }
 
 int gh_pci_slot_functions(struct gh_ctx *ctx, const struct gh_pciid *slot, struct gh_strv *out)
 {
+	struct gh_pciid s = *slot;
 	struct gh_strv all = { 0 };
 	char prefix[GH_PCI_ADDR_LEN];
-	struct gh_pciid s = *slot;
 	size_t plen;
 	int r;
 
 	s.func = -1;
 	gh_pciid_format(&s, prefix);
 	plen = strlen(prefix);
+	if (!plen)
+		return -EINVAL;
 	r = gh_pci_list(ctx, &all);
+	/* "dddd:bb:ss." so that slot 01:00 never takes 01:00x. */
 	for (size_t i = 0; i < all.n && r >= 0; i++)
 		if (!strncmp(all.v[i], prefix, plen) && all.v[i][plen] == '.')
 			r = gh_strv_push(out, all.v[i]);
@@ -126,37 +220,55 @@ int gh_pci_slot_functions(struct gh_ctx *ctx, const struct gh_pciid *slot, struc
 int gh_pci_group_members(struct gh_ctx *ctx, int group, struct gh_strv *out)
 {
 	struct gh_strv names = { 0 };
-	int r = gh_fs_list(ctx, &names, "/sys/kernel/iommu_groups/%d/devices", group);
+	int r;
 
-	for (size_t i = 0; i < names.n && r >= 0; i++)
-		if (gh_pciid_is_addr(names.v[i]))
-			r = gh_strv_push(out, names.v[i]);
-	gh_strv_free(&names);
-	return r;
+	if (group < 0)
+		return -EINVAL;
+	r = gh_fs_list(ctx, &names, "/sys/kernel/iommu_groups/%d/devices", group);
+	if (r < 0) {
+		gh_strv_free(&names);
+		return r;
+	}
+	return list_addrs(&names, out);
 }
 
 int gh_pci_driver_module(struct gh_ctx *ctx, const char *driver, char *buf, size_t size)
 {
-	int r = gh_fs_link_base(ctx, buf, size, "/sys/bus/pci/drivers/%s/module", driver);
+	int r;
 
+	if (!valid_component(driver))
+		return -EINVAL;
+	/* Built-in drivers have no module link. */
+	r = gh_fs_link_base(ctx, buf, size, "/sys/bus/pci/drivers/%s/module", driver);
 	return r < 0 ? r : 0;
 }
 
 int gh_pci_driver_devices(struct gh_ctx *ctx, const char *driver, struct gh_strv *out)
 {
 	struct gh_strv names = { 0 };
-	int r = gh_fs_list(ctx, &names, "/sys/bus/pci/drivers/%s", driver);
+	int r;
 
-	for (size_t i = 0; i < names.n && r >= 0; i++)
-		if (gh_pciid_is_addr(names.v[i]))
-			r = gh_strv_push(out, names.v[i]);
-	gh_strv_free(&names);
-	return r;
+	if (!valid_component(driver))
+		return -EINVAL;
+	r = gh_fs_list(ctx, &names, "/sys/bus/pci/drivers/%s", driver);
+	if (r < 0) {
+		gh_strv_free(&names);
+		return r;
+	}
+	return list_addrs(&names, out);
 }
 
+/*
+ * PCI-to-PCI (0x0604), CardBus (0x0607) and semi-transparent (0x0609)
+ * bridges: what the kernel's pci_is_bridge() covers. Host and ISA bridges
+ * are ordinary functions for group viability (an LPC bridge bound to lpc_ich
+ * makes its group unusable).
+ */
 bool gh_pci_is_bridge(const struct gh_pci_dev *dev)
 {
-	return (dev->class >> 16) == 0x06 && ((dev->class >> 8) & 0xff) != 0x80;
+	unsigned sub = dev->class >> 8;
+
+	return sub == 0x0604 || sub == 0x0607 || sub == 0x0609;
 }
 
 bool gh_pci_is_display(const struct gh_pci_dev *dev)
@@ -166,38 +278,53 @@ bool gh_pci_is_display(const struct gh_pci_dev *dev)
 
 const char *gh_pci_default_driver(const struct gh_pci_dev *dev)
 {
-	unsigned cls = dev->class >> 8;
+	unsigned sub = dev->class >> 8;
 
 	if (gh_pci_is_display(dev) && dev->vendor == 0x10de)
 		return "nvidia";
-	if (cls == 0x0403)
+	if (sub == 0x0403)
 		return "snd_hda_intel";
 	if (dev->class == 0x0c0330)
 		return "xhci_hcd";
-	if (cls == 0x0c80 && dev->vendor == 0x10de)
+	/* The Turing USB-C UCSI function; i2c_nvidia_gpu registers as "nvidia-gpu". */
+	if (sub == 0x0c80 && dev->vendor == 0x10de)
 		return "nvidia-gpu";
 	return NULL;
 }
 
 int gh_pci_nvidia_minor(struct gh_ctx *ctx, const char *addr)
 {
-	char line[256];
-	FILE *f;
+	static const char key[] = "Device Minor:";
+	char *line = NULL, esc[96];
+	size_t cap = 0;
+	unsigned lineno = 0;
 	int minor = -ENOENT;
+	FILE *f;
 
+	if (!gh_pciid_is_addr(addr))
+		return -EINVAL;
 	f = gh_fs_fopen(ctx, "/proc/driver/nvidia/gpus/%s/information", addr);
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) >= 0) {
+		char *p = line + strspn(line, " \t");
 		unsigned long v;
-		char *p;
 
-		if (strncmp(line, "Device Minor:", 13))
+		lineno++;
+		if (strncmp(p, key, sizeof(key) - 1))
 			continue;
-		p = gh_util_trim(line + 13);
-		minor = gh_util_parse_ulong(p, 10, 255, &v) < 0 ? -EINVAL : (int)v;
+		p = gh_util_trim(p + sizeof(key) - 1);
+		/* 255 is nvidiactl's minor; cards are below it. */
+		if (gh_util_parse_ulong(p, 10, 254, &v) < 0) {
+			gh_err(ctx, "/proc/driver/nvidia/gpus/%s/information:%u: bad Device Minor \"%s\"", addr,
+			       lineno, gh_util_escape(p, esc, sizeof(esc)));
+			minor = -EINVAL;
+		} else {
+			minor = (int)v;
+		}
 		break;
 	}
+	free(line);
 	fclose(f);
 	return minor;
 }

@@ -547,6 +547,10 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 		return -ENOMEM;
 	}
 	first = run_best_effort(ctx, &p, timeout_ms, results, &failed_devs, "undo");
+	/* A device step is undone only when the whole device came back, checks included. */
+	for (unsigned i = 0; i < p.n; i++)
+		if (results[i] < 0 && device_action(p.v[i].op.action))
+			gh_strv_add(&failed_devs, p.v[i].op.target);
 	for (unsigned k = j->n_steps; k-- > 0;) {
 		const struct gh_op *op = &j->steps[k].op;
 		char desc[512];
@@ -571,6 +575,8 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 			why = "cannot be undone: a killed process is not restarted";
 		else if (op->action == GH_ACT_FB_UNBIND)
 			why = "not undone: the firmware framebuffer cannot come back after a handoff (its BAR moved)";
+		else if (device_action(op->action) && gh_strv_contains(&failed_devs, op->target))
+			ok = false;
 		if (why) {
 			if (op->action != GH_ACT_KILL && op->action != GH_ACT_FB_UNBIND)
 				all = false;

@@ -1,0 +1,17 @@
+# A process holding /dev/nvidia0 refuses the handoff, named by pid, and nothing changes.
+# topology: single
+. /lib.sh
+sleep 1000 < /dev/nvidia0 &
+pid=$!
+sleep 0.2
+before=$(host_state)
+if gpu-hook 111 pre-start --dry-run > /tmp/out 2>&1; then fail "dry run accepted a holder"; fi
+cat /tmp/out
+grep -q "held by pid $pid (sleep" /tmp/out || fail "the holder is not named"
+if gpu-hook 111 pre-start > /tmp/out 2>&1; then fail "pre-start accepted a holder"; fi
+cat /tmp/out
+grep -q "refusing: held by pid $pid" /tmp/out || fail "pre-start did not name the holder"
+[ "$(host_state)" = "$before" ] || fail "the refusal changed the host"
+[ ! -e /run/gpu-hook/111.json ] || fail "a refusal left a journal"
+kill $pid
+echo "holder ok"
