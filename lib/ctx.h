@@ -34,6 +34,8 @@ struct gh_ops {
 	int (*module_load)(struct gh_ctx *ctx, const char *name);
 	int (*set_affinity)(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set);
 	int (*get_affinity)(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set);
+	/* sched_setscheduler: SCHED_FIFO or SCHED_RR with a priority. */
+	int (*set_sched)(struct gh_ctx *ctx, pid_t tid, int policy, int priority);
 };
 
 struct gh_ctx {

@@ -366,6 +366,14 @@ static int real_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
 	return sched_getaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
 }
 
+static int real_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priority)
+{
+	struct sched_param sp = { .sched_priority = priority };
+
+	(void)ctx;
+	return sched_setscheduler(tid, policy, &sp) < 0 ? -errno : 0;
+}
+
 const struct gh_ops gh_modules_real_ops = {
 	.write = real_write,
 	.service = real_service,
@@ -374,4 +382,5 @@ const struct gh_ops gh_modules_real_ops = {
 	.module_load = real_module_load,
 	.set_affinity = real_set_affinity,
 	.get_affinity = real_get_affinity,
+	.set_sched = real_set_sched,
 };

@@ -302,6 +302,14 @@ static int sim_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
 	return sched_getaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
 }
 
+static int sim_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priority)
+{
+	struct sched_param sp = { .sched_priority = priority };
+
+	(void)ctx;
+	return sched_setscheduler(tid, policy, &sp) < 0 ? -errno : 0;
+}
+
 const struct gh_ops gh_sim_ops = {
 	.write = sim_write,
 	.service = sim_service,
@@ -310,4 +318,5 @@ const struct gh_ops gh_sim_ops = {
 	.module_load = sim_module_load,
 	.set_affinity = sim_set_affinity,
 	.get_affinity = sim_get_affinity,
+	.set_sched = sim_set_sched,
 };

@@ -9,130 +9,229 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "pciid.h"
 #include "util.h"
 
-#define CMDLINE_MAX (256 * 1024)
+/* A QEMU command line with many devices is tens of KiB; more than this is not QEMU's. */
+#define CMDLINE_MAX (1024 * 1024)
+#define PID_MAX 4194304UL
+#define VMID_MAX 999999999UL
 
-/* /proc/<pid>/cmdline, NUL-separated. Length, or -errno. */
-static ssize_t read_cmdline(struct gh_ctx *ctx, pid_t pid, char **out)
+/* /proc/<pid>/cmdline, NUL-separated, NUL-terminated once more. 0 or -errno. */
+static int read_cmdline(struct gh_ctx *ctx, pid_t pid, char **out, size_t *out_len)
 {
-	char *buf;
-	size_t off = 0;
-	int fd = gh_fs_open(ctx, O_RDONLY | O_NOCTTY, "/proc/%d/cmdline", (int)pid);
+	size_t cap = 4096, off = 0;
+	char *buf = malloc(cap);
+	int fd, r = 0;
 
-	if (fd < 0)
-		return fd;
-	buf = malloc(CMDLINE_MAX + 1);
-	if (!buf) {
-		close(fd);
+	if (!buf)
 		return -ENOMEM;
+	fd = gh_fs_open(ctx, O_RDONLY | O_NOCTTY, "/proc/%d/cmdline", (int)pid);
+	if (fd < 0) {
+		free(buf);
+		return fd;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + off, CMDLINE_MAX - off);
+		ssize_t n;
 
-		if (n <= 0 || (off += (size_t)n) == CMDLINE_MAX)
+		if (off == cap - 1) {
+			char *b;
+
+			if (cap > CMDLINE_MAX)
+				break;
+			b = realloc(buf, cap * 2);
+			if (!b) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		n = read(fd, buf + off, cap - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
 			break;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
 	}
 	close(fd);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
 	buf[off] = '\0';
 	*out = buf;
-	return (ssize_t)off;
+	*out_len = off;
+	return 0;
 }
 
-int gh_vms_pid(struct gh_ctx *ctx, unsigned vmid, pid_t *pid)
+/* The next argument after arg, or NULL past the end. */
+static const char *next_arg(const char *cl, size_t len, const char *arg)
 {
-	char buf[32], want[64];
+	const char *next = arg + strlen(arg) + 1;
+
+	return next < cl + len ? next : NULL;
+}
+
+/*
+ * qemu-server's check_cmdline: argv[0] ends in "kvm" or is qemu-system-*, and
+ * the first -pidfile names this VM's pid file. A pid file whose pid now
+ * belongs to another process is stale.
+ */
+static bool is_vm_process(const char *cl, size_t len, const char *want)
+{
+	const char *base = strrchr(cl, '/');
+	size_t l0 = strlen(cl);
+
+	base = base ? base + 1 : cl;
+	if (!len || !((l0 >= 3 && !strcmp(cl + l0 - 3, "kvm")) || !strncmp(base, "qemu-system-", 12)))
+		return false;
+	for (const char *a = cl; a; a = next_arg(cl, len, a)) {
+		if (strcmp(a, "-pidfile") && strcmp(a, "--pidfile"))
+			continue;
+		a = next_arg(cl, len, a);
+		return a && !strcmp(a, want);
+	}
+	return false;
+}
+
+/* 0 with the pid and its command line when the VM runs, -ENOENT when not, -errno (logged). */
+static int vm_cmdline(struct gh_ctx *ctx, unsigned vmid, pid_t *pid, char **cl, size_t *len)
+{
+	char buf[32], want[64], esc[96], rooted[PATH_MAX];
 	unsigned long v;
-	char *cl = NULL;
-	ssize_t len;
-	bool ok = false;
 	int r;
 
 	r = gh_fs_read_str(ctx, buf, sizeof(buf), "/var/run/qemu-server/%u.pid", vmid);
-	if (r < 0)
-		return r == -ENOENT ? -ENOENT : r;
-	if (gh_util_parse_ulong(gh_util_trim(buf), 10, 4194304, &v) < 0 || v < 2)
-		return -ENOENT;
-	len = read_cmdline(ctx, (pid_t)v, &cl);
-	if (len < 0)
-		return len == -ENOENT ? -ENOENT : (int)len;
-	/* A pid file whose pid now belongs to another process is stale (PVE checks the same). */
-	snprintf(want, sizeof(want), "/var/run/qemu-server/%u.pid", vmid);
-	for (ssize_t i = 0; i < len;) {
-		const char *arg = cl + i;
-		size_t n = strlen(arg);
-
-		if (!strcmp(arg, "-pidfile") && i + (ssize_t)n + 1 < len && !strcmp(arg + n + 1, want))
-			ok = true;
-		i += (ssize_t)n + 1;
+	if (r == -ENOENT)
+		return r;
+	if (r < 0 && r != -EFBIG) {
+		gh_err(ctx, "cannot read /var/run/qemu-server/%u.pid: %s", vmid, strerror(-r));
+		return r;
 	}
-	free(cl);
-	if (!ok)
+	if (r < 0 || gh_util_parse_ulong(gh_util_trim(buf), 10, PID_MAX, &v) < 0 || !v) {
+		gh_dbg(ctx, "/var/run/qemu-server/%u.pid: no pid in it (\"%s\"): VM %u is not running", vmid,
+		       r < 0 ? "..." : gh_util_escape(buf, esc, sizeof(esc)), vmid);
 		return -ENOENT;
+	}
+	r = read_cmdline(ctx, (pid_t)v, cl, len);
+	if (r == -ENOENT || r == -ESRCH)
+		return -ENOENT;
+	if (r < 0) {
+		gh_err(ctx, "cannot read /proc/%lu/cmdline (VM %u): %s", v, vmid, strerror(-r));
+		return r;
+	}
+	/* Under a fixture root, QEMU was given the pid file's path inside that root. */
+	if (gh_util_format(want, sizeof(want), "/var/run/qemu-server/%u.pid", vmid) < 0 ||
+	    (!is_vm_process(*cl, *len, want) &&
+	     (!ctx->root[0] || gh_fs_path(ctx, rooted, sizeof(rooted), "%s", want) < 0 ||
+	      !is_vm_process(*cl, *len, rooted)))) {
+		gh_dbg(ctx, "/var/run/qemu-server/%u.pid: stale, pid %lu is not VM %u", vmid, v, vmid);
+		free(*cl);
+		*cl = NULL;
+		return -ENOENT;
+	}
 	*pid = (pid_t)v;
 	return 0;
 }
 
-/* "host=0000:01:00.0" or a whole slot "host=0000:01:00" inside a -device argument. */
-static bool arg_uses(const char *arg, const char *addr)
+int gh_vms_pid(struct gh_ctx *ctx, unsigned vmid, pid_t *pid)
 {
-	size_t slot_len = strlen(addr) - 2;
+	char *cl = NULL;
+	size_t len;
+	int r = vm_cmdline(ctx, vmid, pid, &cl, &len);
 
-	for (const char *p = strstr(arg, "host="); p; p = strstr(p + 1, "host=")) {
+	free(cl);
+	return r;
+}
+
+/* Whether a PVE id ("0000:01:00.0", "01:00.0", a whole slot "0000:01:00") covers the function. */
+static bool id_covers(const char *s, size_t n, const struct gh_pciid *fn)
+{
+	struct gh_pciid id;
+	char buf[32];
+
+	if (!n || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (gh_pciid_parse(buf, &id) < 0)
+		return false;
+	return id.domain == fn->domain && id.bus == fn->bus && id.slot == fn->slot &&
+	       (id.func < 0 || id.func == fn->func);
+}
+
+/* "host=<id>" as one option of an argument ("vfio-pci,host=0000:01:00.0,id=hostpci0.0,..."). */
+static bool arg_uses(const char *arg, const struct gh_pciid *fn)
+{
+	for (const char *p = strstr(arg, "host="); p; p = strstr(p + 5, "host=")) {
 		const char *v = p + 5;
 
+		/* "x-host=" or "vhost=" are other options. */
 		if (p != arg && p[-1] != ',')
 			continue;
-		if (!strncmp(v, addr, strlen(addr)) && (v[strlen(addr)] == ',' || !v[strlen(addr)]))
-			return true;
-		if (!strncmp(v, addr, slot_len) && (v[slot_len] == ',' || !v[slot_len]))
-			return true;
-		/* PVE writes short ids without the domain for domain 0000. */
-		if (!strncmp(addr, "0000:", 5) && !strncmp(v, addr + 5, strlen(addr) - 5) &&
-		    (v[strlen(addr) - 5] == ',' || !v[strlen(addr) - 5]))
+		if (id_covers(v, strcspn(v, ","), fn))
 			return true;
 	}
 	return false;
 }
 
-static int vm_uses(struct gh_ctx *ctx, pid_t pid, const char *addr)
+static bool cmdline_uses(const char *cl, size_t len, const struct gh_pciid *fn)
 {
-	char *cl = NULL;
-	ssize_t len = read_cmdline(ctx, pid, &cl);
-	bool found = false;
-
-	if (len < 0)
-		return len == -ENOENT ? 0 : (int)len;
-	for (ssize_t i = 0; i < len && !found;) {
-		found = arg_uses(cl + i, addr);
-		i += (ssize_t)strlen(cl + i) + 1;
-	}
-	free(cl);
-	return found;
+	for (const char *a = cl; a; a = next_arg(cl, len, a))
+		if (arg_uses(a, fn))
+			return true;
+	return false;
 }
 
-static int reserved_by(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid)
+/*
+ * PVE's own bookkeeping: "<pciid> <vmid> time:<epoch>" while a start is
+ * under way, "<pciid> <vmid> pid:<pid>" once it runs. Only a running VM's
+ * entry counts; a stopped VM's line is left over.
+ */
+static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid *fn, unsigned *vmid)
 {
-	FILE *f = gh_fs_fopen(ctx, "/run/qemu-server/pci-id-reservations");
-	char line[256];
+	char *line = NULL;
+	size_t cap = 0;
 	int r = 0;
+	FILE *f;
 
-	if (!f)
-		return 0;
-	while (!r && fgets(line, sizeof(line), f)) {
-		char id[64], vm[32];
-		unsigned long v;
+	f = gh_fs_fopen(ctx, "/run/qemu-server/pci-id-reservations");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		gh_err(ctx, "cannot read /run/qemu-server/pci-id-reservations: %s", strerror(-r));
+		return r;
+	}
+	while (!r && getline(&line, &cap, f) >= 0) {
+		char *save = NULL, *id, *vm, *how;
+		unsigned long v, num;
 		pid_t pid;
 
-		if (sscanf(line, "%63s %31s", id, vm) != 2 || gh_util_parse_ulong(vm, 10, 999999999, &v) < 0)
+		id = strtok_r(line, " \t\n", &save);
+		vm = strtok_r(NULL, " \t\n", &save);
+		how = strtok_r(NULL, " \t\n", &save);
+		if (!id || !vm || !how || strtok_r(NULL, " \t\n", &save) ||
+		    gh_util_parse_ulong(vm, 10, VMID_MAX, &v) < 0 ||
+		    !((!strncmp(how, "time:", 5) && gh_util_parse_ulong(how + 5, 10, (unsigned long)-1, &num) == 0) ||
+		      (!strncmp(how, "pid:", 4) && gh_util_parse_ulong(how + 4, 10, PID_MAX, &num) == 0)))
 			continue;
-		if (v == self || strcmp(id, addr))
+		if (v == self || !id_covers(id, strlen(id), fn))
 			continue;
-		if (gh_vms_pid(ctx, (unsigned)v, &pid) == 0) {
+		r = gh_vms_pid(ctx, (unsigned)v, &pid);
+		if (r == 0) {
 			*vmid = (unsigned)v;
 			r = 1;
+		} else if (r == -ENOENT) {
+			r = 0;
 		}
 	}
+	free(line);
 	fclose(f);
 	return r;
 }
@@ -140,28 +239,43 @@ static int reserved_by(struct gh_ctx *ctx, unsigned self, const char *addr, unsi
 int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid)
 {
 	struct gh_strv names = { 0 };
-	int r = gh_fs_list(ctx, &names, "/var/run/qemu-server");
+	struct gh_pciid fn;
+	int r;
 
-	for (size_t i = 0; i < names.n && r >= 0; i++) {
-		char *dot = strstr(names.v[i], ".pid");
+	if (!gh_pciid_is_addr(addr) || gh_pciid_parse(addr, &fn) < 0)
+		return -EINVAL;
+	r = gh_fs_list(ctx, &names, "/var/run/qemu-server");
+	if (r < 0)
+		gh_err(ctx, "cannot list /var/run/qemu-server: %s", strerror(-r));
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		char *dot = strrchr(names.v[i], '.'), canon[32];
 		unsigned long v;
+		size_t len;
+		char *cl = NULL;
 		pid_t pid;
 
-		if (!dot || dot[4])
+		if (!dot || strcmp(dot, ".pid"))
 			continue;
 		*dot = '\0';
-		if (gh_util_parse_ulong(names.v[i], 10, 999999999, &v) < 0 || v == self)
+		/* Only the names PVE writes: "0100.pid" is not VM 100's. */
+		if (gh_util_parse_ulong(names.v[i], 10, VMID_MAX, &v) < 0 ||
+		    gh_util_format(canon, sizeof(canon), "%lu", v) < 0 || strcmp(canon, names.v[i]) || v == self)
 			continue;
-		if (gh_vms_pid(ctx, (unsigned)v, &pid) < 0)
+		r = vm_cmdline(ctx, (unsigned)v, &pid, &cl, &len);
+		if (r == -ENOENT) {
+			r = 0;
 			continue;
-		r = vm_uses(ctx, pid, addr);
-		if (r > 0) {
-			*vmid = (unsigned)v;
-			break;
 		}
+		if (r < 0)
+			break;
+		if (cmdline_uses(cl, len, &fn)) {
+			*vmid = (unsigned)v;
+			r = 1;
+		}
+		free(cl);
 	}
 	gh_strv_free(&names);
 	if (r == 0)
-		r = reserved_by(ctx, self, addr, vmid);
+		r = reserved_by(ctx, self, &fn, vmid);
 	return r;
 }

@@ -379,8 +379,17 @@ START_TEST(harmless_phases)
 	before = tree_digest(fx->root);
 	run_hook(r, NULL, "111", "pre-stop", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
+	/* Pinning is configured for 111, but QEMU is not running: a clear no, nothing changed. */
 	run_hook(r, NULL, "111", "post-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "not pinning: VM 111 is not running"));
+	ck_assert_uint_eq(tree_digest(fx->root), before);
+	/* Without pinning, post-start has nothing to do. */
+	fx_vmconf(fx, 113, "cores: 2\nhostpci0: 01:00\n");
+	before = tree_digest(fx->root);
+	run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->err, "no pinning configured"));
 	ck_assert_uint_eq(tree_digest(fx->root), before);
 	free(r);
 	fx_free(fx);
