@@ -5,10 +5,13 @@
 #include <string.h>
 
 #include "hook.h"
+#include "affinity.h"
+#include "cpulist.h"
 #include "host.h"
 #include "modules.h"
 #include "pci.h"
 #include "vmconf.h"
+#include "vms.h"
 
 static struct json_object *str_or_null(const char *s)
 {
@@ -90,6 +93,56 @@ static int status_modules(struct gh_ctx *ctx, struct json_object *root, bool jso
 	return 0;
 }
 
+/* A running VM's QEMU threads and the CPUs each may run on now. */
+static int status_threads(struct gh_ctx *ctx, struct json_object *root, unsigned vmid, bool json)
+{
+	struct json_object *arr = NULL;
+	struct gh_pinplan pp = { 0 };
+	pid_t pid;
+	int r = gh_vms_pid(ctx, vmid, &pid);
+
+	if (r == -ENOENT) {
+		if (json)
+			json_object_object_add(root, "threads", NULL);
+		else
+			printf("QEMU: not running\n");
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = gh_affinity_threads(ctx, pid, &pp);
+	if (r < 0) {
+		gh_err(ctx, "cannot list the threads of QEMU pid %d: %s", (int)pid, strerror(-r));
+		return r;
+	}
+	if (json) {
+		arr = json_object_new_array();
+		json_object_object_add(root, "pid", json_object_new_int(pid));
+		json_object_object_add(root, "threads", arr);
+	} else {
+		printf("QEMU pid %d threads:\n", (int)pid);
+	}
+	for (unsigned i = 0; i < pp.n; i++) {
+		char cpus[256], comm[64];
+
+		if (gh_cpulist_format(&pp.v[i].now, cpus, sizeof(cpus)) < 0)
+			snprintf(cpus, sizeof(cpus), "?");
+		if (json) {
+			struct json_object *t = json_object_new_object();
+
+			json_object_object_add(t, "tid", json_object_new_int(pp.v[i].tid));
+			json_object_object_add(t, "name", json_object_new_string(pp.v[i].comm));
+			json_object_object_add(t, "cpus", json_object_new_string(cpus));
+			json_object_array_add(arr, t);
+		} else {
+			printf("  %-8d %-20s CPUs %s\n", (int)pp.v[i].tid, gh_util_escape(pp.v[i].comm, comm, sizeof(comm)),
+			       cpus);
+		}
+	}
+	gh_affinity_free(&pp);
+	return 0;
+}
+
 int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 {
 	struct json_object *root = NULL, *devs = NULL;
@@ -157,6 +210,11 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 				print_dev(&d, NULL);
 			gh_pci_dev_free(&d);
 		}
+	}
+	if (vmid) {
+		r = status_threads(ctx, root, vmid, o->json);
+		if (r < 0)
+			goto out;
 	}
 	r = status_modules(ctx, root, o->json);
 	if (r < 0)

@@ -327,6 +327,36 @@ START_TEST(timeout_wedges_and_recover_restores)
 }
 END_TEST
 
+START_TEST(holders_stop_unit_and_kill)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+
+	fx_proc(fx, 2100, "Xorg", "/usr/lib/xorg/Xorg", "/system.slice/gdm.service");
+	fx_proc_fd(fx, 2100, 7, "/dev/dri/card0");
+	fx_file(fx, "/sys/fs/cgroup/system.slice/gdm.service/cgroup.procs", "2100\n");
+	fx_proc(fx, 2200, "miner", "./miner", "/user.slice/user-0.slice/session-9.scope");
+	fx_proc_fd(fx, 2200, 5, "/dev/nvidia0");
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(pre_start(fx, 111), -EPERM);
+	ck_assert(fx_log_has(fx, "refusing: held by pid 2100 (Xorg, gdm.service)"));
+	ck_assert(fx_log_has(fx, "refusing: held by pid 2200 (miner, session-9.scope)"));
+
+	/* kill ends both; stop-unit would stop gdm (and the session scope). */
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\nholders = kill\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/proc/2100"), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/proc/2200"), 0);
+	ck_assert(fx_log_has(fx, "kill pid 2200 (miner), which holds the card: ok"));
+	ck_assert_int_eq(post_stop(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "cannot be undone: a killed process is not restarted"));
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(one_gpu_two_vms)
 {
 	struct fx *fx = host();
@@ -431,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, journal_after_each_step);
 	tcase_add_test(tc, crash_mid_way_then_pre_start_again);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
+	tcase_add_test(tc, holders_stop_unit_and_kill);
 	tcase_add_test(tc, one_gpu_two_vms);
 	tcase_add_test(tc, journal_cannot_be_written);
 	tcase_add_test(tc, lock_contention);
