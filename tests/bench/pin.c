@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pinning benchmark: time from a post-start's start to every thread pinned,
+ * for 2 and 16 vCPUs, against a floor that only calls sched_setaffinity on
+ * tids it already knows.
+ *
+ * A synthetic QEMU (this program re-executed as "kvm -pidfile ...") runs the
+ * vCPU threads "CPU n/KVM" and one "IO iothread0". The fixture root's /proc
+ * is the real /proc. The machine may have fewer CPUs than vCPUs: the policy
+ * maps vCPU i to CPU i, and the scheduler ops fold CPU i onto i % online, so
+ * the same number of real sched_setaffinity/sched_getaffinity calls is made.
+ * Prints one line per size and, with --json FILE, the same figures as JSON.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "affinity.h"
+#include "fs.h"
+#include "policy.h"
+#include "sim.h"
+#include "timebox.h"
+#include "vmconf.h"
+
+static long ncpu;
+
+static void fold(const cpu_set_t *in, cpu_set_t *out)
+{
+	CPU_ZERO(out);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, in))
+			CPU_SET(c % ncpu, out);
+}
+
+/* What each thread was asked for, so a read-back of the folded mask answers the ask. */
+static struct {
+	pid_t tid;
+	cpu_set_t asked;
+} asked[128];
+
+static int fold_set(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)
+{
+	cpu_set_t real;
+	size_t i;
+
+	(void)ctx;
+	fold(set, &real);
+	if (sched_setaffinity(tid, sizeof(real), &real) < 0)
+		return -errno;
+	for (i = 0; i < 127 && asked[i].tid && asked[i].tid != tid; i++)
+		;
+	asked[i].tid = tid;
+	asked[i].asked = *set;
+	return 0;
+}
+
+static int fold_get(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
+{
+	cpu_set_t folded;
+
+	(void)ctx;
+	if (sched_getaffinity(tid, sizeof(*set), set) < 0)
+		return -errno;
+	for (size_t i = 0; i < 128 && asked[i].tid; i++) {
+		if (asked[i].tid != tid)
+			continue;
+		fold(&asked[i].asked, &folded);
+		if (CPU_EQUAL(&folded, set))
+			*set = asked[i].asked;
+	}
+	return 0;
+}
+
+static void *park(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%s", (const char *)arg);
+	pthread_setname_np(pthread_self(), name);
+	free(arg);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* The synthetic QEMU: argv = kvm -pidfile PATH N */
+static int fake_qemu(int argc, char **argv)
+{
+	int n = argc > 3 ? atoi(argv[3]) : 2; /* test program argument, not user input */
+	FILE *f;
+
+	for (int i = 0; i <= n; i++) {
+		pthread_t t;
+		char *name = malloc(16);
+
+		snprintf(name, 16, i < n ? "CPU %d/KVM" : "IO iothread0", i);
+		pthread_create(&t, NULL, park, name);
+	}
+	usleep(50000);
+	f = fopen(argv[2], "we");
+	if (!f)
+		return 1;
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+	for (;;)
+		pause();
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define RUNS 51
+
+static void bench(int n, FILE *json, bool first)
+{
+	char root[] = "/tmp/gh-bench-XXXXXX", path[512], ini[256];
+	double hook[RUNS], floor_[RUNS];
+	struct gh_ops ops = gh_sim_ops;
+	struct gh_ctx *ctx;
+	pid_t child, tids[64];
+	int ntids = 0;
+	FILE *f;
+
+	if (!mkdtemp(root))
+		exit(1);
+	snprintf(path, sizeof(path), "%s/proc", root);
+	if (symlink("/proc", path) < 0)
+		exit(1);
+	snprintf(path, sizeof(path), "mkdir -p %s/var/run/qemu-server %s/etc/pve/qemu-server %s/etc/gpu-hook "
+				     "%s/sys/devices/system/cpu", root, root, root, root);
+	if (system(path) != 0)
+		exit(1);
+	snprintf(path, sizeof(path), "%s/sys/devices/system/cpu/online", root);
+	f = fopen(path, "we");
+	fprintf(f, "0-63\n");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/etc/pve/qemu-server/901.conf", root);
+	f = fopen(path, "we");
+	fprintf(f, "sockets: 1\ncores: %d\n", n);
+	fclose(f);
+	snprintf(ini, sizeof(ini), "%s/etc/gpu-hook/901.ini", root);
+	f = fopen(ini, "we");
+	fprintf(f, "[pinning]\nvcpus = 0-%d\nothers = 0\n", n - 1);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/var/run/qemu-server/901.pid", root);
+	child = fork();
+	if (child == 0) {
+		char nbuf[16];
+
+		snprintf(nbuf, sizeof(nbuf), "%d", n);
+		execl("/proc/self/exe", "kvm", "-pidfile", path, nbuf, (char *)NULL);
+		_exit(127);
+	}
+	while (access(path, F_OK) < 0)
+		usleep(1000);
+	usleep(20000);
+
+	ops.set_affinity = fold_set;
+	ops.get_affinity = fold_get;
+	gh_ctx_new(root, &ctx);
+	gh_ctx_set_ops(ctx, &ops, NULL);
+	for (int i = 0; i < RUNS; i++) {
+		struct gh_vmconf vm;
+		struct gh_policy pol;
+		struct gh_pinplan pp;
+		double t0 = now_us();
+		int r;
+
+		/* What post-start does: config, policy, plan (pid, threads, checks), apply, read back. */
+		r = gh_vmconf_load(ctx, 901, &vm);
+		r = r < 0 ? r : gh_policy_load(ctx, 901, &pol);
+		r = r < 0 ? r : gh_affinity_plan(ctx, 901, &vm, &pol, &pp);
+		if (r < 0 || pp.refusals.n || pp.n != (unsigned)n + 2) {
+			fprintf(stderr, "bench: plan failed (%d, %zu refusals, %u threads)\n", r, pp.refusals.n, pp.n);
+			exit(1);
+		}
+		if (gh_affinity_apply(ctx, &pp) < 0)
+			exit(1);
+		hook[i] = now_us() - t0;
+		if (i == 0)
+			for (unsigned k = 0; k < pp.n && ntids < 64; k++)
+				tids[ntids++] = pp.v[k].tid;
+		gh_affinity_free(&pp);
+		gh_policy_free(&pol);
+	}
+	for (int i = 0; i < RUNS; i++) {
+		double t0 = now_us();
+
+		for (int k = 0; k < ntids; k++) {
+			cpu_set_t s;
+
+			CPU_ZERO(&s);
+			CPU_SET(k % ncpu, &s);
+			if (sched_setaffinity(tids[k], sizeof(s), &s) < 0)
+				exit(1);
+		}
+		floor_[i] = now_us() - t0;
+	}
+	qsort(hook, RUNS, sizeof(double), cmp);
+	qsort(floor_, RUNS, sizeof(double), cmp);
+	printf("pin %2d vCPUs: gpu-hook %8.1f us  floor %6.1f us  ratio %6.1f  (median of %d)\n", n, hook[RUNS / 2],
+	       floor_[RUNS / 2], hook[RUNS / 2] / floor_[RUNS / 2], RUNS);
+	if (json)
+		fprintf(json, "%s  {\"vcpus\": %d, \"gpu_hook_us\": %.1f, \"floor_us\": %.1f, \"ratio\": %.2f}", first ? "" : ",\n",
+			n, hook[RUNS / 2], floor_[RUNS / 2], hook[RUNS / 2] / floor_[RUNS / 2]);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	gh_ctx_free(ctx);
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	if (system(path) != 0)
+		exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	FILE *json = NULL;
+
+	if (!strcmp(argv[0], "kvm"))
+		return fake_qemu(argc, argv);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (argc == 3 && !strcmp(argv[1], "--json"))
+		json = fopen(argv[2], "we");
+	if (json)
+		fprintf(json, "{\"pinning\": [\n");
+	bench(2, json, true);
+	bench(16, json, false);
+	if (json) {
+		fprintf(json, "\n]}\n");
+		fclose(json);
+	}
+	return 0;
+}
