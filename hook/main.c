@@ -30,8 +30,7 @@ static const struct gh_cmd commands[] = {
 
 static const struct gh_cmd phase_cmd = {
 	"<vmid> <phase>", gh_cmd_phase, "<vmid> pre-start|post-start|pre-stop|post-stop [--dry-run] [--json] [--root DIR] [-v]",
-	"run a hookscript phase as Proxmox does: pre-start hands the VM's GPU functions to vfio-pci, "
-	"post-stop gives them back; --dry-run prints the plan and changes nothing",
+	"a hookscript phase: pre-start GPU to vfio-pci, post-start pin vCPUs, post-stop GPU back",
 };
 
 static const char *const phases[] = { "pre-start", "post-start", "pre-stop", "post-stop" };
@@ -47,6 +46,7 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd)
 		"       gpu-hook <command> [options]\n\n"
 		"Hands an NVIDIA GPU between the Proxmox host and a VM (a Proxmox VE hookscript).\n\n"
 		"  %-16s %s\n", "<vmid> <phase>", phase_cmd.desc);
+	fprintf(f, "  %-16s %s\n", "", "(--dry-run prints the plan or the reasons to refuse, and changes nothing)");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].desc);
 	fprintf(f,
