@@ -215,14 +215,13 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
 	return r;
 }
 
-int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
+/* One write() of the whole value, then close: a short write is an error. */
+static int write_once(int fd, const char *value)
 {
 	size_t len = strlen(value);
 	ssize_t n;
-	int fd, r = 0;
-	WITH_PATH(p, fmt, -errno);
+	int r = 0;
 
-	fd = open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, value, len);
@@ -235,24 +234,16 @@ int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fm
 	return r;
 }
 
+int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return write_once(open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY), value);
+}
+
 int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
 {
-	size_t len = strlen(value);
-	ssize_t n;
-	int fd, r = 0;
 	WITH_PATH(p, fmt, -errno);
-
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, len);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	return r;
+	return write_once(open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644), value);
 }
 
 int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...)
