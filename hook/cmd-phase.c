@@ -233,7 +233,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 		printf("  %-8s %-16s %-5s %-12s %s\n", "TID", "THREAD", "VCPU", "CPUS NOW", "CPUS");
 	for (unsigned i = 0; i < pp->n; i++) {
 		const struct gh_pin *t = &pp->v[i];
-		char vc[8] = "-";
+		char vc[16] = "-";
 
 		pin_text(t, now, sizeof(now), want, sizeof(want));
 		if (t->vcpu >= 0)

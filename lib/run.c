@@ -532,7 +532,7 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned
 int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 {
 	struct gh_strv failed_devs = { 0 };
-	struct gh_plan p;
+	struct gh_plan p = { 0 };
 	int *undoes = NULL, *results = NULL;
 	bool all = true;
 	int r, first;

@@ -53,6 +53,42 @@ static void read_child_state(struct gh_ctx *ctx, struct gh_timebox *out)
 		snprintf(out->wchan, sizeof(out->wchan), "unknown");
 }
 
+static void timed_out(struct gh_ctx *ctx, unsigned long long start, struct gh_timebox *out)
+{
+	out->timed_out = true;
+	out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
+	read_child_state(ctx, out);
+	kill(out->pid, SIGKILL);
+}
+
+static void finished(int st, unsigned long long start, struct gh_timebox *out)
+{
+	out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
+	out->status = WIFEXITED(st) ? -WEXITSTATUS(st) : -EINTR;
+}
+
+/* Kernels before 5.3 (and valgrind) have no pidfd_open: poll the child instead. */
+static int wait_polling(struct gh_ctx *ctx, unsigned long long deadline, unsigned long long start,
+			struct gh_timebox *out)
+{
+	for (;;) {
+		int st;
+		pid_t r = waitpid(out->pid, &st, WNOHANG);
+
+		if (r == out->pid) {
+			finished(st, start, out);
+			return 0;
+		}
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (gh_timebox_now_ms() >= deadline) {
+			timed_out(ctx, start, out);
+			return 0;
+		}
+		usleep(2000);
+	}
+}
+
 int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), void *arg, struct gh_timebox *out)
 {
 	unsigned long long start = gh_timebox_now_ms(), deadline = start + timeout_ms;
@@ -71,6 +107,8 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 	}
 	out->pid = pid;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 && errno == ENOSYS)
+		return wait_polling(ctx, deadline, start, out);
 	if (pidfd < 0) {
 		r = -errno;
 		kill(pid, SIGKILL);
@@ -88,20 +126,13 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 		if (r > 0 || r < 0)
 			break;
 		/* Timed out: record what the child is stuck in, kill it, do not wait for it. */
-		out->timed_out = true;
-		out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
-		read_child_state(ctx, out);
-		kill(pid, SIGKILL);
+		timed_out(ctx, start, out);
 		close(pidfd);
 		return 0;
 	}
 	close(pidfd);
 	if (waitpid(pid, &st, 0) < 0)
 		return -errno;
-	out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
-	if (WIFEXITED(st))
-		out->status = -WEXITSTATUS(st);
-	else
-		out->status = -EINTR;
+	finished(st, start, out);
 	return 0;
 }
