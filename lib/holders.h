@@ -36,9 +36,17 @@ struct gh_holder_set {
  */
 int gh_holders_scan(struct gh_ctx *ctx, const struct gh_strv *patterns, struct gh_holder_set *out);
 void gh_holders_free(struct gh_holder_set *set);
-/* "pid 900 (nvidia-persiste, nvidia-persistenced.service): /dev/nvidia0 (fd 4)" */
+/*
+ * "pid 900 (nvidia-persiste, nvidia-persistenced.service): /dev/nvidia0 (fd 4)".
+ * A path list that does not fit ends in "..."; -ENAMETOOLONG only when the
+ * part before the paths does not fit.
+ */
 int gh_holders_describe(const struct gh_holder *h, char *buf, size_t size);
-/* unit / container from one cgroup v2 path ("/system.slice/x.service", "/lxc/105/ns/..."). */
+/*
+ * unit / container from one cgroup v2 path ("/system.slice/x.service", "/lxc/105/ns/...").
+ * The unit is the innermost .service/.scope. A container process gets the
+ * container only (unit ""): its units are not the host's.
+ */
 void gh_holders_parse_cgroup(const char *path, char *unit, size_t unit_size, char *ct, size_t ct_size);
 
 #endif

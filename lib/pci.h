@@ -39,6 +39,7 @@ int gh_pci_group_members(struct gh_ctx *ctx, int group, struct gh_strv *out);
 int gh_pci_driver_module(struct gh_ctx *ctx, const char *driver, char *buf, size_t size);
 /* Addresses bound to a driver (/sys/bus/pci/drivers/<drv>/<addr> links). */
 int gh_pci_driver_devices(struct gh_ctx *ctx, const char *driver, struct gh_strv *out);
+/* PCI-to-PCI and CardBus bridges (class 0x0604xx, 0x0607xx, 0x0609xx), as pci_is_bridge(). */
 bool gh_pci_is_bridge(const struct gh_pci_dev *dev);
 bool gh_pci_is_display(const struct gh_pci_dev *dev);	/* class 0x03xxxx */
 /*

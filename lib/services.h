@@ -17,7 +17,11 @@
 bool gh_services_valid_name(const char *unit);
 /* Resolves aliases (display-manager.service -> gdm3.service); copies otherwise. */
 int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t size);
-/* 1 active, 0 not, -errno. */
+/*
+ * 1 active, 0 not, -errno. Also active: a unit whose processes sit in
+ * sub-cgroups (cgroup.events "populated 1"), and an instance under
+ * system.slice/system-<prefix>.slice/.
+ */
 int gh_services_is_active(struct gh_ctx *ctx, const char *unit);
 
 #endif
