@@ -286,6 +286,7 @@ static void read_cgroup(struct scan *s, const char *pid, struct gh_holder *h)
 	while ((line = lines_next(&l, &err)))
 		if (!strncmp(line, "0::", 3)) {
 			gh_holders_parse_cgroup(line + 3, h->unit, sizeof(h->unit), h->container, sizeof(h->container));
+			snprintf(h->cgroup, sizeof(h->cgroup), "%s", line + 3);
 			break;
 		}
 	close(l.fd);

@@ -19,6 +19,7 @@ struct gh_holder {
 	pid_t pid;
 	char comm[64];			/* raw; escape before logging */
 	char unit[256];			/* "nvidia-persistenced.service", "session-2.scope", "" */
+	char cgroup[256];		/* the cgroup v2 path, truncated */
 	char container[32];		/* LXC container id "105", "" */
 	struct gh_strv paths;		/* what it holds: "/dev/nvidia0 (fd 4)", "/dev/nvidia0 (mmap)" */
 };

@@ -498,6 +498,12 @@ static int load_services(struct gh_ctx *ctx, struct gh_host *h)
 	return 0;
 }
 
+/* A unit of a user's own systemd (user@UID.service): the system's systemctl cannot stop it. */
+static bool in_user_manager(const struct gh_holder *ho)
+{
+	return strstr(ho->cgroup, "/user@") != NULL;
+}
+
 /*
  * A holder inside a unit we stop anyway is that unit's stop; under
  * holders=stop-unit its unit joins the stop list; under kill it is killed;
@@ -514,7 +520,7 @@ static int classify_holders(struct gh_host *h)
 		if (ho->unit[0] && !ho->container[0] && gh_strv_contains(&h->services, ho->unit))
 			continue;
 		if (h->pol.holders == GH_HOLDERS_STOP_UNIT && ho->unit[0] && !ho->container[0] &&
-		    gh_services_valid_name(ho->unit)) {
+		    gh_services_valid_name(ho->unit) && !in_user_manager(ho)) {
 			if (gh_strv_add(&h->services, ho->unit) < 0 || gh_strv_add(&h->services_known, ho->unit) < 0)
 				return -ENOMEM;
 			continue;
@@ -529,6 +535,7 @@ static int classify_holders(struct gh_host *h)
 		}
 		NOTE(&h->refusals, "held by %s%s", desc,
 		     ho->container[0] ? " (stop the container first)" :
+		     in_user_manager(ho) ? " (a unit of a user session: stop it, or log that user out)" :
 		     h->pol.holders == GH_HOLDERS_REFUSE ? " (stop it, or set holders = stop-unit)" : "");
 	}
 	return 0;

@@ -218,6 +218,15 @@ START_TEST(holders_policy_stop_unit)
 
 	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\nholders = stop-unit\n");
 	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	/* A unit of a user's own systemd cannot be stopped by the system's systemctl. */
+	fx_proc(fx, 4100, "kwin_wayland", "kwin_wayland",
+		"/user.slice/user-1000.slice/user@1000.service/app.slice/plasma-kwin_wayland.service");
+	fx_proc_fd(fx, 4100, 8, "/dev/nvidia-modeset");
+	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
+	ck_assert(has_refusal(&p, "plasma-kwin_wayland.service): /dev/nvidia-modeset (fd 8) (a unit of a user session"));
+	gh_plan_free(&p);
+	gh_host_free(&h);
+	fx_rm(fx, "/proc/4100");
 	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
 	ck_assert_uint_eq(p.refusals.n, 0);
 	plan_lines(&p, lines, sizeof(lines));
