@@ -21,3 +21,10 @@ if rmmod nvidia_uvm && rmmod nvidia_drm && rmmod nvidia_modeset && rmmod nvidia 
 grep -q 'Resource temporarily unavailable\|in use' /tmp/err || fail "unexpected rmmod error: $(cat /tmp/err)"
 kill $holder
 echo "stubs ok"
+# A static gpu-hook runs with no shared library in the guest at all.
+if [ -e /etc/gpu-hook-binary ]; then
+	libs=$(find / -xdev -name 'lib*.so*' 2>/dev/null | grep -v '^/lib/modules' | wc -l)
+	[ "$libs" -eq 0 ] || fail "a static gpu-hook but $libs shared libraries in the guest"
+	gpu-hook --version || fail "the static binary does not run"
+	echo "static binary ok, no shared libraries"
+fi
