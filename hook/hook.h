@@ -16,6 +16,7 @@ struct gh_opts {
 	bool json;
 	int verbose;
 	bool help;
+	const char *storage;	/* install --storage */
 	/* positionals after the command word */
 	int argc;
 	char **argv;
@@ -39,6 +40,8 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd);
 
 int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_install(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_uninstall(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_to_vfio(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_to_host(const struct gh_cmd *cmd, struct gh_opts *o);

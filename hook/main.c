@@ -24,6 +24,10 @@ static const struct gh_cmd commands[] = {
 	  "hand PCI functions to vfio-pci by hand (same engine as pre-start)" },
 	{ "to-host", gh_cmd_to_host, "to-host <address>... [--dry-run] [--json] [--root DIR] [-v]",
 	  "give PCI functions back to their host drivers by hand (same engine as post-stop)" },
+	{ "install", gh_cmd_install, "install <vmid> [--storage NAME] [--dry-run] [--root DIR]",
+	  "copy gpu-hook into a snippets storage (default: local) and wire it to the VM with qm set" },
+	{ "uninstall", gh_cmd_uninstall, "uninstall <vmid> [--dry-run] [--root DIR]",
+	  "remove the VM's hookscript line (qm set --delete hookscript)" },
 	{ "help", cmd_help, "help [<command>]", "show this help, or a command's" },
 	{ "version", cmd_version, "version", "print the version" },
 };
@@ -138,6 +142,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "storage", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gh_opts o = { .root = "/" };
@@ -173,10 +178,13 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			return cmd_version(NULL, &o);
+		case 's':
+			o.storage = optarg;
+			break;
 		default:
 			if (optopt)
 				fprintf(stderr, "gpu-hook: option -%c: %s\n", optopt,
-					strchr("r", optopt) ? "needs an argument" : "unknown option");
+					strchr("rs", optopt) ? "needs an argument" : "unknown option");
 			else
 				fprintf(stderr, "gpu-hook: unknown or incomplete option '%s'\n", argv[optind - 1]);
 			fprintf(stderr, "Try 'gpu-hook --help'.\n");

@@ -396,6 +396,57 @@ START_TEST(harmless_phases)
 }
 END_TEST
 
+START_TEST(install_and_uninstall)
+{
+	struct fx *fx = fx_new();
+	struct run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+	char log[512];
+
+	copy_example_host(fx);
+	fx_file(fx, "/usr/sbin/qm", "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/../../qm.log\"\n");
+	fx_chmod(fx, "/usr/sbin/qm", 0755);
+	before = tree_digest(fx->root);
+	run_hook(r, NULL, "install", "111", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->err, "would run: qm set 111 --hookscript local:snippets/gpu-hook"));
+	ck_assert_uint_eq(tree_digest(fx->root), before);
+
+	run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_int_eq(access(fx_path(fx, "/var/lib/vz/snippets/gpu-hook"), X_OK), 0);
+	run_hook(r, NULL, "uninstall", "111", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	{
+		FILE *f = fopen(fx_path(fx, "/qm.log"), "re");
+		size_t n;
+
+		ck_assert_ptr_nonnull(f);
+		n = fread(log, 1, sizeof(log) - 1, f);
+		log[n] = '\0';
+		fclose(f);
+	}
+	ck_assert_str_eq(log, "set 111 --hookscript local:snippets/gpu-hook\nset 111 --delete hookscript\n");
+
+	/* A storage without snippets, an unknown one, and a running VM are refused. */
+	run_hook(r, NULL, "install", "111", "--storage", "local-lvm", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "storage.cfg:5: storage 'local-lvm' is of type lvmthin"));
+	run_hook(r, NULL, "install", "111", "--storage", "nas", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "no storage named 'nas'"));
+	fx_file(fx, "/var/run/qemu-server/111.pid", "4242\n");
+	fx_proc(fx, 4242, "kvm", "/usr/bin/kvm -id 111 -pidfile /var/run/qemu-server/111.pid", "/qemu.slice/111.scope");
+	run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "VM 111 is running (pid 4242)"));
+	run_hook(r, NULL, "uninstall", "111", "--storage", "x", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 2);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli");
@@ -411,6 +462,7 @@ int main(void)
 	tcase_add_test(tc, refusal_exits_1);
 	tcase_add_test(tc, missing_vm_and_migration);
 	tcase_add_test(tc, harmless_phases);
+	tcase_add_test(tc, install_and_uninstall);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "install.h"
+#include "util.h"
+#include "vmconf.h"
+
+static int install(const struct gh_cmd *cmd, struct gh_opts *o, bool uninstall)
+{
+	char self[PATH_MAX], esc[64], tag[32];
+	struct gh_ctx *ctx;
+	unsigned vmid;
+	ssize_t n;
+	int r;
+
+	if (o->argc != 1 || (uninstall && o->storage)) {
+		gh_hook_usage(stderr, cmd);
+		return GH_EXIT_USAGE;
+	}
+	if (gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
+		fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
+			gh_util_escape(o->argv[0], esc, sizeof(esc)));
+		return GH_EXIT_FAIL;
+	}
+	/* The running binary itself, outside any --root: it is what gets installed. */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0) {
+		fprintf(stderr, "gpu-hook: cannot find my own binary: %s\n", strerror(errno));
+		return GH_EXIT_FAIL;
+	}
+	self[n] = '\0';
+	snprintf(tag, sizeof(tag), "%s %u", cmd->name, vmid);
+	ctx = gh_hook_ctx(o, tag);
+	if (!ctx)
+		return GH_EXIT_FAIL;
+	r = gh_install_hook(ctx, vmid, o->storage ? o->storage : "local", self, uninstall);
+	gh_ctx_free(ctx);
+	gh_logsink_close();
+	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
+}
+
+int gh_cmd_install(const struct gh_cmd *cmd, struct gh_opts *o)
+{
+	return install(cmd, o, false);
+}
+
+int gh_cmd_uninstall(const struct gh_cmd *cmd, struct gh_opts *o)
+{
+	return install(cmd, o, true);
+}
