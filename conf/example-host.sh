@@ -185,4 +185,13 @@ vcpus = 4-11
 others = 0-3
 "
 chmod 0644 ./etc/gpu-hook/111.ini
-for d in run var/run/qemu-server dev var/lib/vz/snippets; do mkdir -p "./$d"; : > "./$d/.keep"; done
+file /etc/modprobe.d/blacklist-nouveau.conf "blacklist nouveau\noptions nouveau modeset=0\n"
+file /etc/modprobe.d/nvidia-drm.conf "options nvidia-drm modeset=1 fbdev=1\n"
+file /proc/cmdline "BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet intel_iommu=on iommu=pt\n"
+file /proc/sys/kernel/osrelease "6.8.12-4-pve\n"
+file /sys/module/nvidia_drm/parameters/modeset "Y\n"
+file /sys/module/nvidia_drm/parameters/fbdev "Y\n"
+# Where 'gpu-hook install 111' put the hookscript (a stand-in: the tree holds no binaries).
+file /var/lib/vz/snippets/gpu-hook "#!/bin/sh\nexec /usr/sbin/gpu-hook \"\$@\"\n"
+chmod 0755 ./var/lib/vz/snippets/gpu-hook
+for d in run var/run/qemu-server dev; do mkdir -p "./$d"; : > "./$d/.keep"; done

@@ -40,6 +40,7 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd);
 
 int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_check(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_install(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_uninstall(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o);

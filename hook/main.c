@@ -24,6 +24,8 @@ static const struct gh_cmd commands[] = {
 	  "hand PCI functions to vfio-pci by hand (same engine as pre-start)" },
 	{ "to-host", gh_cmd_to_host, "to-host <address>... [--dry-run] [--json] [--root DIR] [-v]",
 	  "give PCI functions back to their host drivers by hand (same engine as post-stop)" },
+	{ "check", gh_cmd_check, "check [<vmid>...] [--json] [--root DIR]",
+	  "read-only: IOMMU, module configuration, console, and each VM's group and hookscript" },
 	{ "install", gh_cmd_install, "install <vmid> [--storage NAME] [--dry-run] [--root DIR]",
 	  "copy gpu-hook into a snippets storage (default: local) and wire it to the VM with qm set" },
 	{ "uninstall", gh_cmd_uninstall, "uninstall <vmid> [--dry-run] [--root DIR]",

@@ -355,6 +355,15 @@ void fx_host_single(struct fx *fx)
 		  "hostpci0: 01:00,pcie=1,x-vga=1\nmemory: 16384\nname: gpu-vm\nsockets: 1\n");
 }
 
+void fx_example_host(struct fx *fx)
+{
+	char cmd[PATH_MAX * 2 + 64];
+
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/conf/example-host/.' '%s/'", GH_SOURCE_DIR, fx->root);
+	if (system(cmd) != 0)
+		abort();
+}
+
 bool fx_log_has(const struct fx *fx, const char *needle)
 {
 	return strstr(fx->log, needle) != NULL;

@@ -61,6 +61,9 @@ void fx_vmconf(struct fx *fx, unsigned vmid, const char *text);
  */
 void fx_host_single(struct fx *fx);
 
+/* A copy of the shipped example host (conf/example-host) as the fixture. */
+void fx_example_host(struct fx *fx);
+
 bool fx_log_has(const struct fx *fx, const char *needle);
 void fx_log_clear(struct fx *fx);
 
