@@ -296,6 +296,46 @@ START_TEST(crash_mid_way_then_pre_start_again)
 }
 END_TEST
 
+/* A crash after any number of steps, with the next one running: one recover restores the host. */
+START_TEST(recover_from_every_recorded_state)
+{
+	for (unsigned k = 0; k <= 13; k++) {
+		struct fx *fx = host();
+		char before[512], after[512];
+		struct gh_journal j;
+		struct gh_host h;
+		struct gh_plan p;
+
+		state(fx, before, sizeof(before));
+		ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
+		ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
+		ck_assert_uint_eq(p.n, 13);
+		ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
+		ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
+		for (unsigned i = 0; i < k; i++) {
+			ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, 5000, NULL), 0);
+			j.status[i] = GH_J_DONE;
+		}
+		/* Step k+1 was running (its effect may or may not have happened: here it did). */
+		if (k < 13) {
+			gh_run_op(fx->ctx, &j.steps[k].op, 5000, NULL);
+			j.status[k] = GH_J_RUNNING;
+		} else {
+			j.complete = true;
+		}
+		ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+		gh_journal_free(&j);
+		gh_plan_free(&p);
+		gh_host_free(&h);
+		ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "k=%u:\n%s", k, fx->log);
+		state(fx, after, sizeof(after));
+		ck_assert_msg(!strcmp(after, before), "k=%u: %s\n%s", k, after, fx->log);
+		ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+		fx_free(fx);
+	}
+}
+END_TEST
+
 START_TEST(timeout_wedges_and_recover_restores)
 {
 	struct fx *fx = host();
@@ -460,6 +500,7 @@ int main(void)
 	tcase_add_test(tc, rollback_from_every_step);
 	tcase_add_test(tc, journal_after_each_step);
 	tcase_add_test(tc, crash_mid_way_then_pre_start_again);
+	tcase_add_test(tc, recover_from_every_recorded_state);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
 	tcase_add_test(tc, one_gpu_two_vms);
