@@ -158,7 +158,7 @@ static int run_qm(struct gh_ctx *ctx, char **args)
 		return -ENOENT;
 	}
 	q.argv[0] = (char *)"qm";
-	for (int i = 0; args[i] && i < 6; i++) {
+	for (int i = 0; i < 6 && args[i]; i++) {
 		q.argv[i + 1] = args[i];
 		strncat(line, " ", sizeof(line) - strlen(line) - 1);
 		strncat(line, args[i], sizeof(line) - strlen(line) - 1);
