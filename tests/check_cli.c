@@ -18,131 +18,31 @@
 
 #include "fixture.h"
 
-struct run {
-	int status;	/* exit code, or 128 + signal */
-	char out[65536];
-	char err[65536];
-};
-
-static void slurp(int fd, char *buf, size_t size)
-{
-	size_t off = 0;
-	ssize_t n;
-
-	while (off + 1 < size && (n = read(fd, buf + off, size - off - 1)) > 0)
-		off += (size_t)n;
-	buf[off] = '\0';
-}
-
-/* argv is NULL-terminated; env may add one "NAME=value". */
-static void run_hook(struct run *r, const char *env, ...)
-{
-	char *argv[32];
-	va_list ap;
-	int out[2], err[2], st, n = 0;
-	pid_t pid;
-
-	argv[n++] = (char *)GH_BINARY;
-	va_start(ap, env);
-	while (n < 31 && (argv[n] = va_arg(ap, char *)))
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	ck_assert(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		if (env)
-			putenv((char *)env);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	/* stdout first, then stderr: outputs here stay well under a pipe's buffer. */
-	slurp(out[0], r->out, sizeof(r->out));
-	slurp(err[0], r->err, sizeof(r->err));
-	close(out[0]);
-	close(err[0]);
-	ck_assert(waitpid(pid, &st, 0) == pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void copy_example_host(struct fx *fx)
-{
-	char cmd[PATH_MAX * 2 + 64];
-
-	snprintf(cmd, sizeof(cmd), "cp -a '%s/conf/example-host/.' '%s/'", GH_SOURCE_DIR, fx->root);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-/* A digest of every path, link target, mode and content under the root. */
-static unsigned long tree_sum;
-static size_t tree_root_len;
-
-static int sum_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	unsigned long h = 5381;
-	char buf[4096];
-
-	(void)ftw;
-	for (const char *c = path + tree_root_len; *c; c++)
-		h = h * 33 + (unsigned char)*c;
-	h = h * 33 + st->st_mode;
-	if (flag == FTW_SL) {
-		ssize_t n = readlink(path, buf, sizeof(buf));
-
-		for (ssize_t i = 0; i < n; i++)
-			h = h * 33 + (unsigned char)buf[i];
-	} else if (flag == FTW_F) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n;
-
-		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-			for (ssize_t i = 0; i < n; i++)
-				h = h * 33 + (unsigned char)buf[i];
-		if (fd >= 0)
-			close(fd);
-	}
-	tree_sum ^= h + 0x9e3779b9 + (tree_sum << 6) + (tree_sum >> 2);
-	return 0;
-}
-
-static unsigned long tree_digest(const char *root)
-{
-	tree_sum = 0;
-	tree_root_len = strlen(root);
-	ck_assert_int_eq(nftw(root, sum_one, 32, FTW_PHYS), 0);
-	return tree_sum;
-}
-
 START_TEST(usage_and_version)
 {
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 
-	run_hook(r, NULL, "--help", NULL);
+	fx_run_hook(r, NULL, "--help", NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "usage: gpu-hook <vmid> <phase>"));
 	ck_assert_ptr_nonnull(strstr(r->out, "status"));
-	run_hook(r, NULL, "--version", NULL);
+	fx_run_hook(r, NULL, "--version", NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "gpu-hook " GH_VERSION));
-	run_hook(r, NULL, "status", "--help", NULL);
+	fx_run_hook(r, NULL, "status", "--help", NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "usage: gpu-hook status"));
-	run_hook(r, NULL, NULL);
+	fx_run_hook(r, NULL, NULL);
 	ck_assert_int_eq(r->status, 2);
-	run_hook(r, NULL, "--frobnicate", NULL);
+	fx_run_hook(r, NULL, "--frobnicate", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_ptr_nonnull(strstr(r->err, "--frobnicate"));
-	run_hook(r, NULL, "111", "launch", NULL);
+	fx_run_hook(r, NULL, "111", "launch", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_ptr_nonnull(strstr(r->err, "unknown phase 'launch'"));
-	run_hook(r, NULL, "fly", NULL);
+	fx_run_hook(r, NULL, "fly", NULL);
 	ck_assert_int_eq(r->status, 2);
-	run_hook(r, NULL, "111", "pre-start", "extra", NULL);
+	fx_run_hook(r, NULL, "111", "pre-start", "extra", NULL);
 	ck_assert_int_eq(r->status, 2);
 	free(r);
 }
@@ -150,11 +50,11 @@ END_TEST
 
 START_TEST(bad_vmid)
 {
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	static const char *const bad[] = { "abc", "12", "0111", "1e3", "99999999999", "111\x1b[2J" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		run_hook(r, NULL, bad[i], "pre-start", "--dry-run", "--root", "/nonexistent", NULL);
+		fx_run_hook(r, NULL, bad[i], "pre-start", "--dry-run", "--root", "/nonexistent", NULL);
 		ck_assert_int_eq(r->status, 1);
 		ck_assert_ptr_nonnull(strstr(r->err, "invalid vmid"));
 		/* A terminal escape from argv is not echoed raw. */
@@ -167,12 +67,12 @@ END_TEST
 START_TEST(demo_dry_run)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	unsigned long before;
 
-	copy_example_host(fx);
-	before = tree_digest(fx->root);
-	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	fx_example_host(fx);
+	before = fx_tree_digest(fx->root);
+	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	if (r->status)
 		fprintf(stderr, "%s%s", r->out, r->err);
 	ck_assert_int_eq(r->status, 0);
@@ -181,7 +81,7 @@ START_TEST(demo_dry_run)
 	ck_assert_ptr_nonnull(strstr(r->out, "unload module nvidia_drm"));
 	ck_assert_ptr_nonnull(strstr(r->out, "write vfio-pci to /sys/bus/pci/devices/0000:01:00.1/driver_override"));
 	ck_assert_ptr_nonnull(strstr(r->out, "stop nvidia-persistenced.service"));
-	ck_assert_uint_eq(tree_digest(fx->root), before);
+	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 	free(r);
 	fx_free(fx);
 }
@@ -198,11 +98,11 @@ static struct json_object *get(struct json_object *o, const char *key)
 START_TEST(dry_run_json)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	struct json_object *o, *devs, *steps, *d;
 
-	copy_example_host(fx);
-	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--json", "--root", fx->root, NULL);
+	fx_example_host(fx);
+	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--json", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	o = json_tokener_parse(r->out);
 	ck_assert_ptr_nonnull(o);
@@ -227,7 +127,7 @@ START_TEST(dry_run_json)
 	json_object_put(o);
 
 	/* post-stop on a host whose card is home: nothing to do. */
-	run_hook(r, NULL, "111", "post-stop", "--dry-run", "--json", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "111", "post-stop", "--dry-run", "--json", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	o = json_tokener_parse(r->out);
 	ck_assert_ptr_nonnull(o);
@@ -244,13 +144,13 @@ END_TEST
 START_TEST(status_json)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	struct json_object *o, *devs;
 	bool seen_gpu = false;
 
-	copy_example_host(fx);
+	fx_example_host(fx);
 	fx_pci_attr(fx, "0000:01:00.1", "driver_override", "snd_hda_intel");
-	run_hook(r, NULL, "status", "--json", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "status", "--json", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	o = json_tokener_parse(r->out);
 	ck_assert_ptr_nonnull(o);
@@ -271,7 +171,7 @@ START_TEST(status_json)
 	ck_assert(seen_gpu);
 	json_object_put(o);
 
-	run_hook(r, NULL, "status", "111", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "status", "111", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "0000:01:00.1"));
 	ck_assert_ptr_nonnull(strstr(r->out, "snd_hda_intel"));
@@ -283,7 +183,7 @@ END_TEST
 /* Bad input: a clear message naming the file and line or value, exit 1, nothing changed. */
 static void expect_bad(struct fx *fx, const char *file, const char *content, size_t len, const char *message)
 {
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	unsigned long before;
 	FILE *f = fopen(fx_path(fx, file), "we");
 
@@ -291,11 +191,11 @@ static void expect_bad(struct fx *fx, const char *file, const char *content, siz
 	ck_assert_uint_eq(fwrite(content, 1, len, f), len);
 	fclose(f);
 	chmod(fx_path(fx, file), 0644);
-	before = tree_digest(fx->root);
-	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	before = fx_tree_digest(fx->root);
+	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_msg(r->status == 1, "%s: status %d\n%s", file, r->status, r->err);
 	ck_assert_msg(strstr(r->err, message), "expected \"%s\" in:\n%s", message, r->err);
-	ck_assert_uint_eq(tree_digest(fx->root), before);
+	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 	free(r);
 }
 
@@ -305,7 +205,7 @@ START_TEST(bad_input)
 	static const char garbage[] = "hostpci0: 01:00\n\x01\x02\xff\xfe\x00garbage\nname: x\n";
 	char *longline;
 
-	copy_example_host(fx);
+	fx_example_host(fx);
 	expect_bad(fx, "/etc/pve/qemu-server/111.conf", "hostpci0: ../../etc\n", 20,
 		   "/etc/pve/qemu-server/111.conf:1:");
 	expect_bad(fx, "/etc/pve/qemu-server/111.conf", "cores: 2\nhostpci0: 01:00.0\nhostpci1: 0000:0A:00.0\n", 48,
@@ -331,17 +231,17 @@ END_TEST
 START_TEST(refusal_exits_1)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 
-	copy_example_host(fx);
+	fx_example_host(fx);
 	fx_proc(fx, 7777, "blender", "blender", "/user.slice/user-0.slice/session-3.scope");
 	fx_proc_fd(fx, 7777, 9, "/dev/nvidia0");
-	run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->out, "REFUSED"));
 	ck_assert_ptr_nonnull(strstr(r->out, "pid 7777"));
 	/* Without --dry-run the refusal is logged with the hook's prefix. */
-	run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "gpu-hook[111 pre-start]: error: refusing: held by pid 7777"));
 	free(r);
@@ -352,17 +252,17 @@ END_TEST
 START_TEST(missing_vm_and_migration)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 
-	copy_example_host(fx);
-	run_hook(r, NULL, "999", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	fx_example_host(fx);
+	fx_run_hook(r, NULL, "999", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "/etc/pve/qemu-server/999.conf"));
-	run_hook(r, "PVE_MIGRATED_FROM=pve2", "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	fx_run_hook(r, "PVE_MIGRATED_FROM=pve2", "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "/etc/pve/nodes/pve2/qemu-server/111.conf"));
 	/* An empty PVE_MIGRATED_FROM is a normal start. */
-	run_hook(r, "PVE_MIGRATED_FROM=", "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	fx_run_hook(r, "PVE_MIGRATED_FROM=", "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	free(r);
 	fx_free(fx);
@@ -372,25 +272,25 @@ END_TEST
 START_TEST(harmless_phases)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	unsigned long before;
 
-	copy_example_host(fx);
-	before = tree_digest(fx->root);
-	run_hook(r, NULL, "111", "pre-stop", "--root", fx->root, NULL);
+	fx_example_host(fx);
+	before = fx_tree_digest(fx->root);
+	fx_run_hook(r, NULL, "111", "pre-stop", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	/* Pinning is configured for 111, but QEMU is not running: a clear no, nothing changed. */
-	run_hook(r, NULL, "111", "post-start", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "111", "post-start", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "not pinning: VM 111 is not running"));
-	ck_assert_uint_eq(tree_digest(fx->root), before);
+	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 	/* Without pinning, post-start has nothing to do. */
 	fx_vmconf(fx, 113, "cores: 2\nhostpci0: 01:00\n");
-	before = tree_digest(fx->root);
-	run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	before = fx_tree_digest(fx->root);
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->err, "no pinning configured"));
-	ck_assert_uint_eq(tree_digest(fx->root), before);
+	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 	free(r);
 	fx_free(fx);
 }
@@ -399,23 +299,23 @@ END_TEST
 START_TEST(install_and_uninstall)
 {
 	struct fx *fx = fx_new();
-	struct run *r = calloc(1, sizeof(*r));
+	struct fx_run *r = calloc(1, sizeof(*r));
 	unsigned long before;
 	char log[512];
 
-	copy_example_host(fx);
+	fx_example_host(fx);
 	fx_file(fx, "/usr/sbin/qm", "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/../../qm.log\"\n");
 	fx_chmod(fx, "/usr/sbin/qm", 0755);
-	before = tree_digest(fx->root);
-	run_hook(r, NULL, "install", "111", "--dry-run", "--root", fx->root, NULL);
+	before = fx_tree_digest(fx->root);
+	fx_run_hook(r, NULL, "install", "111", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->err, "would run: qm set 111 --hookscript local:snippets/gpu-hook"));
-	ck_assert_uint_eq(tree_digest(fx->root), before);
+	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 
-	run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_int_eq(access(fx_path(fx, "/var/lib/vz/snippets/gpu-hook"), X_OK), 0);
-	run_hook(r, NULL, "uninstall", "111", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "uninstall", "111", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	{
 		FILE *f = fopen(fx_path(fx, "/qm.log"), "re");
@@ -429,18 +329,18 @@ START_TEST(install_and_uninstall)
 	ck_assert_str_eq(log, "set 111 --hookscript local:snippets/gpu-hook\nset 111 --delete hookscript\n");
 
 	/* A storage without snippets, an unknown one, and a running VM are refused. */
-	run_hook(r, NULL, "install", "111", "--storage", "local-lvm", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "install", "111", "--storage", "local-lvm", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "storage.cfg:5: storage 'local-lvm' is of type lvmthin"));
-	run_hook(r, NULL, "install", "111", "--storage", "nas", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "install", "111", "--storage", "nas", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "no storage named 'nas'"));
 	fx_file(fx, "/var/run/qemu-server/111.pid", "4242\n");
 	fx_proc(fx, 4242, "kvm", "/usr/bin/kvm -id 111 -pidfile /var/run/qemu-server/111.pid", "/qemu.slice/111.scope");
-	run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "VM 111 is running (pid 4242)"));
-	run_hook(r, NULL, "uninstall", "111", "--storage", "x", "--root", fx->root, NULL);
+	fx_run_hook(r, NULL, "uninstall", "111", "--storage", "x", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 2);
 	free(r);
 	fx_free(fx);

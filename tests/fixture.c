@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void die(const char *what, const char *path)
@@ -353,6 +354,103 @@ void fx_host_single(struct fx *fx)
 	fx_vmconf(fx, 111,
 		  "boot: order=scsi0\ncores: 4\nhookscript: local:snippets/gpu-hook\n"
 		  "hostpci0: 01:00,pcie=1,x-vga=1\nmemory: 16384\nname: gpu-vm\nsockets: 1\n");
+}
+
+static void slurp(int fd, char *buf, size_t size)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off + 1 < size && (n = read(fd, buf + off, size - off - 1)) > 0)
+		off += (size_t)n;
+	buf[off] = '\0';
+}
+
+void fx_run_argv(struct fx_run *r, const char *env, char **args)
+{
+	char *argv[64];
+	int out[2], err[2], st, n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)GH_BINARY;
+	while (n < 63 && args && args[n - 1])
+		argv[n] = args[n - 1], n++;
+	argv[n] = NULL;
+	ck_assert(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		if (env)
+			putenv((char *)env);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	/* stdout first, then stderr: outputs here stay well under a pipe's buffer. */
+	slurp(out[0], r->out, sizeof(r->out));
+	slurp(err[0], r->err, sizeof(r->err));
+	close(out[0]);
+	close(err[0]);
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* argv is NULL-terminated; env may add one "NAME=value". */
+void fx_run_hook(struct fx_run *r, const char *env, ...)
+{
+	char *args[63];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, env);
+	while (n < 62 && (args[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	fx_run_argv(r, env, args);
+}
+
+/* A digest of every path, link target, mode and content under the root. */
+static unsigned long tree_sum;
+static size_t tree_root_len;
+
+static int sum_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	unsigned long h = 5381;
+	char buf[4096];
+
+	(void)ftw;
+	for (const char *c = path + tree_root_len; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	h = h * 33 + st->st_mode;
+	if (flag == FTW_SL) {
+		ssize_t n = readlink(path, buf, sizeof(buf));
+
+		for (ssize_t i = 0; i < n; i++)
+			h = h * 33 + (unsigned char)buf[i];
+	} else if (flag == FTW_F) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			for (ssize_t i = 0; i < n; i++)
+				h = h * 33 + (unsigned char)buf[i];
+		if (fd >= 0)
+			close(fd);
+	}
+	tree_sum ^= h + 0x9e3779b9 + (tree_sum << 6) + (tree_sum >> 2);
+	return 0;
+}
+
+unsigned long fx_tree_digest(const char *root)
+{
+	tree_sum = 0;
+	tree_root_len = strlen(root);
+	ck_assert_int_eq(nftw(root, sum_one, 32, FTW_PHYS), 0);
+	return tree_sum;
 }
 
 void fx_example_host(struct fx *fx)

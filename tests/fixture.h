@@ -64,6 +64,19 @@ void fx_host_single(struct fx *fx);
 /* A copy of the shipped example host (conf/example-host) as the fixture. */
 void fx_example_host(struct fx *fx);
 
+/* The built gpu-hook, run as a user runs it. */
+struct fx_run {
+	int status;	/* exit code, or 128 + signal */
+	char out[65536];
+	char err[65536];
+};
+
+/* Arguments NULL-terminated; env may add one "NAME=value". */
+void fx_run_hook(struct fx_run *r, const char *env, ...);
+void fx_run_argv(struct fx_run *r, const char *env, char **args);
+/* A digest of every path, link target, mode and content under root. */
+unsigned long fx_tree_digest(const char *root);
+
 bool fx_log_has(const struct fx *fx, const char *needle);
 void fx_log_clear(struct fx *fx);
 
