@@ -15,7 +15,7 @@
 /* PID_MAX_LIMIT on 64-bit kernels. */
 #define PID_MAX 4194304UL
 /* One line buffer for the whole scan: a maps line is at most PATH_MAX plus ~100 bytes. */
-#define LINE_BUF (64 * 1024)
+#define LINE_BUF ((size_t)64 * 1024)
 
 struct pattern {
 	const char *s;

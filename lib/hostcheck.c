@@ -381,12 +381,12 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 		add(f, GH_SEV_ERROR, where, "gpu-hook install <vmid>", "hookscript '%s' is not <storage>:snippets/<file>",
 		    h.vm.hookscript);
 	} else {
-		struct gh_storage st;
+		struct gh_storage st = { 0 };
 		FILE *sf = gh_fs_fopen(ctx, "/etc/pve/storage.cfg");
 		struct stat sb;
 		char path[PATH_MAX];
 
-		r = sf ? gh_install_storage_parse(ctx, sf, "/etc/pve/storage.cfg", storage, &st) : -errno;
+		r = sf ? gh_install_storage_parse(ctx, sf, "/etc/pve/storage.cfg", storage, &st) : -ENOENT;
 		if (sf)
 			fclose(sf);
 		if (r < 0 || !st.found || !st.path[0])

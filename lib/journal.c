@@ -16,7 +16,7 @@
 #include "services.h"
 #include "timebox.h"
 
-#define JOURNAL_MAX (1024 * 1024)
+#define JOURNAL_MAX ((size_t)1024 * 1024)
 
 static const char *const status_names[] = {
 	[GH_J_PENDING] = "pending", [GH_J_RUNNING] = "running", [GH_J_DONE] = "done",

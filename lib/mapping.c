@@ -12,7 +12,7 @@
 #include "util.h"
 #include "vmconf.h"
 
-#define GH_MAPPING_LINE_MAX (64 * 1024)
+#define GH_MAPPING_LINE_MAX ((ssize_t)64 * 1024)
 
 struct mparse {
 	struct gh_ctx *ctx;
@@ -284,7 +284,7 @@ int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_ma
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		mp.line++;
 		if (len > GH_MAPPING_LINE_MAX) {
-			merr(&mp, "line too long (%zd bytes, at most %d)", len, GH_MAPPING_LINE_MAX);
+			merr(&mp, "line too long (%zd bytes, at most %zd)", len, GH_MAPPING_LINE_MAX);
 			continue;
 		}
 		if (len && line[len - 1] == '\n')

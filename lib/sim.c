@@ -73,9 +73,7 @@ static int sim_bind(struct gh_ctx *ctx, const char *addr, const char *drv)
 		return r == -ENOENT ? -ENODEV : r;
 	if (d.driver[0])
 		r = -EBUSY;
-	else if (d.override[0] && strcmp(d.override, drv))
-		r = -ENODEV;
-	else if (gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", drv) <= 0)
+	else if ((d.override[0] && strcmp(d.override, drv)) || gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", drv) <= 0)
 		r = -ENODEV;
 	else
 		r = link_device(ctx, addr, drv);

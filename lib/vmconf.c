@@ -13,7 +13,7 @@
 #include "util.h"
 
 /* pmxcfs keeps files far smaller; a longer line is not a config line. */
-#define GH_VMCONF_LINE_MAX (64 * 1024)
+#define GH_VMCONF_LINE_MAX ((ssize_t)64 * 1024)
 #define GH_VMCONF_COUNT_MAX 4096
 
 struct vparse {
@@ -448,7 +448,7 @@ int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmc
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		vp.line++;
 		if (len > GH_VMCONF_LINE_MAX) {
-			verr(&vp, "line too long (%zd bytes, at most %d)", len, GH_VMCONF_LINE_MAX);
+			verr(&vp, "line too long (%zd bytes, at most %zd)", len, GH_VMCONF_LINE_MAX);
 			continue;
 		}
 		if (len && line[len - 1] == '\n')

@@ -13,7 +13,7 @@
 #include "util.h"
 
 /* A QEMU command line with many devices is tens of KiB; more than this is not QEMU's. */
-#define CMDLINE_MAX (1024 * 1024)
+#define CMDLINE_MAX ((size_t)1024 * 1024)
 #define PID_MAX 4194304UL
 #define VMID_MAX 999999999UL
 
