@@ -115,6 +115,16 @@ int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *
 	}
 	if (!p.n)
 		goto out;
+	/* vfio-pci must be there before anything changes: loading it later would strand the card. */
+	if (gh_fs_exists(ctx, "/sys/bus/pci/drivers/vfio-pci") <= 0) {
+		struct gh_op load = { .action = GH_ACT_MODULE_LOAD, .target = "vfio_pci" };
+
+		r = gh_run_op(ctx, &load, h->pol.timeout_ms, NULL);
+		if (r < 0) {
+			gh_err(ctx, "refusing: vfio-pci cannot be loaded; nothing was changed");
+			goto out;
+		}
+	}
 	r = gh_journal_init(&j, key, h->vmid, "to-vfio", h, &p);
 	if (r < 0) {
 		gh_err(ctx, "cannot start the journal: %s", strerror(-r));

@@ -294,7 +294,18 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, u
 		r = write_attr(ctx, timeout_ms, t, "/sys/bus/pci/drivers_probe");
 		if (r == -ETIMEDOUT)
 			break;
-		/* drivers_probe succeeds when nothing matched: the driver link is the answer. */
+		/*
+		 * drivers_probe succeeds when nothing matched: the driver link is the answer.
+		 * A device just released by a remove() that was still running (a killed run's
+		 * orphaned write) can miss the first probe: ask once more before giving up.
+		 */
+		if (!wait_driver(ctx, t, a, timeout_ms < 2000 ? timeout_ms : 2000)) {
+			gh_dbg(ctx, "%s: not on %s after drivers_probe; probing once more", t, a);
+			if (write_attr(ctx, timeout_ms, t, "/sys/bus/pci/drivers_probe") == -ETIMEDOUT) {
+				r = -ETIMEDOUT;
+				break;
+			}
+		}
 		if (!wait_driver(ctx, t, a, timeout_ms < 2000 ? timeout_ms : 2000)) {
 			current_driver(ctx, t, cur, sizeof(cur));
 			gh_err(ctx, "cannot bind %s to %s: /sys/bus/pci/drivers_probe: no driver took it (%s%s; "

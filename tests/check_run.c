@@ -25,14 +25,31 @@
 #include "timebox.h"
 
 /* Faults strike once (a transient failure), except hangs, which a test clears itself. */
+/* "<what>" strikes once; "<what> <n>" n times (a probe is retried once). */
 static bool fault(struct gh_ctx *ctx, const char *name, const char *what)
 {
-	char want[256];
+	char want[256], *count;
+	unsigned long n = 1;
 
-	if (gh_fs_read_str(ctx, want, sizeof(want), "/fault/%s", name) < 0 || strcmp(gh_util_trim(want), what))
+	if (gh_fs_read_str(ctx, want, sizeof(want), "/fault/%s", name) < 0)
 		return false;
-	if (strcmp(name, "hang") && strcmp(name, "module"))
+	count = strchr(gh_util_trim(want), ' ');
+	if (count) {
+		*count++ = '\0';
+		gh_util_parse_ulong(count, 10, 100, &n);
+	}
+	if (strcmp(want, what))
+		return false;
+	if (!strcmp(name, "hang") || !strcmp(name, "module"))
+		return true;
+	if (n > 1) {
+		char left[300];
+
+		snprintf(left, sizeof(left), "%s %lu\n", want, n - 1);
+		gh_fs_write_file(ctx, left, "/fault/%s", name);
+	} else {
 		gh_fs_remove(ctx, "/fault/%s", name);
+	}
 	return true;
 }
 
@@ -195,10 +212,10 @@ START_TEST(rollback_from_every_step)
 		{ "module", "nvidia_uvm", 5 },
 		{ "module", "nvidia", 6 },
 		{ "write", "/sys/bus/pci/devices/0000:01:00.0/driver_override", 7 },
-		{ "noprobe", "1", 8 },
+		{ "noprobe", "1 2", 8 },
 		{ "write", "/sys/bus/pci/devices/0000:01:00.1/driver_override", 9 },
 		{ "write", "/sys/bus/pci/drivers/snd_hda_intel/unbind", 10 },
-		{ "write", "/sys/bus/pci/drivers_probe", 8 },
+		{ "write", "/sys/bus/pci/drivers_probe 2", 8 },
 	};
 
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
@@ -397,6 +414,28 @@ START_TEST(holders_stop_unit_and_kill)
 }
 END_TEST
 
+START_TEST(vfio_pci_unavailable_refuses_first)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+
+	fx_rm(fx, "/sys/bus/pci/drivers/vfio-pci");
+	fx_rm(fx, "/sys/module/vfio_pci");
+	fx_file(fx, "/lib/modules-missing/vfio_pci", "%s", "");
+	state(fx, before, sizeof(before));
+	ck_assert_int_lt(pre_start(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "refusing: vfio-pci cannot be loaded; nothing was changed"));
+	ck_assert(!fx_log_has(fx, "step 1/"));
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	/* Once it can be loaded, it is loaded before the first step. */
+	fx_rm(fx, "/lib/modules-missing/vfio_pci");
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/bus/pci/drivers/vfio-pci"), 1);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(one_gpu_two_vms)
 {
 	struct fx *fx = host();
@@ -503,6 +542,7 @@ int main(void)
 	tcase_add_test(tc, recover_from_every_recorded_state);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
+	tcase_add_test(tc, vfio_pci_unavailable_refuses_first);
 	tcase_add_test(tc, one_gpu_two_vms);
 	tcase_add_test(tc, journal_cannot_be_written);
 	tcase_add_test(tc, lock_contention);
