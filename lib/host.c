@@ -498,10 +498,16 @@ static int load_services(struct gh_ctx *ctx, struct gh_host *h)
 	return 0;
 }
 
-/* A unit of a user's own systemd (user@UID.service): the system's systemctl cannot stop it. */
+/*
+ * Units that holders = stop-unit must not stop: a user manager's own units
+ * (the system's systemctl cannot reach them) and scopes (a login session:
+ * systemd cannot start a scope again, so it could not be undone).
+ */
 static bool in_user_manager(const struct gh_holder *ho)
 {
-	return strstr(ho->cgroup, "/user@") != NULL;
+	size_t len = strlen(ho->unit);
+
+	return strstr(ho->cgroup, "/user@") != NULL || (len > 6 && !strcmp(ho->unit + len - 6, ".scope"));
 }
 
 /*
@@ -535,7 +541,7 @@ static int classify_holders(struct gh_host *h)
 		}
 		NOTE(&h->refusals, "held by %s%s", desc,
 		     ho->container[0] ? " (stop the container first)" :
-		     in_user_manager(ho) ? " (a unit of a user session: stop it, or log that user out)" :
+		     in_user_manager(ho) ? " (a user session or a unit of one: gpu-hook cannot stop and restart it; stop it yourself)" :
 		     h->pol.holders == GH_HOLDERS_REFUSE ? " (stop it, or set holders = stop-unit)" : "");
 	}
 	return 0;

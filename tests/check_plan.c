@@ -223,10 +223,20 @@ START_TEST(holders_policy_stop_unit)
 		"/user.slice/user-1000.slice/user@1000.service/app.slice/plasma-kwin_wayland.service");
 	fx_proc_fd(fx, 4100, 8, "/dev/nvidia-modeset");
 	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
-	ck_assert(has_refusal(&p, "plasma-kwin_wayland.service): /dev/nvidia-modeset (fd 8) (a unit of a user session"));
+	ck_assert(has_refusal(&p, "plasma-kwin_wayland.service): /dev/nvidia-modeset (fd 8) (a user session or a unit of one"));
 	gh_plan_free(&p);
 	gh_host_free(&h);
 	fx_rm(fx, "/proc/4100");
+	/* A login session's scope cannot be started again: refused, not stopped. */
+	fx_proc(fx, 4200, "gnome-shell", "gnome-shell", "/user.slice/user-1000.slice/session-3.scope");
+	fx_proc_fd(fx, 4200, 9, "/dev/nvidia0");
+	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
+	ck_assert(has_refusal(&p, "session-3.scope): /dev/nvidia0 (fd 9) (a user session"));
+	plan_lines(&p, lines, sizeof(lines));
+	ck_assert_ptr_null(strstr(lines, "session-3.scope"));
+	gh_plan_free(&p);
+	gh_host_free(&h);
+	fx_rm(fx, "/proc/4200");
 	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
 	ck_assert_uint_eq(p.refusals.n, 0);
 	plan_lines(&p, lines, sizeof(lines));
