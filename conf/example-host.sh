@@ -98,7 +98,7 @@ file /proc/driver/nvidia/gpus/0000:01:00.0/information \
 	"Model: \t\t NVIDIA GeForce RTX 4090\nIRQ:   \t\t 180\nGPU UUID: \t GPU-6c1e2b7a-0d1f-4e1c-9a3b-7f2e1d0c9b8a\nVideo BIOS: \t 95.02.18.80.5f\nBus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\nBus Location: \t 0000:01:00.0\nDevice Minor: \t 0\nGPU Excluded:\t No\n"
 
 proc 1 systemd /init.scope /sbin/init
-proc 900 nvidia-persiste /system.slice/nvidia-persistenced.service /usr/bin/nvidia-persistenced --user nvidia-persistenced
+proc 900 nvidia-persiste /system.slice/nvidia-persistenced.service /usr/bin/nvidia-persistenced --user nvpd
 link /proc/900/fd/0 /dev/null
 link /proc/900/fd/3 /dev/nvidiactl
 link /proc/900/fd/4 /dev/nvidia0
@@ -110,7 +110,7 @@ link /proc/1500/fd/3 "socket:[123470]"
 file /sys/fs/cgroup/system.slice/nvidia-persistenced.service/cgroup.procs "900\n"
 file /sys/fs/cgroup/system.slice/pvedaemon.service/cgroup.procs "1200\n"
 file /sys/fs/cgroup/system.slice/ssh.service/cgroup.procs "1500\n"
-file /lib/systemd/system/nvidia-persistenced.service "[Unit]\nDescription=NVIDIA Persistence Daemon\n\n[Service]\nType=forking\nExecStart=/usr/bin/nvidia-persistenced --user nvidia-persistenced\n"
+file /lib/systemd/system/nvidia-persistenced.service "[Unit]\nDescription=NVIDIA Persistence Daemon\nWants=syslog.target\n\n[Service]\nType=forking\nExecStart=/usr/bin/nvidia-persistenced --user nvpd\nExecStopPost=/bin/rm -rf /var/run/nvidia-persistenced\n\n[Install]\nWantedBy=multi-user.target\n"
 
 file /etc/pve/qemu-server/111.conf "#Windows 11 gaming VM%3A the RTX 4090 goes to the guest
 agent: 1
@@ -125,10 +125,12 @@ hookscript: local:snippets/gpu-hook
 hostpci0: 0000:01:00,pcie=1,x-vga=1
 machine: pc-q35-9.0
 memory: 32768
+meta: creation-qemu=9.0.2,ctime=1729000000
 name: win11-gaming
 net0: virtio=BC:24:11:5E:0A:11,bridge=vmbr0,firewall=1
 numa: 0
 ostype: win11
+parent: before-driver-update
 scsi0: local-lvm:vm-111-disk-1,discard=on,iothread=1,size=256G,ssd=1
 scsihw: virtio-scsi-single
 smbios1: uuid=5b1e3c9a-8d2f-4a6b-9c0e-1f2a3b4c5d6e
@@ -173,14 +175,21 @@ lvmthin: local-lvm
 \tvgname pve
 \tcontent rootdir,images
 "
-file /etc/gpu-hook/111.ini "; Policy for VM 111 (see conf/111.ini.example for every key).
+file /etc/gpu-hook/111.ini "; /etc/gpu-hook/111.ini: policy for VM 111 (win11-gaming), over the defaults.
+; Every key is explained in conf/gpu-hook.ini.example. chmod 644, owned by root.
+
 [handoff]
+; Headless host: nvidia-persistenced holds the card; display-manager.service
+; is listed for when a desktop is installed (an inactive unit is left alone).
 services = nvidia-persistenced.service display-manager.service
+; Anything else holding the card refuses the start and is named.
 holders = refuse
+; The console is on this card (nvidia-drm fbdev): detach it, reattach after.
 console = auto
 timeout = 10s
 
 [pinning]
+; vCPU i on CPU 4+i (affinity: 4-11 in 111.conf); QEMU's other threads on 0-3.
 vcpus = 4-11
 others = 0-3
 "
