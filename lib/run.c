@@ -445,6 +445,25 @@ static bool touched(const struct gh_journal *j, const struct gh_jdev *d)
 	       find_step(j, GH_ACT_PROBE, d->addr) >= 0;
 }
 
+/*
+ * An unload the way back loads again. One already undone is loaded again too (a
+ * no-op when it is still loaded): a card that missed its driver on an earlier way
+ * back must go back on it before the modules stacked on it load.
+ */
+static bool reload(const struct gh_journal *j, unsigned k)
+{
+	return j->steps[k].op.action == GH_ACT_MODULE_UNLOAD &&
+	       (started(j->status[k]) || j->status[k] == GH_J_UNDONE) && j->status[k] != GH_J_WEDGED;
+}
+
+static bool reload_planned(const struct gh_journal *j, const char *driver)
+{
+	for (unsigned k = 0; k < j->n_steps; k++)
+		if (reload(j, k) && gh_modules_name_eq(j->steps[k].op.target, driver))
+			return true;
+	return false;
+}
+
 int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes)
 {
 	struct builder b = { out, NULL, 0 };
@@ -467,15 +486,30 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 		snprintf(ids, sizeof(ids), "%04x %04x", d->vendor & 0xffff, d->device & 0xffff);
 		push(&b, GH_ACT_REMOVE_ID, d->addr, ids, -1);
 	}
-	for (unsigned k = j->n_steps; k-- > 0;)
-		if (j->steps[k].op.action == GH_ACT_MODULE_UNLOAD && started(j->status[k]) &&
-		    j->status[k] != GH_J_WEDGED)
-			push(&b, GH_ACT_MODULE_LOAD, j->steps[k].op.target, NULL, (int)k);
+	/*
+	 * A card goes back on its driver right after that driver's module loads, before
+	 * the modules stacked on it: nvidia-drm loaded while the card is not on nvidia
+	 * comes up without a framebuffer and does not pick the card up later, so the
+	 * console could not come back without reloading it.
+	 */
 	for (unsigned i = 0; i < j->n_dev; i++) {
 		const struct gh_jdev *d = &j->dev[i];
 
-		if (!d->wedged && touched(j, d) && d->host_driver[0])
+		if (!d->wedged && touched(j, d) && d->host_driver[0] && !reload_planned(j, d->host_driver))
 			push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
+	}
+	for (unsigned k = j->n_steps; k-- > 0;) {
+		const char *m = j->steps[k].op.target;
+
+		if (!reload(j, k))
+			continue;
+		push(&b, GH_ACT_MODULE_LOAD, m, NULL, (int)k);
+		for (unsigned i = 0; i < j->n_dev; i++) {
+			const struct gh_jdev *d = &j->dev[i];
+
+			if (!d->wedged && touched(j, d) && d->host_driver[0] && gh_modules_name_eq(d->host_driver, m))
+				push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
+		}
 	}
 	for (unsigned i = 0; i < j->n_dev; i++) {
 		const struct gh_jdev *d = &j->dev[i];
@@ -511,10 +545,25 @@ void gh_run_unwedge(struct gh_journal *j)
 			j->status[i] = GH_J_RUNNING;
 }
 
-/* Best effort: a failed device step skips that device's later steps only. */
+/* A card that misses a driver this run just loaded strands the modules still to load on top of it. */
+static bool strands(const struct gh_strv *loaded, const char *driver)
+{
+	for (size_t k = 0; k < loaded->n; k++)
+		if (gh_modules_name_eq(loaded->v[k], driver))
+			return true;
+	return false;
+}
+
+/*
+ * Best effort: a failed device step skips that device's later steps only, and a card
+ * that did not come back on a driver just loaded skips the modules stacked on it
+ * (loaded now, they would come up without the card; see gh_run_build_return).
+ */
 static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms, int *results,
 			   struct gh_strv *failed_devs, const char *label)
 {
+	struct gh_strv loaded = { 0 };
+	const char *stranded = NULL;
 	int first = 0;
 
 	for (unsigned i = 0; i < p->n; i++) {
@@ -525,18 +574,32 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned
 		if (device_action(op->action) && gh_strv_contains(failed_devs, op->target)) {
 			results[i] = -ECANCELED;
 			gh_warn(ctx, "%s %u/%u: skipped: %s failed earlier", label, i + 1, p->n, op->target);
+			if (op->action == GH_ACT_PROBE && !stranded && strands(&loaded, op->arg))
+				stranded = op->target;
+			continue;
+		}
+		if (op->action == GH_ACT_MODULE_LOAD && stranded) {
+			results[i] = -ECANCELED;
+			gh_warn(ctx, "%s %u/%u: module %s not loaded yet: %s is not back on its driver, and %s "
+				     "loaded without it would not pick it up later", label, i + 1, p->n, op->target,
+				stranded, op->target);
 			continue;
 		}
 		r = gh_run_op(ctx, op, timeout_ms, &ms);
 		log_step(ctx, label, i, p->n, op, r, ms);
 		results[i] = r;
+		if (r >= 0 && op->action == GH_ACT_MODULE_LOAD)
+			gh_strv_add(&loaded, op->target);
 		if (r < 0) {
 			if (!first)
 				first = r;
 			if (device_action(op->action))
 				gh_strv_add(failed_devs, op->target);
+			if (op->action == GH_ACT_PROBE && !stranded && strands(&loaded, op->arg))
+				stranded = op->target;
 		}
 	}
+	gh_strv_free(&loaded);
 	return first;
 }
 

@@ -7,7 +7,8 @@
  *   /fault/hang       a sysfs path whose write sleeps for 5 s
  *   /fault/module     a module whose removal fails with EAGAIN
  *   /fault/service    a unit whose stop fails (systemctl exit 1)
- *   /fault/noprobe    drivers_probe succeeds and binds nothing
+ *   /fault/noprobe    drivers_probe succeeds and binds nothing ("1", or for one address)
+ *   /fault/unprobed   a module that loads but whose probe of 0000:01:00.0 fails
  */
 #include <errno.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ static int f_write(struct gh_ctx *ctx, const char *path, const char *value)
 		return -EIO;
 	if (fault(ctx, "hang", path))
 		sleep(5);
-	if (!strcmp(path, "/sys/bus/pci/drivers_probe") && fault(ctx, "noprobe", "1"))
+	if (!strcmp(path, "/sys/bus/pci/drivers_probe") && (fault(ctx, "noprobe", "1") || fault(ctx, "noprobe", value)))
 		return 0;
 	return gh_sim_ops.write(ctx, path, value);
 }
@@ -78,12 +79,21 @@ static int f_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	return gh_sim_ops.service(ctx, verb, unit);
 }
 
+static int f_module_load(struct gh_ctx *ctx, const char *name)
+{
+	int r = gh_sim_ops.module_load(ctx, name);
+
+	if (r >= 0 && fault(ctx, "unprobed", name))
+		gh_fs_remove(ctx, "/sys/bus/pci/devices/0000:01:00.0/driver");
+	return r;
+}
+
 static const struct gh_ops fault_ops = {
 	.write = f_write,
 	.service = f_service,
 	.signal = NULL,
 	.module_remove = f_module_remove,
-	.module_load = NULL,
+	.module_load = f_module_load,
 };
 
 static struct gh_ops ops;
@@ -94,7 +104,6 @@ static struct fx *host(void)
 
 	ops = fault_ops;
 	ops.signal = gh_sim_ops.signal;
-	ops.module_load = gh_sim_ops.module_load;
 	gh_ctx_set_ops(fx->ctx, &ops, NULL);
 	fx_host_single(fx);
 	fx_file(fx, "/lib/systemd/system/nvidia-persistenced.service", "[Service]\n");
@@ -353,6 +362,46 @@ START_TEST(recover_from_every_recorded_state)
 }
 END_TEST
 
+/*
+ * The card misses nvidia on the way back: the modules stacked on nvidia stay
+ * unloaded (loaded now they would come up without it), and once the probe works
+ * one recover puts the card back first and then loads them.
+ */
+START_TEST(probe_fails_on_the_way_back)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+	struct gh_journal j;
+	bool pending_drm = false;
+
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	fx_file(fx, "/fault/unprobed", "nvidia\n");
+	fx_file(fx, "/fault/noprobe", "0000:01:00.0 2\n");
+	fx_log_clear(fx);
+	ck_assert_int_lt(post_stop(fx, 111), 0);
+	ck_assert_msg(fx_log_has(fx, "cannot bind 0000:01:00.0 to nvidia"), "%s", fx->log);
+	ck_assert_msg(fx_log_has(fx, "module nvidia_drm not loaded yet: 0000:01:00.0 is not back"), "%s", fx->log);
+	state(fx, after, sizeof(after));
+	/* The simulator's console needs no framebuffer, so it came back; on a kernel it waits for nvidia_drm. */
+	ck_assert_str_eq(after, "0000:01:00.0=-(nvidia) 0000:01:00.1=snd_hda_intel((null)) nvidia:1 nvidia_modeset:0 "
+				"nvidia_drm:0 nvidia_uvm:0 vtcon1:1 persistenced:1");
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+	for (unsigned i = 0; i < j.n_steps; i++)
+		if (j.steps[i].op.action == GH_ACT_MODULE_UNLOAD && !strcmp(j.steps[i].op.target, "nvidia_drm"))
+			pending_drm = j.status[i] == GH_J_DONE;
+	ck_assert_msg(pending_drm, "the journal no longer says nvidia_drm is to be loaded again");
+	gh_journal_free(&j);
+
+	fx_log_clear(fx);
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(timeout_wedges_and_recover_restores)
 {
 	struct fx *fx = host();
@@ -540,6 +589,7 @@ int main(void)
 	tcase_add_test(tc, journal_after_each_step);
 	tcase_add_test(tc, crash_mid_way_then_pre_start_again);
 	tcase_add_test(tc, recover_from_every_recorded_state);
+	tcase_add_test(tc, probe_fails_on_the_way_back);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
 	tcase_add_test(tc, vfio_pci_unavailable_refuses_first);
