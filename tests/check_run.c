@@ -402,6 +402,37 @@ START_TEST(probe_fails_on_the_way_back)
 }
 END_TEST
 
+/* A process still on the card's VFIO group: post-stop and recover refuse rather than hang in vfio-pci. */
+START_TEST(vfio_group_still_held_at_post_stop)
+{
+	struct fx *fx = host();
+	char before[512], mid[512], after[512];
+
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	state(fx, mid, sizeof(mid));
+	fx_proc(fx, 3100, "kvm", "/usr/bin/kvm -id 111", "/qemu.slice/111.scope");
+	fx_proc_fd(fx, 3100, 30, "/dev/vfio/14");
+	fx_log_clear(fx);
+	ck_assert_int_eq(post_stop(fx, 111), -EBUSY);
+	ck_assert_msg(fx_log_has(fx, "pid 3100 (kvm, 111.scope): /dev/vfio/14 (fd 30) still holds the card through "
+				     "VFIO"), "%s", fx->log);
+	ck_assert(fx_log_has(fx, "run 'gpu-hook recover 111'"));
+	ck_assert(!fx_log_has(fx, "undo 1/"));
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, mid);
+	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EBUSY);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, mid);
+
+	fx_rm(fx, "/proc/3100");
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(timeout_wedges_and_recover_restores)
 {
 	struct fx *fx = host();
@@ -590,6 +621,7 @@ int main(void)
 	tcase_add_test(tc, crash_mid_way_then_pre_start_again);
 	tcase_add_test(tc, recover_from_every_recorded_state);
 	tcase_add_test(tc, probe_fails_on_the_way_back);
+	tcase_add_test(tc, vfio_group_still_held_at_post_stop);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
 	tcase_add_test(tc, vfio_pci_unavailable_refuses_first);
