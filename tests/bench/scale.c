@@ -261,7 +261,7 @@ static int reps_for(unsigned procs, unsigned fds, bool smoke)
 static void measure(const char *root, struct point *pt, bool smoke)
 {
 	struct gh_strv sv = pattern_list();
-	double scan[32], flo[32];
+	double scan[32] = { 0 }, flo[32] = { 0 };
 	int reps = reps_for(pt->procs, pt->fds, smoke);
 	unsigned expect = 0;
 	struct gh_ctx *ctx;
@@ -477,7 +477,7 @@ static int vmconf_bench(FILE *json, bool smoke)
 	for (size_t h = 0; h < GH_ARRAY_SIZE(hostpci); h++)
 		for (size_t s = 0; s < n_snaps; s++) {
 			int reps = smoke ? 1 : 201;
-			double tm[201], ns;
+			double tm[201] = { 0 }, ns;
 			unsigned live;
 
 			t.len = 0;
