@@ -8,7 +8,8 @@
  * processes with F fd links each, a maps file of MAPS_LINES lines, comm,
  * cgroup, status and cmdline; one process in HOLD_EVERY holds /dev/nvidiactl
  * (fd) and /dev/nvidia0 (mmap), so the attribution path runs too. Each tree
- * is grown in place (100 -> 1000 -> 10000 processes) outside the timing.
+ * is grown in place (100 -> 1000 -> 10000 processes) outside the timing,
+ * under $TMPDIR (default /tmp; the figures depend on its filesystem).
  * Beside gh_holders_scan, a floor makes the same system calls with no logic
  * (getdents, readlinkat, read of maps): what the kernel and the filesystem
  * cost whatever the scanner does.
@@ -322,10 +323,12 @@ static int holders_bench(FILE *json, bool smoke)
 	printf("%-8s %-22s %11s %11s %10s %9s %7s\n", "scaling", "holder scan", "median ms", "floor ms",
 	       "us/proc", "ns/fd", "x floor");
 	for (size_t f = 0; f < n_fds; f++) {
-		char root[] = "/tmp/gh-bench-scale-XXXXXX", path[PATH_MAX];
+		const char *tmp = getenv("TMPDIR");
+		char root[PATH_MAX], path[PATH_MAX];
 		unsigned have = 0;
 		int proc;
 
+		fmt(root, sizeof(root), "%s/gh-bench-scale-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(root))
 			die("mkdtemp");
 		fmt(path, sizeof(path), "%s/proc", root);
