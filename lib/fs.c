@@ -93,17 +93,21 @@ static int read_fd_str(int fd, char *buf, size_t size)
 	return (int)off;
 }
 
-int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+static int read_str_at(int dfd, const char *path, char *buf, size_t size)
 {
-	int fd, r;
-	WITH_PATH(p, fmt, -errno);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r;
 
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	r = read_fd_str(fd, buf, size);
 	close(fd);
 	return r;
+}
+
+int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return read_str_at(AT_FDCWD, p, buf, size);
 }
 
 int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...)
@@ -122,20 +126,25 @@ int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *f
 	return gh_util_parse_ulong(gh_util_trim(buf), 0, (unsigned long)-1, val) < 0 ? -EINVAL : 0;
 }
 
-int gh_fs_readlink(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+static int readlink_at(int dfd, const char *path, char *buf, size_t size)
 {
 	ssize_t n;
-	WITH_PATH(p, fmt, -errno);
 
 	if (!size)
 		return -EINVAL;
-	n = readlink(p, buf, size);
+	n = readlinkat(dfd, path, buf, size);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= size)
 		return -ENAMETOOLONG;
 	buf[n] = '\0';
 	return (int)n;
+}
+
+int gh_fs_readlink(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return readlink_at(AT_FDCWD, p, buf, size);
 }
 
 int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
@@ -172,19 +181,57 @@ int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...)
 	return stat(p, st) < 0 ? -errno : 0;
 }
 
-DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...)
+static DIR *opendir_at(int dfd, const char *path)
 {
-	int fd;
+	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
-	WITH_PATH(p, fmt, NULL);
 
-	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	d = fdopendir(fd);
 	if (!d)
 		close(fd);
 	return d;
+}
+
+DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, NULL);
+	return opendir_at(AT_FDCWD, p);
+}
+
+static bool one_component(const char *name)
+{
+	return name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+int gh_fs_openat(int dfd, int flags, const char *name)
+{
+	int fd;
+
+	if (!one_component(name))
+		return -EINVAL;
+	fd = openat(dfd, name, flags | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+DIR *gh_fs_opendirat(int dfd, const char *name)
+{
+	if (!one_component(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return opendir_at(dfd, name);
+}
+
+int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
+{
+	return one_component(name) ? readlink_at(dfd, name, buf, size) : -EINVAL;
+}
+
+int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
+{
+	return one_component(name) ? read_str_at(dfd, name, buf, size) : -EINVAL;
 }
 
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)

@@ -49,6 +49,20 @@ DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...) GH_FMT(3, 4);
 
 /*
+ * One entry of a directory opened through this seam (gh_fs_open with
+ * O_DIRECTORY): name is a single component, never "." or "..", so what is
+ * opened stays where the directory is. A scan over many entries walks the
+ * root and the directory's path once, not once per entry, and every entry
+ * comes from the same directory even if its path is reused meanwhile (a
+ * pid that exits and is recycled). Same returns as the path versions;
+ * -EINVAL for a name that is not one component.
+ */
+int gh_fs_openat(int dfd, int flags, const char *name);
+DIR *gh_fs_opendirat(int dfd, const char *name);
+int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
+int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);
+
+/*
  * An existing attribute, written with one write() (sysfs takes a value per
  * write; a short write is an error). 0 or -errno.
  */

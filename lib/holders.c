@@ -135,14 +135,14 @@ static int add_path(struct gh_holder *h, const char *path, const char *how, bool
 	return dedupe ? gh_strv_add(&h->paths, buf) : gh_strv_push(&h->paths, buf);
 }
 
-static int scan_fds(struct scan *s, const char *pid, struct gh_holder *h)
+static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *h)
 {
 	struct gh_ctx *ctx = s->ctx;
 	struct dirent *de;
 	int r = 0;
 	DIR *d;
 
-	d = gh_fs_opendir(ctx, "/proc/%s/fd", pid);
+	d = gh_fs_opendirat(pfd, "fd");
 	if (!d) {
 		r = -errno;
 		if (vanished(r))
@@ -171,7 +171,7 @@ static int scan_fds(struct scan *s, const char *pid, struct gh_holder *h)
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		n = gh_fs_readlink(ctx, target, sizeof(target), "/proc/%s/fd/%s", pid, de->d_name);
+		n = gh_fs_readlinkat(dirfd(d), de->d_name, target, sizeof(target));
 		if (n < 0) {
 			/* Closed meanwhile, or a target longer than any device path. */
 			if (vanished(n) || n == -ENAMETOOLONG)
@@ -216,7 +216,7 @@ static char *maps_path(char *line)
 }
 
 /* An mmap pins the device after its fd is closed. */
-static int scan_maps(struct scan *s, const char *pid, struct gh_holder *h)
+static int scan_maps(struct scan *s, int pfd, const char *pid, struct gh_holder *h)
 {
 	struct gh_ctx *ctx = s->ctx;
 	struct lines l = { .buf = s->buf };
@@ -224,7 +224,7 @@ static int scan_maps(struct scan *s, const char *pid, struct gh_holder *h)
 	char *line;
 	int r = 0, err = 0;
 
-	l.fd = gh_fs_open(ctx, O_RDONLY | O_NOCTTY, "/proc/%s/maps", pid);
+	l.fd = gh_fs_openat(pfd, O_RDONLY | O_NOCTTY, "maps");
 	if (l.fd < 0) {
 		if (vanished(l.fd))
 			return 0;
@@ -274,13 +274,13 @@ static int scan_maps(struct scan *s, const char *pid, struct gh_holder *h)
 }
 
 /* The cgroup v2 line, "0::<path>". */
-static void read_cgroup(struct scan *s, const char *pid, struct gh_holder *h)
+static void read_cgroup(struct scan *s, int pfd, struct gh_holder *h)
 {
 	struct lines l = { .buf = s->buf };
 	char *line;
 	int err;
 
-	l.fd = gh_fs_open(s->ctx, O_RDONLY | O_NOCTTY, "/proc/%s/cgroup", pid);
+	l.fd = gh_fs_openat(pfd, O_RDONLY | O_NOCTTY, "cgroup");
 	if (l.fd < 0)
 		return;
 	while ((line = lines_next(&l, &err)))
@@ -292,30 +292,45 @@ static void read_cgroup(struct scan *s, const char *pid, struct gh_holder *h)
 	close(l.fd);
 }
 
-static int scan_pid(struct scan *s, const char *pid, pid_t n)
+static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 {
 	struct gh_holder h = { .pid = n };
-	int r;
+	int pfd, r;
 
-	r = scan_fds(s, pid, &h);
+	/* Everything below is read through this one directory: the same process throughout. */
+	pfd = gh_fs_openat(proc, O_RDONLY | O_DIRECTORY, pid);
+	if (pfd < 0) {
+		if (vanished(pfd))
+			return 0;
+		if (denied(pfd)) {
+			gh_dbg(s->ctx, "/proc/%s: %s: skipped", pid, strerror(-pfd));
+			return 0;
+		}
+		gh_err(s->ctx, "cannot open /proc/%s: %s", pid, strerror(-pfd));
+		return pfd;
+	}
+	r = scan_fds(s, pfd, pid, &h);
 	if (r >= 0)
-		r = scan_maps(s, pid, &h);
+		r = scan_maps(s, pfd, pid, &h);
 	if (r >= 0 && h.paths.n) {
-		r = gh_fs_read_str(s->ctx, h.comm, sizeof(h.comm), "/proc/%s/comm", pid);
+		r = gh_fs_read_strat(pfd, "comm", h.comm, sizeof(h.comm));
 		/* Gone since we saw its files: it holds nothing any more. */
 		if (vanished(r)) {
 			gh_strv_free(&h.paths);
+			close(pfd);
 			return 0;
 		}
 		if (r < 0)
 			gh_util_copy(h.comm, sizeof(h.comm), "?");
 		r = 0;
 	}
+	if (r >= 0 && h.paths.n)
+		read_cgroup(s, pfd, &h);
+	close(pfd);
 	if (r < 0 || !h.paths.n) {
 		gh_strv_free(&h.paths);
 		return r;
 	}
-	read_cgroup(s, pid, &h);
 	gh_strv_sort(&h.paths);
 	if (s->out->n == s->cap) {
 		unsigned cap = s->cap ? 2 * s->cap : 8;
@@ -336,11 +351,18 @@ static int scan_all(struct scan *s)
 {
 	struct gh_strv pids = { 0 };
 	pid_t self = getpid();
-	int r;
+	int r, proc = -1;
 
 	r = gh_fs_list(s->ctx, &pids, "/proc");
 	if (r < 0)
 		gh_err(s->ctx, "cannot list /proc: %s", strerror(-r));
+	if (r >= 0 && pids.n) {
+		proc = gh_fs_open(s->ctx, O_RDONLY | O_DIRECTORY, "/proc");
+		if (proc < 0) {
+			r = proc;
+			gh_err(s->ctx, "cannot open /proc: %s", strerror(-r));
+		}
+	}
 	/* Sorted by strverscmp, so in pid order. */
 	for (size_t i = 0; i < pids.n && r >= 0; i++) {
 		unsigned long n;
@@ -350,8 +372,10 @@ static int scan_all(struct scan *s)
 		/* Our own fds are never the problem; a fixture root has no "us" in it. */
 		if (!s->ctx->root[0] && (pid_t)n == self)
 			continue;
-		r = scan_pid(s, pids.v[i], (pid_t)n);
+		r = scan_pid(s, proc, pids.v[i], (pid_t)n);
 	}
+	if (proc >= 0)
+		close(proc);
 	gh_strv_free(&pids);
 	return r;
 }

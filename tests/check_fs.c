@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "fs.h"
@@ -55,6 +57,47 @@ START_TEST(read_helpers)
 }
 END_TEST
 
+START_TEST(at_helpers_stay_in_the_directory)
+{
+	struct fx *fx = fx_new();
+	char buf[32];
+	DIR *d;
+	int dfd, fd;
+
+	fx_file(fx, "/proc/7/comm", "worker\n");
+	fx_link(fx, "/proc/7/fd/3", "/dev/nvidia0");
+	fx_file(fx, "/proc/secret", "outside\n");
+	dfd = gh_fs_open(fx->ctx, O_RDONLY | O_DIRECTORY, "/proc/7");
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(gh_fs_read_strat(dfd, "comm", buf, sizeof(buf)), 6);
+	ck_assert_str_eq(buf, "worker");
+	ck_assert_int_eq(gh_fs_read_strat(dfd, "comm", buf, 4), -EFBIG);
+	ck_assert_int_eq(gh_fs_read_strat(dfd, "gone", buf, sizeof(buf)), -ENOENT);
+	d = gh_fs_opendirat(dfd, "fd");
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(gh_fs_readlinkat(dirfd(d), "3", buf, sizeof(buf)), 12);
+	ck_assert_str_eq(buf, "/dev/nvidia0");
+	ck_assert_int_eq(gh_fs_readlinkat(dirfd(d), "3", buf, 12), -ENAMETOOLONG);
+	closedir(d);
+	fd = gh_fs_openat(dfd, O_RDONLY, "comm");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close(fd);
+	/* One component only: nothing reaches past the directory the seam opened. */
+	ck_assert_int_eq(gh_fs_read_strat(dfd, "../secret", buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, ".."), -EINVAL);
+	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, "."), -EINVAL);
+	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, ""), -EINVAL);
+	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, "/etc/passwd"), -EINVAL);
+	ck_assert_int_eq(gh_fs_readlinkat(dfd, "fd/3", buf, sizeof(buf)), -EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(gh_fs_opendirat(dfd, ".."));
+	ck_assert_int_eq(errno, EINVAL);
+	close(dfd);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(list_is_version_sorted)
 {
 	struct fx *fx = fx_new();
@@ -98,6 +141,7 @@ int main(void)
 	tcase_add_test(tc, path_prefixes_root);
 	tcase_add_test(tc, slash_root_is_empty_prefix);
 	tcase_add_test(tc, read_helpers);
+	tcase_add_test(tc, at_helpers_stay_in_the_directory);
 	tcase_add_test(tc, list_is_version_sorted);
 	tcase_add_test(tc, escape_and_numbers);
 	suite_add_tcase(s, tc);

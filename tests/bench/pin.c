@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "affinity.h"
+#include "bench.h"
 #include "fs.h"
 #include "policy.h"
 #include "sim.h"
@@ -113,22 +114,9 @@ static int fake_qemu(int argc, char **argv)
 		pause();
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 #define RUNS 51
+
+static int runs = RUNS;
 
 static void bench(int n, FILE *json, bool first)
 {
@@ -178,11 +166,11 @@ static void bench(int n, FILE *json, bool first)
 	ops.get_affinity = fold_get;
 	gh_ctx_new(root, &ctx);
 	gh_ctx_set_ops(ctx, &ops, NULL);
-	for (int i = 0; i < RUNS; i++) {
+	for (int i = 0; i < runs; i++) {
 		struct gh_vmconf vm;
 		struct gh_policy pol;
 		struct gh_pinplan pp;
-		double t0 = now_us();
+		double t0 = bench_now_ns() / 1e3;
 		int r;
 
 		/* What post-start does: config, policy, plan (pid, threads, checks), apply, read back. */
@@ -195,15 +183,15 @@ static void bench(int n, FILE *json, bool first)
 		}
 		if (gh_affinity_apply(ctx, &pp) < 0)
 			exit(1);
-		hook[i] = now_us() - t0;
+		hook[i] = bench_now_ns() / 1e3 - t0;
 		if (i == 0)
 			for (unsigned k = 0; k < pp.n && ntids < 64; k++)
 				tids[ntids++] = pp.v[k].tid;
 		gh_affinity_free(&pp);
 		gh_policy_free(&pol);
 	}
-	for (int i = 0; i < RUNS; i++) {
-		double t0 = now_us();
+	for (int i = 0; i < runs; i++) {
+		double t0 = bench_now_ns() / 1e3;
 
 		for (int k = 0; k < ntids; k++) {
 			cpu_set_t s;
@@ -213,15 +201,15 @@ static void bench(int n, FILE *json, bool first)
 			if (sched_setaffinity(tids[k], sizeof(s), &s) < 0)
 				exit(1);
 		}
-		floor_[i] = now_us() - t0;
+		floor_[i] = bench_now_ns() / 1e3 - t0;
 	}
-	qsort(hook, RUNS, sizeof(double), cmp);
-	qsort(floor_, RUNS, sizeof(double), cmp);
-	printf("pin %2d vCPUs: gpu-hook %8.1f us  floor %6.1f us  ratio %6.1f  (median of %d)\n", n, hook[RUNS / 2],
-	       floor_[RUNS / 2], hook[RUNS / 2] / floor_[RUNS / 2], RUNS);
+	bench_median(hook, runs);
+	bench_median(floor_, runs);
+	printf("pin %2d vCPUs: gpu-hook %8.1f us  floor %6.1f us  ratio %6.1f  (median of %d)\n", n, hook[runs / 2],
+	       floor_[runs / 2], hook[runs / 2] / floor_[runs / 2], runs);
 	if (json)
 		fprintf(json, "%s  {\"vcpus\": %d, \"gpu_hook_us\": %.1f, \"floor_us\": %.1f, \"ratio\": %.2f}", first ? "" : ",\n",
-			n, hook[RUNS / 2], floor_[RUNS / 2], hook[RUNS / 2] / floor_[RUNS / 2]);
+			n, hook[runs / 2], floor_[runs / 2], hook[runs / 2] / floor_[runs / 2]);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	gh_ctx_free(ctx);
@@ -237,8 +225,20 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "kvm"))
 		return fake_qemu(argc, argv);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (argc == 3 && !strcmp(argv[1], "--json"))
-		json = fopen(argv[2], "we");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--smoke"))
+			runs = 5;
+		else if (!strcmp(argv[i], "--json") && i + 1 < argc && !json) {
+			json = fopen(argv[++i], "we");
+			if (!json) {
+				perror(argv[i]);
+				return 1;
+			}
+		} else {
+			fprintf(stderr, "usage: bench_pin [--json FILE] [--smoke]\n");
+			return 2;
+		}
+	}
 	if (json)
 		fprintf(json, "{\"pinning\": [\n");
 	bench(2, json, true);
