@@ -201,6 +201,7 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, u
 	const char *t = op->target, *a = op->arg;
 	char path[PATH_MAX], cur[64];
 	struct call c = { .kind = CALL_SERVICE };
+	unsigned wait_ms;
 	int r = 0;
 
 	switch (op->action) {
@@ -294,19 +295,21 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, u
 		r = write_attr(ctx, timeout_ms, t, "/sys/bus/pci/drivers_probe");
 		if (r == -ETIMEDOUT)
 			break;
+		/* A probe that failed has answered: there is nothing to wait for. */
+		wait_ms = r < 0 ? 0 : timeout_ms < 2000 ? timeout_ms : 2000;
 		/*
 		 * drivers_probe succeeds when nothing matched: the driver link is the answer.
 		 * A device just released by a remove() that was still running (a killed run's
 		 * orphaned write) can miss the first probe: ask once more before giving up.
 		 */
-		if (!wait_driver(ctx, t, a, timeout_ms < 2000 ? timeout_ms : 2000)) {
+		if (!wait_driver(ctx, t, a, wait_ms)) {
 			gh_dbg(ctx, "%s: not on %s after drivers_probe; probing once more", t, a);
 			if (write_attr(ctx, timeout_ms, t, "/sys/bus/pci/drivers_probe") == -ETIMEDOUT) {
 				r = -ETIMEDOUT;
 				break;
 			}
 		}
-		if (!wait_driver(ctx, t, a, timeout_ms < 2000 ? timeout_ms : 2000)) {
+		if (!wait_driver(ctx, t, a, wait_ms)) {
 			current_driver(ctx, t, cur, sizeof(cur));
 			gh_err(ctx, "cannot bind %s to %s: /sys/bus/pci/drivers_probe: no driver took it (%s%s; "
 				    "driver now: %s)", t, a, r < 0 ? "probe error: " : "is the module loaded?",
@@ -578,6 +581,11 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned
 				stranded = op->target;
 			continue;
 		}
+		/* Loading a driver walks its devices under their locks: a card wedged in remove() would block it. */
+		for (unsigned k = i + 1; k < p->n && !stranded && op->action == GH_ACT_MODULE_LOAD; k++)
+			if (p->v[k].op.action == GH_ACT_PROBE && gh_modules_name_eq(p->v[k].op.arg, op->target) &&
+			    gh_strv_contains(failed_devs, p->v[k].op.target))
+				stranded = p->v[k].op.target;
 		if (op->action == GH_ACT_MODULE_LOAD && stranded) {
 			results[i] = -ECANCELED;
 			gh_warn(ctx, "%s %u/%u: module %s not loaded yet: %s is not back on its driver, and %s "
@@ -621,6 +629,15 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 		return -ENOMEM;
 	}
 	first = run_best_effort(ctx, &p, timeout_ms, results, &failed_devs, "undo");
+	for (unsigned i = 0; i < p.n; i++) {
+		struct gh_jdev *d = gh_journal_dev(j, p.v[i].op.target);
+
+		if (results[i] == -ETIMEDOUT && device_action(p.v[i].op.action) && d && !d->wedged) {
+			d->wedged = true;
+			gh_err(ctx, "the device %s is wedged in the kernel: it is left alone until 'gpu-hook recover'",
+			       d->addr);
+		}
+	}
 	/* A device step is undone only when the whole device came back, checks included. */
 	for (unsigned i = 0; i < p.n; i++)
 		if (results[i] < 0 && device_action(p.v[i].op.action))

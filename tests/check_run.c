@@ -433,6 +433,43 @@ START_TEST(vfio_group_still_held_at_post_stop)
 }
 END_TEST
 
+/*
+ * vfio-pci's remove() hangs on the way back (something the holder scan cannot see
+ * still has the device): the card is marked wedged, nvidia and the modules on it
+ * stay unloaded (loading nvidia would walk the wedged card under its lock), and
+ * one recover restores everything once the kernel answers.
+ */
+START_TEST(remove_hangs_on_the_way_back)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+	unsigned long long t0;
+	struct gh_journal j;
+
+	state(fx, before, sizeof(before));
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 1s\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/vfio-pci/unbind\n");
+	fx_log_clear(fx);
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_lt(post_stop(fx, 111), 0);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 1000 + 2000);
+	ck_assert_msg(fx_log_has(fx, "the device 0000:01:00.0 is wedged in the kernel"), "%s", fx->log);
+	ck_assert_msg(fx_log_has(fx, "module nvidia not loaded yet: 0000:01:00.0 is not back"), "%s", fx->log);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia"), 0);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+	ck_assert(gh_journal_dev(&j, "0000:01:00.0")->wedged);
+	gh_journal_free(&j);
+	fx_rm(fx, "/fault/hang");
+	sleep(5);
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(timeout_wedges_and_recover_restores)
 {
 	struct fx *fx = host();
@@ -622,6 +659,7 @@ int main(void)
 	tcase_add_test(tc, recover_from_every_recorded_state);
 	tcase_add_test(tc, probe_fails_on_the_way_back);
 	tcase_add_test(tc, vfio_group_still_held_at_post_stop);
+	tcase_add_test(tc, remove_hangs_on_the_way_back);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
 	tcase_add_test(tc, vfio_pci_unavailable_refuses_first);
