@@ -11,12 +11,13 @@ fbcon_bound() {
 	done
 	echo none
 }
-# The host as a line, to compare before and after.
+# The host as a line, to compare before and after: a journal left behind counts too.
 host_state() {
 	for a in /sys/bus/pci/devices/0000:0[12]:00.*; do
 		a=${a##*/}
 		printf '%s=%s(%s) ' "$a" "$(drv "$a")" "$(override "$a")"
 	done
 	for m in nvidia nvidia_modeset nvidia_drm nvidia_uvm; do loaded $m && printf '%s ' $m; done
-	printf 'fbcon=%s fb=%s\n' "$(fbcon_bound)" "$(cut -d' ' -f2 /proc/fb | tr '\n' ,)"
+	printf 'fbcon=%s fb=%s journals=%s\n' "$(fbcon_bound)" "$(cut -d' ' -f2 /proc/fb | tr '\n' ,)" \
+		"$(ls /run/gpu-hook 2>/dev/null | grep '\.json$' | tr '\n' ,)"
 }
