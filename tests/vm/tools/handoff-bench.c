@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Handoff benchmark, run inside the real-kernel guest (single topology):
+ *   handoff-bench RUNS SHELL-SCRIPT
+ * Alternates three ways of doing the same pre-start + post-stop round trip:
+ *   gpu-hook  /usr/sbin/gpu-hook 111 pre-start, then post-stop (fork+exec);
+ *   floor     the same kernel operations made directly (writes, delete_module,
+ *             finit_module), no discovery, no checks, no journal, no child;
+ *   shell     SHELL-SCRIPT in|out, a seed-style script (fixed sleeps, retries).
+ * After each round trip the host must be back (both functions on their
+ * drivers, fbcon bound) or the run is reported invalid. Prints a table of
+ * medians and the ratios, then one JSON object on a line starting "JSON ".
+ * gpu-hook's own per-step timings (its "step i/n: ...: ok (N ms)" lines) are
+ * collected and their medians printed per step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GPU "0000:01:00.0"
+#define AUDIO "0000:01:00.1"
+#define MAX_RUNS 64
+#define MAX_STEPS 40
+
+static char vtcon[PATH_MAX];
+static char moddir[256];
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "handoff-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void put(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, value, strlen(value)) < 0) {
+		fprintf(stderr, "handoff-bench: write %s to %s: %s\n", value, path, strerror(errno));
+		exit(1);
+	}
+	close(fd);
+}
+
+static void driver_of(const char *addr, char *buf, size_t size)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", addr);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(buf, size, "none");
+		return;
+	}
+	link[n] = '\0';
+	snprintf(buf, size, "%s", strrchr(link, '/') + 1);
+}
+
+static int unload(const char *name)
+{
+	for (int i = 0; i < 100; i++) {
+		if (syscall(SYS_delete_module, name, O_NONBLOCK) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EBUSY)
+			break;
+		usleep(10000);
+	}
+	fprintf(stderr, "handoff-bench: delete_module %s: %s\n", name, strerror(errno));
+	exit(1);
+}
+
+static void load(const char *name, const char *params)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s.ko", moddir, name) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		die(name);
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(path);
+	if (syscall(SYS_finit_module, fd, params, 0) < 0 && errno != EEXIST)
+		die("finit_module");
+	close(fd);
+}
+
+/* The kernel operations of gpu-hook's single-GPU plan, in its order. */
+static void floor_in(void)
+{
+	put(vtcon, "0");
+	unload("nvidia_drm");
+	unload("nvidia_modeset");
+	unload("nvidia_uvm");
+	unload("nvidia");
+	put("/sys/bus/pci/devices/" GPU "/driver_override", "vfio-pci");
+	put("/sys/bus/pci/drivers_probe", GPU);
+	put("/sys/bus/pci/devices/" AUDIO "/driver_override", "vfio-pci");
+	put("/sys/bus/pci/drivers/snd_hda_intel/unbind", AUDIO);
+	put("/sys/bus/pci/drivers_probe", AUDIO);
+}
+
+static void floor_out(void)
+{
+	put("/sys/bus/pci/devices/" GPU "/driver_override", "nvidia");
+	put("/sys/bus/pci/drivers/vfio-pci/unbind", GPU);
+	put("/sys/bus/pci/devices/" AUDIO "/driver_override", "snd_hda_intel");
+	put("/sys/bus/pci/drivers/vfio-pci/unbind", AUDIO);
+	put("/sys/bus/pci/drivers_probe", AUDIO);
+	load("nvidia", "");
+	load("nvidia_uvm", "");
+	load("nvidia_modeset", "");
+	load("nvidia_drm", "modeset=1 fbdev=1");
+	put("/sys/bus/pci/devices/" GPU "/driver_override", "\n");
+	put("/sys/bus/pci/devices/" AUDIO "/driver_override", "\n");
+	put(vtcon, "1");
+}
+
+struct steps {
+	char desc[MAX_STEPS][160];
+	double ms[MAX_STEPS][MAX_RUNS];
+	unsigned n, runs[MAX_STEPS];
+};
+
+static struct steps in_steps, out_steps;
+
+/* "gpu-hook[111 pre-start]: step 3/12: unload module nvidia_drm (...): ok (16 ms)" */
+static void collect(const char *log, const char *label, struct steps *s)
+{
+	FILE *f = fopen(log, "re");
+	char line[1024];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, label), *ok, *slash;
+		unsigned long i;
+		double ms;
+
+		if (!p || p == line || p[-1] != ' ')
+			continue;
+		p += strlen(label);
+		i = strtoul(p, &slash, 10);
+		ok = strstr(p, ": ok (");
+		if (!i || i > MAX_STEPS || *slash != '/' || !ok)
+			continue;
+		ms = strtod(ok + 6, NULL);
+		p = strchr(slash, ' ');
+		if (!p)
+			continue;
+		*ok = '\0';
+		i--;
+		if (i >= s->n)
+			s->n = (unsigned)i + 1;
+		snprintf(s->desc[i], sizeof(s->desc[i]), "%s", p + 1);
+		if (s->runs[i] < MAX_RUNS)
+			s->ms[i][s->runs[i]++] = ms;
+	}
+	fclose(f);
+}
+
+static int run(char *const argv[], const char *log)
+{
+	int st, fd;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		die("waitpid");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned n)
+{
+	double s[MAX_RUNS];
+
+	if (!n)
+		return 0;
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static int host_back(void)
+{
+	char a[64], b[64], bind[8] = "";
+	int fd = open(vtcon, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		ssize_t n = read(fd, bind, sizeof(bind) - 1);
+
+		bind[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	driver_of(GPU, a, sizeof(a));
+	driver_of(AUDIO, b, sizeof(b));
+	if (!strcmp(a, "nvidia") && !strcmp(b, "snd_hda_intel") && bind[0] == '1')
+		return 1;
+	fprintf(stderr, "handoff-bench: host not back: %s on %s, %s on %s, fbcon bind %s\n", GPU, a, AUDIO, b, bind);
+	return 0;
+}
+
+static void wait_audio(void)
+{
+	/* snd_hda_intel probes its codecs asynchronously: start each run from a settled card. */
+	for (int i = 0; i < 200; i++) {
+		if (!access("/sys/bus/pci/devices/" AUDIO "/sound", F_OK))
+			return;
+		usleep(10000);
+	}
+}
+
+static void find_vtcon(void)
+{
+	for (int i = 0; i < 16; i++) {
+		char path[PATH_MAX], name[128] = "";
+		int fd;
+
+		snprintf(path, sizeof(path), "/sys/class/vtconsole/vtcon%d/name", i);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, name, sizeof(name) - 1) < 0)
+			name[0] = '\0';
+		close(fd);
+		if (strstr(name, "frame buffer")) {
+			snprintf(vtcon, sizeof(vtcon), "/sys/class/vtconsole/vtcon%d/bind", i);
+			return;
+		}
+	}
+	fprintf(stderr, "handoff-bench: no framebuffer vtconsole\n");
+	exit(1);
+}
+
+static void print_steps(const char *name, struct steps *s, FILE *json, int last)
+{
+	fprintf(json, "\"%s\":[", name);
+	for (unsigned i = 0; i < s->n; i++) {
+		double m = median(s->ms[i], s->runs[i]);
+
+		printf("  %s %2u  %7.1f ms  %s\n", name, i + 1, m, s->desc[i]);
+		fprintf(json, "%s{\"step\":%u,\"what\":\"", i ? "," : "", i + 1);
+		for (const char *c = s->desc[i]; *c; c++)
+			fprintf(json, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+		fprintf(json, "\",\"median_ms\":%.1f,\"runs\":%u}", m, s->runs[i]);
+	}
+	fprintf(json, "]%s", last ? "" : ",");
+}
+
+int main(int argc, char **argv)
+{
+	static char *pre[] = { "/usr/sbin/gpu-hook", "111", "pre-start", NULL };
+	static char *post[] = { "/usr/sbin/gpu-hook", "111", "post-stop", NULL };
+	double t[3][MAX_RUNS], in[3][MAX_RUNS], out[3][MAX_RUNS], exec_ms[MAX_RUNS], dry_ms[MAX_RUNS];
+	static const char *const names[] = { "gpu-hook", "floor", "shell" };
+	unsigned runs, valid[3] = { 0 };
+	char *shin[4], *shout[4];
+	struct utsname u;
+	FILE *json;
+
+	if (argc != 3 || (runs = (unsigned)strtoul(argv[1], NULL, 10)) == 0 || runs > MAX_RUNS) {
+		fprintf(stderr, "usage: handoff-bench RUNS(1-%d) SHELL-SCRIPT\n", MAX_RUNS);
+		return 2;
+	}
+	shin[0] = shout[0] = "/bin/sh";
+	shin[1] = shout[1] = argv[2];
+	shin[2] = "in";
+	shout[2] = "out";
+	shin[3] = shout[3] = NULL;
+	uname(&u);
+	if (snprintf(moddir, sizeof(moddir), "/lib/modules/%s/extra", u.release) >= (int)sizeof(moddir))
+		return 1;
+	find_vtcon();
+	if (!host_back())
+		return 1;
+	/* What a run costs before its first step: exec alone, and discovery plus planning. */
+	{
+		static char *ver[] = { "/usr/sbin/gpu-hook", "--version", NULL };
+		static char *dry[] = { "/usr/sbin/gpu-hook", "111", "pre-start", "--dry-run", NULL };
+
+		for (unsigned r = 0; r < runs; r++) {
+			double t0 = now_ms();
+
+			run(ver, "/tmp/bench-ver.log");
+			exec_ms[r] = now_ms() - t0;
+			t0 = now_ms();
+			if (run(dry, "/tmp/bench-dry.log")) {
+				system("cat /tmp/bench-dry.log");
+				return 1;
+			}
+			dry_ms[r] = now_ms() - t0;
+		}
+	}
+	for (unsigned r = 0; r < runs; r++) {
+		for (unsigned w = 0; w < 3; w++) {
+			unsigned k = (r + w) % 3; /* rotate who goes first */
+			double t0, t1, t2;
+			int rc = 0;
+
+			wait_audio();
+			t0 = now_ms();
+			if (k == 0)
+				rc = run(pre, "/tmp/bench-in.log");
+			else if (k == 1)
+				floor_in();
+			else
+				rc = run(shin, "/tmp/bench-shin.log");
+			t1 = now_ms();
+			if (k == 0)
+				rc |= run(post, "/tmp/bench-out.log");
+			else if (k == 1)
+				floor_out();
+			else
+				rc |= run(shout, "/tmp/bench-shout.log");
+			t2 = now_ms();
+			if (rc || !host_back()) {
+				fprintf(stderr, "handoff-bench: %s run %u invalid (exit %d)\n", names[k], r + 1, rc);
+				if (k == 0)
+					system("cat /tmp/bench-in.log /tmp/bench-out.log");
+				return 1;
+			}
+			in[k][valid[k]] = t1 - t0;
+			out[k][valid[k]] = t2 - t1;
+			t[k][valid[k]++] = t2 - t0;
+			if (k == 0) {
+				collect("/tmp/bench-in.log", "step ", &in_steps);
+				collect("/tmp/bench-out.log", "undo ", &out_steps);
+			}
+		}
+	}
+	json = fopen("/tmp/bench.json", "we");
+	if (!json)
+		die("/tmp/bench.json");
+	printf("handoff round trip (pre-start + post-stop), single GPU (2 functions), median of %u\n", runs);
+	printf("  %-9s %10s %10s %10s\n", "", "pre-start", "post-stop", "round trip");
+	fprintf(json, "{\"runs\":%u,\"round_trip\":{", runs);
+	for (unsigned k = 0; k < 3; k++) {
+		double a = median(in[k], valid[k]), b = median(out[k], valid[k]), c = median(t[k], valid[k]);
+
+		printf("  %-9s %7.1f ms %7.1f ms %7.1f ms\n", names[k], a, b, c);
+		fprintf(json, "%s\"%s\":{\"pre_start_ms\":%.1f,\"post_stop_ms\":%.1f,\"round_trip_ms\":%.1f}", k ? "," : "",
+			names[k], a, b, c);
+	}
+	{
+		double g = median(t[0], valid[0]), f = median(t[1], valid[1]), s = median(t[2], valid[2]);
+
+		printf("  ratio gpu-hook/floor %.2f, gpu-hook/shell %.3f\n", g / f, g / s);
+		fprintf(json, "},\"ratio_floor\":%.2f,\"ratio_shell\":%.3f,", g / f, g / s);
+	}
+	printf("  gpu-hook --version %.1f ms, 111 pre-start --dry-run %.1f ms (exec, discovery, plan)\n",
+	       median(exec_ms, runs), median(dry_ms, runs));
+	fprintf(json, "\"version_ms\":%.1f,\"dry_run_ms\":%.1f,", median(exec_ms, runs), median(dry_ms, runs));
+	printf("gpu-hook's own step timings (median):\n");
+	fprintf(json, "\"steps\":{");
+	print_steps("pre-start", &in_steps, json, 0);
+	print_steps("post-stop", &out_steps, json, 1);
+	fprintf(json, "}}\n");
+	fclose(json);
+	return 0;
+}
