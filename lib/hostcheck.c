@@ -15,6 +15,7 @@
 #include "host.h"
 #include "install.h"
 #include "modules.h"
+#include "pciid.h"
 #include "util.h"
 
 /* libkmod's configuration directories, in its order of precedence. */
@@ -270,6 +271,57 @@ static bool cmdline_has(const char *cmdline, const char *key, const char *value_
 	return false;
 }
 
+/* "550.127.05" -> 550012705: three fields, the later two below 1000. 0 when it does not parse. */
+static unsigned long driver_version(const char *s)
+{
+	unsigned long part[3] = { 0 };
+	char buf[32], *save = NULL, *tok;
+	int i = 0;
+
+	if (gh_util_copy(buf, sizeof(buf), s) < 0)
+		return 0;
+	for (tok = strtok_r(gh_util_trim(buf), ".", &save); tok && i < 3; tok = strtok_r(NULL, ".", &save), i++)
+		if (gh_util_parse_ulong(tok, 10, i ? 999 : 99999, &part[i]) < 0)
+			return 0;
+	if (i < 2)
+		return 0;
+	return part[0] * 1000000 + part[1] * 1000 + part[2];
+}
+
+/*
+ * Two cards on nvidia with nvidia-drm modeset=1: before 580.94.06, nvidia-drm
+ * holds each card's usage count, so unbinding one card from nvidia (what a
+ * two-GPU handoff does, the modules staying loaded) waits forever.
+ */
+static void check_two_gpu_driver(struct gh_ctx *ctx, struct gh_findings *f)
+{
+	struct gh_strv devs = { 0 };
+	char ver[32] = "", modeset[8] = "";
+	unsigned cards = 0;
+	unsigned long v;
+
+	gh_fs_list(ctx, &devs, "/sys/bus/pci/drivers/nvidia");
+	for (size_t i = 0; i < devs.n; i++) {
+		char cls[16] = "";
+
+		if (gh_pciid_is_addr(devs.v[i]) &&
+		    gh_fs_read_str(ctx, cls, sizeof(cls), "/sys/bus/pci/devices/%s/class", devs.v[i]) > 0 &&
+		    !strncmp(gh_util_trim(cls), "0x03", 4))
+			cards++;
+	}
+	gh_strv_free(&devs);
+	if (cards < 2 || gh_fs_read_str(ctx, modeset, sizeof(modeset), "/sys/module/nvidia_drm/parameters/modeset") <= 0 ||
+	    gh_util_trim(modeset)[0] != 'Y' || gh_fs_read_str(ctx, ver, sizeof(ver), "/sys/module/nvidia/version") <= 0)
+		return;
+	v = driver_version(ver);
+	if (v && v < 580094006UL)
+		add(f, GH_SEV_ERROR, "/sys/module/nvidia/version",
+		    "install NVIDIA driver 580.94.06 or newer, or set 'options nvidia-drm modeset=0'",
+		    "%u cards on nvidia with nvidia-drm modeset=1 and driver %s: before 580.94.06 nvidia-drm holds each "
+		    "card, so unbinding one for a VM would never finish (gpu-hook stops it at its timeout)",
+		    cards, gh_util_trim(ver));
+}
+
 static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 {
 	struct gh_strv groups = { 0 };
@@ -338,6 +390,7 @@ static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 		kmod_module_unref_list(list);
 	}
 	kmod_unref(k);
+	check_two_gpu_driver(ctx, f);
 	if (gh_fs_read_str(ctx, val, sizeof(val), "/sys/module/nvidia_drm/parameters/fbdev") > 0) {
 		bool fbdev = gh_util_trim(val)[0] == 'Y';
 

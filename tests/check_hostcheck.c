@@ -57,6 +57,42 @@ START_TEST(clean_host)
 }
 END_TEST
 
+/* Two cards on nvidia, nvidia-drm modeset=1: flagged for drivers before 580.94.06 only. */
+START_TEST(two_gpus_old_driver)
+{
+	static const struct {
+		const char *version;
+		int cards;
+		bool flagged;
+	} cases[] = {
+		{ "550.127.05\n", 2, true }, { "580.82.09\n", 2, true }, { "580.94.06\n", 2, false },
+		{ "590.44.01\n", 2, false }, { "550.127.05\n", 1, false }, { "garbage\n", 2, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fx *fx = fx_new();
+		struct gh_findings f;
+		unsigned problems;
+		const struct gh_finding *hit;
+
+		fx_example_host(fx);
+		fx_file(fx, "/sys/module/nvidia/version", "%s", cases[i].version);
+		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "Y\n");
+		if (cases[i].cards == 2)
+			fx_pci(fx, "0000:02:00.0", 0x10de, 0x2204, 0x030000, "nvidia", 15);
+		ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
+		hit = find(&f, "cards on nvidia with nvidia-drm modeset=1", &problems);
+		ck_assert_msg((hit != NULL) == cases[i].flagged, "case %zu (%s)", i, cases[i].version);
+		if (hit) {
+			ck_assert_int_eq(hit->severity, GH_SEV_ERROR);
+			ck_assert(strstr(hit->fix, "580.94.06"));
+		}
+		gh_hostcheck_free(&f);
+		fx_free(fx);
+	}
+}
+END_TEST
+
 START_TEST(each_misconfiguration)
 {
 	struct fx *fx;
@@ -149,6 +185,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, clean_host);
 	tcase_add_test(tc, each_misconfiguration);
+	tcase_add_test(tc, two_gpus_old_driver);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
