@@ -340,8 +340,11 @@ static int check_owners(struct gh_ctx *ctx, struct gh_host *h)
 
 		if (r < 0)
 			return r;
-		if (r > 0)
+		if (r == 1)
 			NOTE(&h->refusals, "%s is in use by running VM %u", h->f[i].dev.addr, owner);
+		else if (r == 2)
+			NOTE(&h->refusals, "%s is reserved by VM %u, whose start is under way "
+			     "(/run/qemu-server/pci-id-reservations)", h->f[i].dev.addr, owner);
 	}
 	return 0;
 }

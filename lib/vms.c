@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -190,8 +191,9 @@ static bool cmdline_uses(const char *cl, size_t len, const struct gh_pciid *fn)
 
 /*
  * PVE's own bookkeeping: "<pciid> <vmid> time:<epoch>" while a start is
- * under way, "<pciid> <vmid> pid:<pid>" once it runs. Only a running VM's
- * entry counts; a stopped VM's line is left over.
+ * under way (the epoch is when the reservation lapses), "<pciid> <vmid>
+ * pid:<pid>" once it runs. A running VM's entry counts (1), and so does an
+ * unexpired start (2); a stopped VM's line or a lapsed start is left over.
  */
 static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid *fn, unsigned *vmid)
 {
@@ -224,6 +226,11 @@ static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid 
 		if (v == self || !id_covers(id, strlen(id), fn))
 			continue;
 		r = gh_vms_pid(ctx, (unsigned)v, &pid);
+		if (r == -ENOENT && how[0] == 't' && num >= (unsigned long)time(NULL)) {
+			*vmid = (unsigned)v;
+			r = 2;
+			break;
+		}
 		if (r == 0) {
 			*vmid = (unsigned)v;
 			r = 1;

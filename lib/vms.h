@@ -14,7 +14,10 @@
 
 #include "ctx.h"
 
-/* 1 with *vmid set when a running VM other than self uses addr, 0 if none, -errno. */
+/*
+ * 1 with *vmid set when a running VM other than self uses addr, 2 when another
+ * VM's start has reserved it and is still under way, 0 if none, -errno.
+ */
 int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid);
 /* The running QEMU pid of a VM, -ENOENT (not running) or -errno. */
 int gh_vms_pid(struct gh_ctx *ctx, unsigned vmid, pid_t *pid);

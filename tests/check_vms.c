@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fixture.h"
 #include "vms.h"
@@ -160,6 +161,14 @@ START_TEST(owner_from_reservations)
 	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0a:00.0", &owner), 0);
 	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0b:00.0", &owner), 0);
 	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0c:00.0", &owner), 0);
+	/* A start under way (its reservation not yet lapsed) owns the card too; a lapsed one does not. */
+	fx_file(fx, "/run/qemu-server/pci-id-reservations", "0000:0d:00.0 500 time:%lld\n0000:0e:00.0 500 time:%lld\n",
+		(long long)time(NULL) + 60, (long long)time(NULL) - 60);
+	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0d:00.0", &owner), 2);
+	ck_assert_uint_eq(owner, 500);
+	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0e:00.0", &owner), 0);
+	ck_assert_int_eq(gh_vms_owner(fx->ctx, 500, "0000:0d:00.0", &owner), 0);
+	fx_file(fx, "/run/qemu-server/pci-id-reservations", "0000:05:00.0 200 time:1700000000\n");
 	/* Whoever asks, another running VM's reservation counts. */
 	ck_assert_int_eq(gh_vms_owner(fx->ctx, 400, "0000:05:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
