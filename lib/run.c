@@ -548,19 +548,33 @@ void gh_run_unwedge(struct gh_journal *j)
 			j->status[i] = GH_J_RUNNING;
 }
 
-/* A card that misses a driver this run just loaded strands the modules still to load on top of it. */
-static bool strands(const struct gh_strv *loaded, const char *driver)
+/*
+ * A card that failed on the way back and whose driver is the module about to load,
+ * or one this run already loaded: loaded now, that module and those stacked on it
+ * would come up without the card (and loading its driver would walk a card wedged
+ * in remove() under its lock). The card's address, or NULL.
+ */
+static const char *stranded_by(const struct gh_plan *p, const char *module, const struct gh_strv *loaded,
+			       const struct gh_strv *failed_devs)
 {
-	for (size_t k = 0; k < loaded->n; k++)
-		if (gh_modules_name_eq(loaded->v[k], driver))
-			return true;
-	return false;
+	for (unsigned k = 0; k < p->n; k++) {
+		const struct gh_op *op = &p->v[k].op;
+
+		if (op->action != GH_ACT_PROBE || !gh_strv_contains(failed_devs, op->target))
+			continue;
+		if (gh_modules_name_eq(op->arg, module))
+			return op->target;
+		for (size_t m = 0; m < loaded->n; m++)
+			if (gh_modules_name_eq(loaded->v[m], op->arg))
+				return op->target;
+	}
+	return NULL;
 }
 
 /*
- * Best effort: a failed device step skips that device's later steps only, and a card
- * that did not come back on a driver just loaded skips the modules stacked on it
- * (loaded now, they would come up without the card; see gh_run_build_return).
+ * Best effort: a failed device step skips that device's later steps only, and a
+ * card that is not back on its driver holds the module loads from then on (see
+ * stranded_by and gh_run_build_return).
  */
 static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms, int *results,
 			   struct gh_strv *failed_devs, const char *label)
@@ -577,15 +591,10 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned
 		if (device_action(op->action) && gh_strv_contains(failed_devs, op->target)) {
 			results[i] = -ECANCELED;
 			gh_warn(ctx, "%s %u/%u: skipped: %s failed earlier", label, i + 1, p->n, op->target);
-			if (op->action == GH_ACT_PROBE && !stranded && strands(&loaded, op->arg))
-				stranded = op->target;
 			continue;
 		}
-		/* Loading a driver walks its devices under their locks: a card wedged in remove() would block it. */
-		for (unsigned k = i + 1; k < p->n && !stranded && op->action == GH_ACT_MODULE_LOAD; k++)
-			if (p->v[k].op.action == GH_ACT_PROBE && gh_modules_name_eq(p->v[k].op.arg, op->target) &&
-			    gh_strv_contains(failed_devs, p->v[k].op.target))
-				stranded = p->v[k].op.target;
+		if (op->action == GH_ACT_MODULE_LOAD && !stranded)
+			stranded = stranded_by(p, op->target, &loaded, failed_devs);
 		if (op->action == GH_ACT_MODULE_LOAD && stranded) {
 			results[i] = -ECANCELED;
 			gh_warn(ctx, "%s %u/%u: module %s not loaded yet: %s is not back on its driver, and %s "
@@ -603,8 +612,6 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned
 				first = r;
 			if (device_action(op->action))
 				gh_strv_add(failed_devs, op->target);
-			if (op->action == GH_ACT_PROBE && !stranded && strands(&loaded, op->arg))
-				stranded = op->target;
 		}
 	}
 	gh_strv_free(&loaded);
