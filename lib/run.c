@@ -493,14 +493,9 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 	 * A card goes back on its driver right after that driver's module loads, before
 	 * the modules stacked on it: nvidia-drm loaded while the card is not on nvidia
 	 * comes up without a framebuffer and does not pick the card up later, so the
-	 * console could not come back without reloading it.
+	 * console could not come back without reloading it. Cards whose driver was not
+	 * unloaded go back once every module is loaded.
 	 */
-	for (unsigned i = 0; i < j->n_dev; i++) {
-		const struct gh_jdev *d = &j->dev[i];
-
-		if (!d->wedged && touched(j, d) && d->host_driver[0] && !reload_planned(j, d->host_driver))
-			push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
-	}
 	for (unsigned k = j->n_steps; k-- > 0;) {
 		const char *m = j->steps[k].op.target;
 
@@ -513,6 +508,12 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 			if (!d->wedged && touched(j, d) && d->host_driver[0] && gh_modules_name_eq(d->host_driver, m))
 				push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
 		}
+	}
+	for (unsigned i = 0; i < j->n_dev; i++) {
+		const struct gh_jdev *d = &j->dev[i];
+
+		if (!d->wedged && touched(j, d) && d->host_driver[0] && !reload_planned(j, d->host_driver))
+			push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
 	}
 	for (unsigned i = 0; i < j->n_dev; i++) {
 		const struct gh_jdev *d = &j->dev[i];
@@ -548,25 +549,37 @@ void gh_run_unwedge(struct gh_journal *j)
 			j->status[i] = GH_J_RUNNING;
 }
 
+static bool has_module(const struct gh_strv *mods, const char *name)
+{
+	for (size_t k = 0; k < mods->n; k++)
+		if (gh_modules_name_eq(mods->v[k], name))
+			return true;
+	return false;
+}
+
 /*
- * A card that failed on the way back and whose driver is the module about to load,
- * or one this run already loaded: loaded now, that module and those stacked on it
- * would come up without the card (and loading its driver would walk a card wedged
- * in remove() under its lock). The card's address, or NULL.
+ * A card that is not back, and whose driver is the module about to load or one this
+ * run already loaded: loaded now, that module and those stacked on it would come up
+ * without the card, and loading its driver would walk a card wedged in remove()
+ * under its lock. Such a card failed a step of this run, or is wedged in the
+ * journal (left out of the plan). Its address, or NULL.
  */
-static const char *stranded_by(const struct gh_plan *p, const char *module, const struct gh_strv *loaded,
-			       const struct gh_strv *failed_devs)
+static const char *stranded_by(const struct gh_plan *p, const struct gh_journal *j, const char *module,
+			       const struct gh_strv *loaded, const struct gh_strv *failed_devs)
 {
 	for (unsigned k = 0; k < p->n; k++) {
 		const struct gh_op *op = &p->v[k].op;
 
-		if (op->action != GH_ACT_PROBE || !gh_strv_contains(failed_devs, op->target))
-			continue;
-		if (gh_modules_name_eq(op->arg, module))
+		if (op->action == GH_ACT_PROBE && gh_strv_contains(failed_devs, op->target) &&
+		    (gh_modules_name_eq(op->arg, module) || has_module(loaded, op->arg)))
 			return op->target;
-		for (size_t m = 0; m < loaded->n; m++)
-			if (gh_modules_name_eq(loaded->v[m], op->arg))
-				return op->target;
+	}
+	for (unsigned i = 0; j && i < j->n_dev; i++) {
+		const struct gh_jdev *d = &j->dev[i];
+
+		if (d->wedged && d->host_driver[0] &&
+		    (gh_modules_name_eq(d->host_driver, module) || has_module(loaded, d->host_driver)))
+			return d->addr;
 	}
 	return NULL;
 }
@@ -576,8 +589,8 @@ static const char *stranded_by(const struct gh_plan *p, const char *module, cons
  * card that is not back on its driver holds the module loads from then on (see
  * stranded_by and gh_run_build_return).
  */
-static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms, int *results,
-			   struct gh_strv *failed_devs, const char *label)
+static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_journal *j,
+			   unsigned timeout_ms, int *results, struct gh_strv *failed_devs, const char *label)
 {
 	struct gh_strv loaded = { 0 };
 	const char *stranded = NULL;
@@ -594,12 +607,12 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, unsigned
 			continue;
 		}
 		if (op->action == GH_ACT_MODULE_LOAD && !stranded)
-			stranded = stranded_by(p, op->target, &loaded, failed_devs);
+			stranded = stranded_by(p, j, op->target, &loaded, failed_devs);
 		if (op->action == GH_ACT_MODULE_LOAD && stranded) {
 			results[i] = -ECANCELED;
-			gh_warn(ctx, "%s %u/%u: module %s not loaded yet: %s is not back on its driver, and %s "
-				     "loaded without it would not pick it up later", label, i + 1, p->n, op->target,
-				stranded, op->target);
+			gh_warn(ctx, "%s %u/%u: module %s not loaded yet: %s is not back on its driver (loaded now, "
+				     "the driver stack would come up without it, or wait on it in the kernel)", label,
+				i + 1, p->n, op->target, stranded);
 			continue;
 		}
 		r = gh_run_op(ctx, op, timeout_ms, &ms);
@@ -635,7 +648,7 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 		gh_plan_free(&p);
 		return -ENOMEM;
 	}
-	first = run_best_effort(ctx, &p, timeout_ms, results, &failed_devs, "undo");
+	first = run_best_effort(ctx, &p, j, timeout_ms, results, &failed_devs, "undo");
 	for (unsigned i = 0; i < p.n; i++) {
 		struct gh_jdev *d = gh_journal_dev(j, p.v[i].op.target);
 
@@ -719,7 +732,7 @@ int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms
 
 	if (!results)
 		return -ENOMEM;
-	r = run_best_effort(ctx, p, timeout_ms, results, &failed_devs, "step");
+	r = run_best_effort(ctx, p, NULL, timeout_ms, results, &failed_devs, "step");
 	gh_strv_free(&failed_devs);
 	free(results);
 	return r;

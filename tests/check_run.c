@@ -407,6 +407,7 @@ START_TEST(vfio_group_still_held_at_post_stop)
 {
 	struct fx *fx = host();
 	char before[512], mid[512], after[512];
+	struct gh_journal j;
 
 	state(fx, before, sizeof(before));
 	ck_assert_int_eq(pre_start(fx, 111), 0);
@@ -419,11 +420,22 @@ START_TEST(vfio_group_still_held_at_post_stop)
 				     "VFIO"), "%s", fx->log);
 	ck_assert(fx_log_has(fx, "run 'gpu-hook recover 111'"));
 	ck_assert(!fx_log_has(fx, "undo 1/"));
+	ck_assert(!fx_log_has(fx, "back on the host"));
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, mid);
 	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EBUSY);
+	ck_assert(!fx_log_has(fx, "recovered:"));
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, mid);
+	/* Nor does the next start undo an unfinished earlier handoff under the holder. */
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+	j.complete = false;
+	ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+	gh_journal_free(&j);
+	fx_log_clear(fx);
+	ck_assert_int_eq(pre_start(fx, 111), -EBUSY);
+	ck_assert(fx_log_has(fx, "still holds the card through VFIO"));
+	ck_assert(!fx_log_has(fx, "undo 1/"));
 
 	fx_rm(fx, "/proc/3100");
 	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
@@ -461,6 +473,12 @@ START_TEST(remove_hangs_on_the_way_back)
 	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
 	ck_assert(gh_journal_dev(&j, "0000:01:00.0")->wedged);
 	gh_journal_free(&j);
+	/* The next start undoes the rest first, and still leaves the wedged card's driver alone. */
+	fx_log_clear(fx);
+	ck_assert_int_lt(pre_start(fx, 111), 0);
+	ck_assert_msg(fx_log_has(fx, "module nvidia not loaded yet: 0000:01:00.0 is not back"), "%s", fx->log);
+	ck_assert(fx_log_has(fx, "cannot undo the earlier handoff"));
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia"), 0);
 	fx_rm(fx, "/fault/hang");
 	sleep(5);
 	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
