@@ -61,6 +61,65 @@ static int other_owners(struct gh_ctx *ctx, const struct gh_host *h, const char 
 	return r;
 }
 
+/*
+ * A process that still has a card's VFIO group open (a QEMU that has not exited)
+ * keeps vfio-pci's remove() waiting in the kernel until it lets go: unbinding
+ * then would only hang. Each such holder is named, once. -EBUSY when any.
+ */
+static int vfio_held(struct gh_ctx *ctx, const struct gh_strv *addrs, const char *then)
+{
+	struct gh_strv pat = { 0 };
+	struct gh_holder_set set = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < addrs->n && r >= 0; i++) {
+		char cur[64] = "", grp[32] = "", p[64];
+
+		gh_fs_link_base(ctx, cur, sizeof(cur), "/sys/bus/pci/devices/%s/driver", addrs->v[i]);
+		if (strcmp(cur, "vfio-pci") ||
+		    gh_fs_link_base(ctx, grp, sizeof(grp), "/sys/bus/pci/devices/%s/iommu_group", addrs->v[i]) < 0)
+			continue;
+		if (gh_util_format(p, sizeof(p), "/dev/vfio/%s", grp) >= 0 && !gh_strv_contains(&pat, p))
+			r = gh_strv_add(&pat, p);
+	}
+	if (r >= 0 && pat.n) {
+		r = gh_holders_scan(ctx, &pat, &set);
+		/* Not knowing is no reason to keep the card: every step is timeboxed anyway. */
+		if (r < 0) {
+			gh_warn(ctx, "cannot tell whether anything still holds the card through VFIO: %s", strerror(-r));
+			r = 0;
+		}
+	}
+	for (unsigned i = 0; r >= 0 && i < set.n; i++) {
+		char desc[512];
+
+		gh_holders_describe(&set.v[i], desc, sizeof(desc));
+		gh_err(ctx, "%s still holds the card through VFIO (the VM's QEMU has not exited?): giving it back now "
+			    "would hang in vfio-pci, so it stays there; once that process is gone, run %s", desc, then);
+	}
+	if (r >= 0 && set.n)
+		r = -EBUSY;
+	gh_holders_free(&set);
+	gh_strv_free(&pat);
+	return r;
+}
+
+static int journal_held(struct gh_ctx *ctx, const struct gh_journal *j)
+{
+	struct gh_strv addrs = { 0 };
+	char then[64];
+	int r = 0;
+
+	if (gh_util_format(then, sizeof(then), "'gpu-hook recover %s'", j->key) < 0)
+		return -ENAMETOOLONG;
+	for (unsigned i = 0; i < j->n_dev && r >= 0; i++)
+		r = gh_strv_add(&addrs, j->dev[i].addr);
+	if (r >= 0)
+		r = vfio_held(ctx, &addrs, then);
+	gh_strv_free(&addrs);
+	return r;
+}
+
 int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already)
 {
 	struct gh_journal j;
@@ -83,7 +142,9 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already)
 	}
 	gh_warn(ctx, "an earlier handoff (/run/gpu-hook/%s.json) did not finish or was changed since: undoing it first",
 		key);
-	r = gh_run_return(ctx, &j, 10000);
+	r = journal_held(ctx, &j);
+	if (r >= 0)
+		r = gh_run_return(ctx, &j, 10000);
 	if (r < 0)
 		gh_err(ctx, "cannot undo the earlier handoff; not starting a new one. Run 'gpu-hook recover %s' once the "
 			    "cause is fixed", key);
@@ -158,59 +219,6 @@ out:
 	return r;
 }
 
-/*
- * A process that still has a card's VFIO group open (a QEMU that has not exited)
- * keeps vfio-pci's remove() waiting in the kernel until it lets go: unbinding
- * then would only hang. Each such holder is named, once. -EBUSY when any.
- */
-static int vfio_held(struct gh_ctx *ctx, const struct gh_strv *addrs, const char *then)
-{
-	struct gh_strv pat = { 0 };
-	struct gh_holder_set set = { 0 };
-	int r = 0;
-
-	for (size_t i = 0; i < addrs->n && r >= 0; i++) {
-		char cur[64] = "", grp[32] = "", p[64];
-
-		gh_fs_link_base(ctx, cur, sizeof(cur), "/sys/bus/pci/devices/%s/driver", addrs->v[i]);
-		if (strcmp(cur, "vfio-pci") ||
-		    gh_fs_link_base(ctx, grp, sizeof(grp), "/sys/bus/pci/devices/%s/iommu_group", addrs->v[i]) < 0)
-			continue;
-		if (gh_util_format(p, sizeof(p), "/dev/vfio/%s", grp) >= 0 && !gh_strv_contains(&pat, p))
-			r = gh_strv_add(&pat, p);
-	}
-	if (r >= 0 && pat.n)
-		r = gh_holders_scan(ctx, &pat, &set);
-	for (unsigned i = 0; r >= 0 && i < set.n; i++) {
-		char desc[512];
-
-		gh_holders_describe(&set.v[i], desc, sizeof(desc));
-		gh_err(ctx, "%s still holds the card through VFIO (the VM's QEMU has not exited?): giving it back now "
-			    "would hang in vfio-pci, so it stays there; once that process is gone, run %s", desc, then);
-	}
-	if (r >= 0 && set.n)
-		r = -EBUSY;
-	gh_holders_free(&set);
-	gh_strv_free(&pat);
-	return r;
-}
-
-static int journal_held(struct gh_ctx *ctx, const struct gh_journal *j)
-{
-	struct gh_strv addrs = { 0 };
-	char then[64];
-	int r = 0;
-
-	if (gh_util_format(then, sizeof(then), "'gpu-hook recover %s'", j->key) < 0)
-		return -ENAMETOOLONG;
-	for (unsigned i = 0; i < j->n_dev && r >= 0; i++)
-		r = gh_strv_add(&addrs, j->dev[i].addr);
-	if (r >= 0)
-		r = vfio_held(ctx, &addrs, then);
-	gh_strv_free(&addrs);
-	return r;
-}
-
 int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key)
 {
 	unsigned long long t0 = gh_timebox_now_ms();
@@ -229,9 +237,12 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 			return 0;
 		}
 		r = journal_held(ctx, &j);
-		if (r >= 0)
-			r = gh_run_return(ctx, &j, h->pol.timeout_ms);
-		if (r < 0 && r != -EBUSY)
+		if (r < 0) {
+			gh_journal_free(&j);
+			return r;
+		}
+		r = gh_run_return(ctx, &j, h->pol.timeout_ms);
+		if (r < 0)
 			gh_err(ctx, "NOT everything came back: /run/gpu-hook/%s.json keeps the rest; run 'gpu-hook recover "
 				    "%s' once the cause is fixed", key, key);
 		else
@@ -281,9 +292,12 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key)
 		return r;
 	gh_run_unwedge(&j);
 	r = journal_held(ctx, &j);
-	if (r >= 0)
-		r = gh_run_return(ctx, &j, 10000);
-	if (r < 0 && r != -EBUSY)
+	if (r < 0) {
+		gh_journal_free(&j);
+		return r;
+	}
+	r = gh_run_return(ctx, &j, 10000);
+	if (r < 0)
 		gh_err(ctx, "recovery of %s is not complete: /run/gpu-hook/%s.json keeps the rest", key, key);
 	else
 		gh_notice(ctx, "recovered: everything in /run/gpu-hook/%s.json is back on the host", key);
