@@ -93,9 +93,9 @@ static int read_fd_str(int fd, char *buf, size_t size)
 	return (int)off;
 }
 
-static int read_str_at(int dfd, const char *path, char *buf, size_t size)
+static int read_str_at(int dfd, const char *path, int flags, char *buf, size_t size)
 {
-	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r;
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | flags), r;
 
 	if (fd < 0)
 		return -errno;
@@ -107,7 +107,7 @@ static int read_str_at(int dfd, const char *path, char *buf, size_t size)
 int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, -errno);
-	return read_str_at(AT_FDCWD, p, buf, size);
+	return read_str_at(AT_FDCWD, p, 0, buf, size);
 }
 
 int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...)
@@ -181,9 +181,9 @@ int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...)
 	return stat(p, st) < 0 ? -errno : 0;
 }
 
-static DIR *opendir_at(int dfd, const char *path)
+static DIR *opendir_at(int dfd, const char *path, int flags)
 {
-	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
 	DIR *d;
 
 	if (fd < 0)
@@ -197,7 +197,7 @@ static DIR *opendir_at(int dfd, const char *path)
 DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, NULL);
-	return opendir_at(AT_FDCWD, p);
+	return opendir_at(AT_FDCWD, p, 0);
 }
 
 static bool one_component(const char *name)
@@ -211,7 +211,7 @@ int gh_fs_openat(int dfd, int flags, const char *name)
 
 	if (!one_component(name))
 		return -EINVAL;
-	fd = openat(dfd, name, flags | O_CLOEXEC, 0600);
+	fd = openat(dfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -221,7 +221,7 @@ DIR *gh_fs_opendirat(int dfd, const char *name)
 		errno = EINVAL;
 		return NULL;
 	}
-	return opendir_at(dfd, name);
+	return opendir_at(dfd, name, O_NOFOLLOW);
 }
 
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
@@ -231,7 +231,7 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
-	return one_component(name) ? read_str_at(dfd, name, buf, size) : -EINVAL;
+	return one_component(name) ? read_str_at(dfd, name, O_NOFOLLOW, buf, size) : -EINVAL;
 }
 
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)

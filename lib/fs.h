@@ -50,7 +50,8 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
 
 /*
  * One entry of a directory opened through this seam (gh_fs_open with
- * O_DIRECTORY): name is a single component, never "." or "..", so what is
+ * O_DIRECTORY): name is a single component, never "." or "..", and an entry
+ * that is a symlink is not followed (ELOOP; readlinkat reads it), so what is
  * opened stays where the directory is. A scan over many entries walks the
  * root and the directory's path once, not once per entry, and every entry
  * comes from the same directory even if its path is reused meanwhile (a

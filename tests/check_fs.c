@@ -93,6 +93,12 @@ START_TEST(at_helpers_stay_in_the_directory)
 	errno = 0;
 	ck_assert_ptr_null(gh_fs_opendirat(dfd, ".."));
 	ck_assert_int_eq(errno, EINVAL);
+	/* An entry that is a symlink is not followed out of the directory (or the root). */
+	fx_link(fx, "/proc/7/maps", "/etc/passwd");
+	fx_link(fx, "/proc/7/task", "/proc");
+	ck_assert_int_eq(gh_fs_read_strat(dfd, "maps", buf, sizeof(buf)), -ELOOP);
+	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, "maps"), -ELOOP);
+	ck_assert_ptr_null(gh_fs_opendirat(dfd, "task"));
 	close(dfd);
 	fx_free(fx);
 }
