@@ -61,12 +61,14 @@ END_TEST
 START_TEST(two_gpus_old_driver)
 {
 	static const struct {
-		const char *version;
+		const char *version, *modeset;
 		int cards;
 		bool flagged;
 	} cases[] = {
-		{ "550.127.05\n", 2, true }, { "580.82.09\n", 2, true }, { "580.94.06\n", 2, false },
-		{ "590.44.01\n", 2, false }, { "550.127.05\n", 1, false }, { "garbage\n", 2, false },
+		{ "550.127.05\n", "Y\n", 2, true },	{ "580.94.05\n", "Y\n", 2, true },
+		{ "580.94.06\n", "Y\n", 2, false },	{ "590.44.01\n", "Y\n", 2, false },
+		{ "550.127.05\n", "Y\n", 1, false },	{ "550.127.05\n", "N\n", 2, false },
+		{ "garbage\n", "Y\n", 2, false },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -77,7 +79,7 @@ START_TEST(two_gpus_old_driver)
 
 		fx_example_host(fx);
 		fx_file(fx, "/sys/module/nvidia/version", "%s", cases[i].version);
-		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "Y\n");
+		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "%s", cases[i].modeset);
 		if (cases[i].cards == 2)
 			fx_pci(fx, "0000:02:00.0", 0x10de, 0x2204, 0x030000, "nvidia", 15);
 		ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
