@@ -97,7 +97,7 @@ for phase in pre-start post-stop; do
 		wait $pid 2>/dev/null
 		# Where the kill landed: mid-way (a journal not complete, or the host
 		# changed), after the end, or before the first step.
-		if [ $phase = pre-start ] && grep -qs '"complete":true' /run/gpu-hook/111.json; then
+		if [ $phase = pre-start ] && grep -qs '"complete": *true' /run/gpu-hook/111.json; then
 			done_=$((done_ + 1))
 			bounded 111 post-stop # a handed-off card: post-stop gives it back
 		elif [ $phase = post-stop ] && [ "$(host_state)" = "$handed" ]; then
@@ -161,7 +161,8 @@ t0=$(now)
 bounded 111 pre-start && { cat /tmp/last.log; fail "pre-start succeeded although the service did not stop"; }
 t1=$(now)
 expect_log 'no answer within 2000 ms' "no timeout reported"
-if [ $((t1 - t0)) -gt 600 ]; then hung=1; else settle; tally $?; fi
+settle; r=$? # restore first either way, so later rows start from the host as it was
+if [ $((t1 - t0)) -gt 600 ]; then hung=1; else tally $r; fi
 record "service that will not stop" 1
 rm -f /etc/gpu-hook/111.ini /usr/bin/systemctl
 kill $svc; wait $svc 2>/dev/null
@@ -179,7 +180,8 @@ cat /tmp/last.log
 expect_log 'no answer within 2000 ms' "no timeout reported"
 [ -e /run/gpu-hook/111.json ] || fail "no journal after a wedged step"
 while [ -d /sys/module/nvidia ]; do usleep 200000; done # the stuck remove() returns, the unload ends
-if [ $((t1 - t0)) -gt 600 ]; then hung=1; else settle; tally $?; fi
+settle; r=$? # restore first either way, so later rows start from the host as it was
+if [ $((t1 - t0)) -gt 600 ]; then hung=1; else tally $r; fi
 record "remove() hangs on the way in" 1
 rm -f /etc/gpu-hook/111.ini
 
@@ -201,7 +203,8 @@ expect_log "pid $hold (vfio-hold.*still holds the card through VFIO" "the holder
 [ "$(host_state)" = "$handed" ] || { cat /tmp/last.log; fail "a refused post-stop changed the host"; }
 kill $hold; wait $hold 2>/dev/null
 bounded 111 post-stop || { cat /tmp/last.log; fail "post-stop failed once the holder was gone"; }
-if [ $((t1 - t0)) -gt 600 ]; then hung=1; else settle; tally $?; fi
+settle; r=$? # restore first either way, so later rows start from the host as it was
+if [ $((t1 - t0)) -gt 600 ]; then hung=1; else tally $r; fi
 record "VFIO group still open at post-stop" 1
 
 # remove() hangs on the way back: a process still holds the GPU through VFIO (as a
@@ -225,7 +228,8 @@ grep -q '"wedged": *true' /run/gpu-hook/111.json || fail "the journal does not s
 loaded nvidia_drm && fail "nvidia_drm was loaded while the GPU was still held"
 kill $hold; wait $hold 2>/dev/null
 i=0; while [ "$(drv 0000:01:00.0)" = vfio-pci ] && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
-if [ $((t1 - t0)) -gt 600 ]; then hung=1; else settle; tally $?; fi
+settle; r=$? # restore first either way, so later rows start from the host as it was
+if [ $((t1 - t0)) -gt 600 ]; then hung=1; else tally $r; fi
 record "remove() hangs on the way back" 1
 rm -f /etc/gpu-hook/111.ini
 
@@ -267,7 +271,7 @@ other=$((111 + 112 - owner))
 grep -q '"complete": *true' "/run/gpu-hook/$owner.json" || fail "the winner's journal is not complete"
 bounded "$owner" post-stop || { cat /tmp/last.log; fail "post-stop of the winner failed"; }
 settle; r=$?
-[ $r -eq 0 ] && ok=$((8 - hung)) || lost=$((8 - hung))
+case $r in 0) ok=$((8 - hung)) ;; 1) lost=$((8 - hung)) ;; *) hung=8 ;; esac
 record "8 concurrent pre-starts, 2 VMs" 8
 
 printf '%-36s %5s %8s %5s %5s\n' fault runs restored lost hung
