@@ -3,6 +3,8 @@
 # topology: single
 # timeout: 1200
 . /lib.sh
-runs=$(cat /etc/bench-runs 2>/dev/null || echo 10)
-handoff-bench "$runs" /usr/bin/seed-style.sh
+runs=10
+other=
+# shellcheck disable=SC2086 # $other is empty or one path
+handoff-bench "$runs" /usr/bin/seed-style.sh $other
 echo "JSON $(cat /tmp/bench.json)"

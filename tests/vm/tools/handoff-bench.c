@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Handoff benchmark, run inside the real-kernel guest (single topology):
- *   handoff-bench RUNS SHELL-SCRIPT
- * Alternates three ways of doing the same pre-start + post-stop round trip:
+ *   handoff-bench RUNS SHELL-SCRIPT [OTHER-GPU-HOOK]
+ * Alternates three (four) ways of doing the same pre-start + post-stop round trip:
  *   gpu-hook  /usr/sbin/gpu-hook 111 pre-start, then post-stop (fork+exec);
  *   floor     the same kernel operations made directly (writes, delete_module,
  *             finit_module), no discovery, no checks, no journal, no child;
- *   shell     SHELL-SCRIPT in|out, a seed-style script (fixed sleeps, retries).
+ *   shell     SHELL-SCRIPT in|out, a seed-style script (fixed sleeps, retries);
+ *   other     OTHER-GPU-HOOK, when given: a second build, to compare two
+ *             versions in one boot (boot-to-boot variance is larger than most
+ *             changes).
  * After each round trip the host must be back (both functions on their
  * drivers, fbcon bound) or the run is reported invalid. Prints a table of
  * medians and the ratios, then one JSON object on a line starting "JSON ".
@@ -287,16 +290,22 @@ int main(int argc, char **argv)
 {
 	static char *pre[] = { "/usr/sbin/gpu-hook", "111", "pre-start", NULL };
 	static char *post[] = { "/usr/sbin/gpu-hook", "111", "post-stop", NULL };
-	double t[3][MAX_RUNS], in[3][MAX_RUNS], out[3][MAX_RUNS], exec_ms[MAX_RUNS], dry_ms[MAX_RUNS];
-	static const char *const names[] = { "gpu-hook", "floor", "shell" };
-	unsigned runs, valid[3] = { 0 };
+	static char *pre_b[] = { NULL, "111", "pre-start", NULL };
+	static char *post_b[] = { NULL, "111", "post-stop", NULL };
+	double t[4][MAX_RUNS], in[4][MAX_RUNS], out[4][MAX_RUNS], exec_ms[MAX_RUNS], dry_ms[MAX_RUNS];
+	static const char *const names[] = { "gpu-hook", "floor", "shell", "other" };
+	unsigned runs, ways = 3, valid[4] = { 0 };
 	char *shin[4], *shout[4];
 	struct utsname u;
 	FILE *json;
 
-	if (argc != 3 || (runs = (unsigned)strtoul(argv[1], NULL, 10)) == 0 || runs > MAX_RUNS) {
-		fprintf(stderr, "usage: handoff-bench RUNS(1-%d) SHELL-SCRIPT\n", MAX_RUNS);
+	if (argc < 3 || argc > 4 || (runs = (unsigned)strtoul(argv[1], NULL, 10)) == 0 || runs > MAX_RUNS) {
+		fprintf(stderr, "usage: handoff-bench RUNS(1-%d) SHELL-SCRIPT [OTHER-GPU-HOOK]\n", MAX_RUNS);
 		return 2;
+	}
+	if (argc == 4) {
+		pre_b[0] = post_b[0] = argv[3];
+		ways = 4;
 	}
 	shin[0] = shout[0] = "/bin/sh";
 	shin[1] = shout[1] = argv[2];
@@ -328,8 +337,8 @@ int main(int argc, char **argv)
 		}
 	}
 	for (unsigned r = 0; r < runs; r++) {
-		for (unsigned w = 0; w < 3; w++) {
-			unsigned k = (r + w) % 3; /* rotate who goes first */
+		for (unsigned w = 0; w < ways; w++) {
+			unsigned k = (r + w) % ways; /* rotate who goes first */
 			double t0, t1, t2;
 			int rc = 0;
 
@@ -339,20 +348,26 @@ int main(int argc, char **argv)
 				rc = run(pre, "/tmp/bench-in.log");
 			else if (k == 1)
 				floor_in();
-			else
+			else if (k == 2)
 				rc = run(shin, "/tmp/bench-shin.log");
+			else
+				rc = run(pre_b, "/tmp/bench-in-b.log");
 			t1 = now_ms();
 			if (k == 0)
 				rc |= run(post, "/tmp/bench-out.log");
 			else if (k == 1)
 				floor_out();
-			else
+			else if (k == 2)
 				rc |= run(shout, "/tmp/bench-shout.log");
+			else
+				rc |= run(post_b, "/tmp/bench-out-b.log");
 			t2 = now_ms();
 			if (rc || !host_back()) {
 				fprintf(stderr, "handoff-bench: %s run %u invalid (exit %d)\n", names[k], r + 1, rc);
 				if (k == 0)
 					system("cat /tmp/bench-in.log /tmp/bench-out.log");
+				if (k == 3)
+					system("cat /tmp/bench-in-b.log /tmp/bench-out-b.log");
 				return 1;
 			}
 			in[k][valid[k]] = t1 - t0;
@@ -370,7 +385,7 @@ int main(int argc, char **argv)
 	printf("handoff round trip (pre-start + post-stop), single GPU (2 functions), median of %u\n", runs);
 	printf("  %-9s %10s %10s %10s\n", "", "pre-start", "post-stop", "round trip");
 	fprintf(json, "{\"runs\":%u,\"round_trip\":{", runs);
-	for (unsigned k = 0; k < 3; k++) {
+	for (unsigned k = 0; k < ways; k++) {
 		double a = median(in[k], valid[k]), b = median(out[k], valid[k]), c = median(t[k], valid[k]);
 
 		printf("  %-9s %7.1f ms %7.1f ms %7.1f ms\n", names[k], a, b, c);
@@ -382,6 +397,12 @@ int main(int argc, char **argv)
 
 		printf("  ratio gpu-hook/floor %.2f, gpu-hook/shell %.3f\n", g / f, g / s);
 		fprintf(json, "},\"ratio_floor\":%.2f,\"ratio_shell\":%.3f,", g / f, g / s);
+		if (ways == 4) {
+			double o = median(t[3], valid[3]);
+
+			printf("  ratio other/gpu-hook %.3f (other: %s)\n", o / g, argv[3]);
+			fprintf(json, "\"ratio_other\":%.3f,", o / g);
+		}
 	}
 	printf("  gpu-hook --version %.1f ms, 111 pre-start --dry-run %.1f ms (exec, discovery, plan)\n",
 	       median(exec_ms, runs), median(dry_ms, runs));
