@@ -61,62 +61,62 @@ static int other_owners(struct gh_ctx *ctx, const struct gh_host *h, const char 
 	return r;
 }
 
+/* "/dev/vfio/<group>" once in nodes; nothing for a function without a group. */
+static int add_group_node(struct gh_strv *nodes, int group)
+{
+	char p[32];
+
+	if (group < 0)
+		return 0;
+	if (gh_util_format(p, sizeof(p), "/dev/vfio/%d", group) < 0)
+		return -ENAMETOOLONG;
+	return gh_strv_contains(nodes, p) ? 0 : gh_strv_add(nodes, p);
+}
+
 /*
  * A process that still has a card's VFIO group open (a QEMU that has not exited)
  * keeps vfio-pci's remove() waiting in the kernel until it lets go: unbinding
  * then would only hang. Each such holder is named, once. -EBUSY when any.
  */
-static int vfio_held(struct gh_ctx *ctx, const struct gh_strv *addrs, const char *then)
+static int vfio_held(struct gh_ctx *ctx, const struct gh_strv *nodes, const char *then)
 {
-	struct gh_strv pat = { 0 };
 	struct gh_holder_set set = { 0 };
 	int r = 0;
 
-	for (size_t i = 0; i < addrs->n && r >= 0; i++) {
-		char cur[64] = "", grp[32] = "", p[64];
-
-		gh_fs_link_base(ctx, cur, sizeof(cur), "/sys/bus/pci/devices/%s/driver", addrs->v[i]);
-		if (strcmp(cur, "vfio-pci") ||
-		    gh_fs_link_base(ctx, grp, sizeof(grp), "/sys/bus/pci/devices/%s/iommu_group", addrs->v[i]) < 0)
-			continue;
-		if (gh_util_format(p, sizeof(p), "/dev/vfio/%s", grp) >= 0 && !gh_strv_contains(&pat, p))
-			r = gh_strv_add(&pat, p);
-	}
-	if (r >= 0 && pat.n) {
-		r = gh_holders_scan(ctx, &pat, &set);
+	if (nodes->n) {
+		r = gh_holders_scan(ctx, nodes, &set);
 		/* Not knowing is no reason to keep the card: every step is timeboxed anyway. */
 		if (r < 0) {
 			gh_warn(ctx, "cannot tell whether anything still holds the card through VFIO: %s", strerror(-r));
 			r = 0;
 		}
 	}
-	for (unsigned i = 0; r >= 0 && i < set.n; i++) {
+	for (unsigned i = 0; i < set.n; i++) {
 		char desc[512];
 
 		gh_holders_describe(&set.v[i], desc, sizeof(desc));
 		gh_err(ctx, "%s still holds the card through VFIO (the VM's QEMU has not exited?): giving it back now "
 			    "would hang in vfio-pci, so it stays there; once that process is gone, run %s", desc, then);
 	}
-	if (r >= 0 && set.n)
+	if (set.n)
 		r = -EBUSY;
 	gh_holders_free(&set);
-	gh_strv_free(&pat);
 	return r;
 }
 
 static int journal_held(struct gh_ctx *ctx, const struct gh_journal *j)
 {
-	struct gh_strv addrs = { 0 };
+	struct gh_strv nodes = { 0 };
 	char then[64];
 	int r = 0;
 
 	if (gh_util_format(then, sizeof(then), "'gpu-hook recover %s'", j->key) < 0)
 		return -ENAMETOOLONG;
 	for (unsigned i = 0; i < j->n_dev && r >= 0; i++)
-		r = gh_strv_add(&addrs, j->dev[i].addr);
+		r = add_group_node(&nodes, j->dev[i].iommu_group);
 	if (r >= 0)
-		r = vfio_held(ctx, &addrs, then);
-	gh_strv_free(&addrs);
+		r = vfio_held(ctx, &nodes, then);
+	gh_strv_free(&nodes);
 	return r;
 }
 
@@ -261,13 +261,14 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 	for (size_t i = 0; i < p.refusals.n; i++)
 		gh_warn(ctx, "%s", p.refusals.v[i]);
 	if (p.n) {
-		struct gh_strv addrs = { 0 };
+		struct gh_strv nodes = { 0 };
 
 		for (unsigned i = 0; i < h->n_f && r >= 0; i++)
-			r = gh_strv_add(&addrs, h->f[i].dev.addr);
+			if (!strcmp(h->f[i].dev.driver, "vfio-pci"))
+				r = add_group_node(&nodes, h->f[i].dev.iommu_group);
 		if (r >= 0)
-			r = vfio_held(ctx, &addrs, h->vmid ? "post-stop again" : "'gpu-hook to-host' again");
-		gh_strv_free(&addrs);
+			r = vfio_held(ctx, &nodes, h->vmid ? "post-stop again" : "'gpu-hook to-host' again");
+		gh_strv_free(&nodes);
 	}
 	if (p.n && r >= 0) {
 		gh_info(ctx, "no journal in /run/gpu-hook: returning what sysfs shows");

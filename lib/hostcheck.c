@@ -15,7 +15,7 @@
 #include "host.h"
 #include "install.h"
 #include "modules.h"
-#include "pciid.h"
+#include "pci.h"
 #include "util.h"
 
 /* libkmod's configuration directories, in its order of precedence. */
@@ -300,14 +300,13 @@ static void check_two_gpu_driver(struct gh_ctx *ctx, struct gh_findings *f)
 	unsigned cards = 0;
 	unsigned long v;
 
-	gh_fs_list(ctx, &devs, "/sys/bus/pci/drivers/nvidia");
+	gh_pci_driver_devices(ctx, "nvidia", &devs);
 	for (size_t i = 0; i < devs.n; i++) {
-		char cls[16] = "";
+		struct gh_pci_dev d = { 0 };
 
-		if (gh_pciid_is_addr(devs.v[i]) &&
-		    gh_fs_read_str(ctx, cls, sizeof(cls), "/sys/bus/pci/devices/%s/class", devs.v[i]) > 0 &&
-		    !strncmp(gh_util_trim(cls), "0x03", 4))
+		if (gh_pci_read(ctx, devs.v[i], &d) == 0 && gh_pci_is_display(&d))
 			cards++;
+		gh_pci_dev_free(&d);
 	}
 	gh_strv_free(&devs);
 	if (cards < 2 || gh_fs_read_str(ctx, modeset, sizeof(modeset), "/sys/module/nvidia_drm/parameters/modeset") <= 0 ||
