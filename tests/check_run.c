@@ -445,6 +445,25 @@ START_TEST(vfio_group_still_held_at_post_stop)
 }
 END_TEST
 
+/* A 1 s step deadline for VM 111, so a hung write is given up on quickly. */
+static void short_deadline(struct fx *fx)
+{
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 1s\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+}
+
+/* The hung write ends (it sleeps 5 s); then one recover gives everything back. */
+static void kernel_answers_then_recover(struct fx *fx, const char *before)
+{
+	char after[512];
+
+	fx_rm(fx, "/fault/hang");
+	sleep(5);
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+}
+
 /*
  * vfio-pci's remove() hangs on the way back (something the holder scan cannot see
  * still has the device): the card is marked wedged, nvidia and the modules on it
@@ -454,13 +473,12 @@ END_TEST
 START_TEST(remove_hangs_on_the_way_back)
 {
 	struct fx *fx = host();
-	char before[512], after[512];
+	char before[512];
 	unsigned long long t0;
 	struct gh_journal j;
 
 	state(fx, before, sizeof(before));
-	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 1s\n");
-	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	short_deadline(fx);
 	ck_assert_int_eq(pre_start(fx, 111), 0);
 	fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/vfio-pci/unbind\n");
 	fx_log_clear(fx);
@@ -479,11 +497,7 @@ START_TEST(remove_hangs_on_the_way_back)
 	ck_assert_msg(fx_log_has(fx, "module nvidia not loaded yet: 0000:01:00.0 is not back"), "%s", fx->log);
 	ck_assert(fx_log_has(fx, "cannot undo the earlier handoff"));
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia"), 0);
-	fx_rm(fx, "/fault/hang");
-	sleep(5);
-	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
-	state(fx, after, sizeof(after));
-	ck_assert_str_eq(after, before);
+	kernel_answers_then_recover(fx, before);
 	fx_free(fx);
 }
 END_TEST
@@ -491,13 +505,12 @@ END_TEST
 START_TEST(timeout_wedges_and_recover_restores)
 {
 	struct fx *fx = host();
-	char before[512], after[512];
+	char before[512];
 	unsigned long long t0;
 	struct gh_journal j;
 
 	state(fx, before, sizeof(before));
-	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 1s\n");
-	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	short_deadline(fx);
 	fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/snd_hda_intel/unbind\n");
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_eq(pre_start(fx, 111), -ETIMEDOUT);
@@ -509,12 +522,7 @@ START_TEST(timeout_wedges_and_recover_restores)
 	ck_assert(!gh_journal_dev(&j, "0000:01:00.0")->wedged);
 	ck_assert_int_eq(j.status[9], GH_J_WEDGED);
 	gh_journal_free(&j);
-	/* Once the kernel answers again, one recover gives everything back. */
-	fx_rm(fx, "/fault/hang");
-	sleep(5);
-	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), 0);
-	state(fx, after, sizeof(after));
-	ck_assert_str_eq(after, before);
+	kernel_answers_then_recover(fx, before);
 	fx_free(fx);
 }
 END_TEST
