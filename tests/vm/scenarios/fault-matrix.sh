@@ -50,6 +50,17 @@ settle() {
 tally() { case $1 in 0) ok=$((ok + 1)) ;; 1) lost=$((lost + 1)) ;; *) hung=$((hung + 1)) ;; esac; }
 start_row() { ok=0 lost=0 hung=0; echo "== $1"; }
 expect_log() { grep -q "$1" /tmp/last.log || { cat /tmp/last.log; fail "$2"; }; }
+# Holds the GPU through VFIO as a QEMU does (vfio-hold, in the background as $hold)
+# and waits until it has the device; "--hide" closes its group fd.
+hold_card() {
+	local n=0
+	: > /tmp/hold.out
+	vfio-hold "$(group 0000:01:00.0)" 0000:01:00.0 "$@" > /tmp/hold.out 2>&1 &
+	hold=$!
+	while ! grep -q holding /tmp/hold.out && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
+	grep -q holding /tmp/hold.out || { cat /tmp/hold.out; fail "vfio-hold could not open the device"; }
+}
+trap 'kill $hold 2>/dev/null' EXIT # a failure must not leave the card held: the guest could not power off
 
 # vfio-pci unavailable (first: once loaded it stays): refused before anything changes.
 start_row "vfio-pci unavailable"
@@ -190,12 +201,7 @@ rm -f /etc/gpu-hook/111.ini
 start_row "VFIO group still open at post-stop"
 bounded 111 pre-start || { cat /tmp/last.log; fail "pre-start failed"; }
 handed=$(host_state)
-: > /tmp/hold.out
-vfio-hold "$(group 0000:01:00.0)" 0000:01:00.0 > /tmp/hold.out 2>&1 &
-hold=$!
-trap 'kill $hold 2>/dev/null' EXIT # a failure must not leave the card held: the guest could not power off
-i=0; while ! grep -q holding /tmp/hold.out && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
-grep -q holding /tmp/hold.out || { cat /tmp/hold.out; fail "vfio-hold could not open the device"; }
+hold_card
 t0=$(now)
 bounded 111 post-stop && { cat /tmp/last.log; fail "post-stop succeeded although QEMU holds the card"; }
 t1=$(now)
@@ -212,12 +218,7 @@ record "VFIO group still open at post-stop" 1
 # blocks in the kernel until it lets go.
 start_row "remove() hangs on the way back"
 bounded 111 pre-start || { cat /tmp/last.log; fail "pre-start failed"; }
-grp=$(group 0000:01:00.0)
-: > /tmp/hold.out
-vfio-hold "$grp" 0000:01:00.0 --hide > /tmp/hold.out 2>&1 &
-hold=$!
-i=0; while ! grep -q holding /tmp/hold.out && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
-grep -q holding /tmp/hold.out || { cat /tmp/hold.out; fail "vfio-hold could not open the device"; }
+hold_card --hide
 printf '[handoff]\ntimeout = 2s\n' > /etc/gpu-hook/111.ini
 t0=$(now)
 bounded 111 post-stop && { cat /tmp/last.log; fail "post-stop succeeded although the GPU is held"; }
