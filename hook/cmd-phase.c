@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "run.h"
 #include "vmconf.h"
+#include "watch.h"
 
 static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_host *h, const char *phase,
 			    bool dry_run)
@@ -128,26 +129,77 @@ static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const st
 	return r;
 }
 
-/* The phases and to-vfio/to-host share this: lock, settle, read the host, plan or run. */
-static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const struct gh_strv *addrs,
-		   const char *phase, enum gh_direction dir)
+/*
+ * A Proxmox reboot (qm cleanup) runs post-stop with /run/qemu-server/<vmid>.reboot
+ * present and starts the VM again a second later: giving the card back there
+ * would reload the whole NVIDIA stack for nothing. Post-stop keeps a complete
+ * handoff and arms the watcher, which gives the card back if the restart
+ * never comes. 1 when kept, 0 when post-stop goes on, -errno.
+ */
+static int keep_for_reboot(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const char *key)
+{
+	struct gh_journal j;
+	int r = gh_watch_reboot_requested(ctx, vmid);
+
+	if (r <= 0)
+		return r;
+	r = gh_journal_load(ctx, key, &j);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = j.complete;
+	gh_journal_free(&j);
+	if (!r)
+		return 0;
+	if (o->dry_run) {
+		printf("VM %u post-stop: a Proxmox reboot is under way (/run/qemu-server/%u.reboot): the card stays on "
+		       "vfio-pci for the restart (dry run: nothing is changed)\n", vmid, vmid);
+		return 1;
+	}
+	gh_notice(ctx, "a Proxmox reboot is under way (/run/qemu-server/%u.reboot): the card stays on vfio-pci for the restart",
+		  vmid);
+	r = gh_hook_watch_arm(ctx, o, vmid, GH_WATCH_REBOOT);
+	return r < 0 ? r : 1;
+}
+
+/* After pre-start took the card: under Proxmox's start (its config lock held), leave the watcher behind. */
+static void arm_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
+{
+	int r = gh_watch_config_locked(ctx, vmid);
+
+	if (r < 0)
+		gh_warn(ctx, "cannot read /var/lock/qemu-server/lock-%u.conf: %s: no watcher armed", vmid, strerror(-r));
+	else if (r == 0)
+		gh_dbg(ctx, "the VM's config lock is free (a pre-start by hand): no watcher armed");
+	else
+		(void)gh_hook_watch_arm(ctx, o, vmid, GH_WATCH_START);
+}
+
+/* The phases and to-vfio/to-host share this once the global lock is held: settle, read the host, plan or run. */
+static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const struct gh_strv *addrs,
+			  const char *phase, enum gh_direction dir)
 {
 	struct gh_plan plan = { 0 };
 	struct gh_host h = { 0 };
 	char key[32];
-	int lock = -1, r;
+	int r;
 	bool already = false;
 
 	gh_handoff_key(vmid, key, sizeof(key));
-	if (!o->dry_run) {
-		r = gh_journal_lock(ctx, LOCK_WAIT_MS, &lock);
+	if (vmid && dir == GH_TO_HOST && !strcmp(phase, "post-stop")) {
+		r = keep_for_reboot(ctx, o, vmid, key);
+		if (r != 0)
+			goto out;
+		if (!o->dry_run)
+			gh_watch_disarm(ctx, vmid);
+	}
+	if (!o->dry_run && dir == GH_TO_VFIO) {
+		r = gh_handoff_settle(ctx, key, &already);
 		if (r < 0)
-			return GH_EXIT_FAIL;
-		if (dir == GH_TO_VFIO) {
-			r = gh_handoff_settle(ctx, key, &already);
-			if (r < 0 || already)
-				goto out;
-		}
+			goto out;
+		if (already)
+			goto done;
 	}
 	r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
 	if (r < 0)
@@ -158,17 +210,44 @@ static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, c
 			gh_err(ctx, "cannot build the plan: %s", strerror(-r));
 			goto out;
 		}
-		r = print_plan(o, &plan, &h, phase);
+		if (vmid && dir == GH_TO_VFIO && !strcmp(phase, "pre-start"))
+			r = gh_strv_push(&plan.notes, "run by Proxmox's start (its config lock held), pre-start leaves a "
+						      "watcher: if QEMU does not come up, the card goes back (gpu-hook(8), WATCHER)");
+		if (r >= 0)
+			r = print_plan(o, &plan, &h, phase);
 		if (r >= 0 && plan.refusals.n)
 			r = -EPERM;
 		goto out;
 	}
 	r = dir == GH_TO_VFIO ? gh_handoff_to_vfio(ctx, &h, key) : gh_handoff_to_host(ctx, &h, key);
+done:
+	if (r >= 0 && vmid && dir == GH_TO_VFIO && !strcmp(phase, "pre-start"))
+		arm_after_start(ctx, o, vmid);
 out:
 	gh_plan_free(&plan);
 	gh_host_free(&h);
-	gh_journal_unlock(lock);
 	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
+}
+
+static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const struct gh_strv *addrs,
+		   const char *phase, enum gh_direction dir)
+{
+	int lock = -1, rc;
+
+	if (!o->dry_run && gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
+		return GH_EXIT_FAIL;
+	rc = handoff_locked(ctx, o, vmid, addrs, phase, dir);
+	gh_journal_unlock(lock);
+	return rc;
+}
+
+int gh_hook_give_back(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
+{
+	struct gh_opts run = *o;
+
+	run.dry_run = false;
+	/* Not "post-stop": a reboot file left behind must not keep the card again and re-arm forever. */
+	return handoff_locked(ctx, &run, vmid, NULL, "watcher", GH_TO_HOST);
 }
 
 static void pin_text(const struct gh_pin *t, char *now, size_t now_size, char *want, size_t want_size)
@@ -419,6 +498,13 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	if (!keys.n)
 		gh_info(ctx, "no journal in /run/gpu-hook: nothing to recover, nothing changed");
 	for (size_t i = 0; i < keys.n; i++) {
+		struct gh_watch w;
+		unsigned vmid;
+
+		if (gh_vmconf_parse_vmid(keys.v[i], &vmid) >= 0 && gh_watch_load(ctx, vmid, &w) != -ENOENT) {
+			gh_info(ctx, "the watcher for VM %u is disarmed: recover gives the card back now", vmid);
+			gh_watch_disarm(ctx, vmid);
+		}
 		if (gh_handoff_recover(ctx, keys.v[i]) < 0)
 			rc = GH_EXIT_FAIL;
 	}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hook.h"
+#include "watch.h"
 #include "affinity.h"
 #include "cpulist.h"
 #include "host.h"
@@ -91,6 +92,43 @@ static int status_modules(struct gh_ctx *ctx, struct json_object *root, bool jso
 	}
 	gh_modules_free(&set);
 	return 0;
+}
+
+/* The watchers that pre-starts and reboots left behind (lib/watch.h): waiting, or a stale record. */
+static int status_watchers(struct gh_ctx *ctx, struct json_object *root, unsigned only, bool json)
+{
+	struct json_object *arr = json ? json_object_new_array() : NULL;
+	struct gh_strv ids = { 0 };
+	int r = gh_watch_list(ctx, &ids);
+
+	if (json)
+		json_object_object_add(root, "watchers", arr);
+	for (size_t i = 0; r >= 0 && i < ids.n; i++) {
+		struct gh_watch w;
+		unsigned vmid;
+		int waiting;
+
+		if (gh_vmconf_parse_vmid(ids.v[i], &vmid) < 0 || (only && vmid != only) || gh_watch_load(ctx, vmid, &w) < 0)
+			continue;
+		waiting = gh_watch_waiting(ctx, vmid) > 0;
+		if (json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "vmid", json_object_new_int64(vmid));
+			json_object_object_add(o, "reason", json_object_new_string(gh_watch_reason_name(w.reason)));
+			json_object_object_add(o, "pid", json_object_new_int(w.pid));
+			json_object_object_add(o, "armed", json_object_new_int64(w.armed));
+			json_object_object_add(o, "bound_s", json_object_new_int64(w.bound_s));
+			json_object_object_add(o, "waiting", json_object_new_boolean(waiting));
+			json_object_array_add(arr, o);
+		} else {
+			printf("watcher: VM %u, armed by a %s, pid %d, %s\n", vmid,
+			       w.reason == GH_WATCH_REBOOT ? "reboot's post-stop" : "start's pre-start", (int)w.pid,
+			       waiting ? "waiting for the start to end" : "not running (stale record; recover removes it)");
+		}
+	}
+	gh_strv_free(&ids);
+	return r;
 }
 
 /* A running VM's QEMU threads and the CPUs each may run on now. */
@@ -217,6 +255,8 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 			goto out;
 	}
 	r = status_modules(ctx, root, o->json);
+	if (r >= 0)
+		r = status_watchers(ctx, root, vmid, o->json);
 	if (r < 0)
 		goto out;
 	if (o->json)

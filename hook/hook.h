@@ -46,5 +46,12 @@ int gh_cmd_uninstall(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_to_vfio(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_to_host(const struct gh_cmd *cmd, struct gh_opts *o);
+int gh_cmd_watch(const struct gh_cmd *cmd, struct gh_opts *o);
+
+/* cmd-watch.c: starts the detached watcher for vmid and writes its record (lib/watch.h). 0 or -errno, logged. */
+enum gh_watch_reason;
+int gh_hook_watch_arm(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, enum gh_watch_reason reason);
+/* cmd-phase.c: post-stop's way back for vmid, the global lock already held. An exit code. */
+int gh_hook_give_back(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid);
 
 #endif

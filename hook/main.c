@@ -30,6 +30,8 @@ static const struct gh_cmd commands[] = {
 	  "copy gpu-hook into a snippets storage (default: local) and wire it to the VM with qm set" },
 	{ "uninstall", gh_cmd_uninstall, "uninstall <vmid> [--dry-run] [--root DIR]",
 	  "remove the VM's hookscript line (qm set --delete hookscript)" },
+	{ "watch", gh_cmd_watch, "watch <vmid> <token> [--root DIR]",
+	  "internal: the watcher a pre-start under Proxmox's config lock leaves behind (see gpu-hook(8))" },
 	{ "help", cmd_help, "help [<command>]", "show this help, or a command's" },
 	{ "version", cmd_version, "version", "print the version" },
 };

@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -61,6 +62,8 @@ int gh_policy_init(struct gh_policy *p)
 	p->console = GH_CONSOLE_AUTO;
 	p->restore = true;
 	p->timeout_ms = 10000;
+	p->start_watch_ms = 1800000;
+	p->reboot_watch_ms = 60000;
 	p->wait_ms = 5000;
 	p->sched_policy = SCHED_OTHER;
 	CPU_ZERO(&p->others);
@@ -91,9 +94,11 @@ static int parse_duration(const char *v, unsigned *ms)
 	num[len] = '\0';
 	if (!strcmp(v + len, "ms"))
 		mult = 1;
+	else if (!strcmp(v + len, "m"))
+		mult = 60000;
 	else if (strcmp(v + len, "s") && v[len])
 		return -EINVAL;
-	if (gh_util_parse_ulong(num, 10, 3600000, &n) < 0)
+	if (gh_util_parse_ulong(num, 10, 3600000, &n) < 0 || n > UINT_MAX / mult)
 		return -EINVAL;
 	*ms = (unsigned)(n * mult);
 	return 0;
@@ -210,6 +215,20 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 			perr(pp, "timeout: expected a duration from 1s to 300s (\"10s\", \"2500ms\"), not '%s'", esc);
 		else
 			p->timeout_ms = ms;
+	} else if (!strcmp(key, "start_watch")) {
+		unsigned ms;
+
+		if (parse_duration(value, &ms) < 0 || ms < 10000 || ms > 86400000)
+			perr(pp, "start_watch: expected a duration from 10s to 24h (\"30m\", \"600s\"), not '%s'", esc);
+		else
+			p->start_watch_ms = ms;
+	} else if (!strcmp(key, "reboot_watch")) {
+		unsigned ms;
+
+		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 3600000)
+			perr(pp, "reboot_watch: expected a duration from 1s to 60m (\"60s\"), not '%s'", esc);
+		else
+			p->reboot_watch_ms = ms;
 	} else {
 		perr(pp, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
 	}

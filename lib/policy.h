@@ -13,6 +13,8 @@
  *   console  = auto | detach | keep                (default auto)
  *   restore  = yes | no                            (default yes)
  *   timeout  = 10s | 2500ms | 10                   (default 10 s, 1..300 s)
+ *   start_watch  = 30m    watcher bound on a start under the config lock (10 s..24 h)
+ *   reboot_watch = 60s    how long a reboot's post-stop keeps the card for the restart (1 s..60 m)
  *   [drivers]
  *   0000:01:00.1 = snd_hda_intel                   host driver per function
  *   [pinning]
@@ -57,6 +59,8 @@ struct gh_policy {
 	enum gh_console_mode console;
 	bool restore;
 	unsigned timeout_ms;
+	unsigned start_watch_ms;	/* lib/watch.h */
+	unsigned reboot_watch_ms;
 	int vcpus[GH_POLICY_VCPUS_MAX];
 	size_t n_vcpus;			/* 0: no explicit map */
 	cpu_set_t others;
