@@ -21,3 +21,8 @@ host_state() {
 	printf 'fbcon=%s fb=%s journals=%s\n' "$(fbcon_bound)" "$(cut -d' ' -f2 /proc/fb | tr '\n' ,)" \
 		"$(ls /run/gpu-hook 2>/dev/null | grep '\.json$' | tr '\n' ,)"
 }
+# A picture of the guest's screen, taken by the host through QEMU's monitor
+# (tests/vm/screens); it is kept under build/vm-screens/<scenario>/NAME.png.
+screendump() { echo "GH-SCREENDUMP $1"; sleep 3; }
+# After the run the host checks picture NAME: "text" (console text drawn) or "flat".
+screencheck() { echo "GH-SCREENCHECK $1 $2"; }
