@@ -535,7 +535,21 @@ static int check_groups(struct gh_ctx *ctx, struct gh_host *h)
 			}
 			if (r < 0)
 				break;
-			if (!gh_pci_is_bridge(&m) && m.driver[0] && !is_stub_driver(m.driver)) {
+			/*
+			 * Proxmox binds every other non-bridge member to vfio-pci as well
+			 * (SysFSTools.pm pci_dev_group_bind_to_vfio, with new_id), drivers or
+			 * not: taken here, it is journaled and goes back where it was.
+			 */
+			if (!gh_pci_is_bridge(&m) && (!m.driver[0] || is_stub_driver(m.driver))) {
+				int group = h->f[i].dev.iommu_group;
+				char with[GH_PCI_ADDR_LEN];
+
+				memcpy(with, h->f[i].dev.addr, sizeof(with));
+				r = add_func(ctx, h, m.addr, -1, false);
+				if (r >= 0)
+					NOTE(&h->notes, "%s added: it shares IOMMU group %d with %s, and Proxmox binds the "
+					     "whole group to vfio-pci", m.addr, group, with);
+			} else if (!gh_pci_is_bridge(&m) && m.driver[0] && !is_stub_driver(m.driver)) {
 				char msg[512];
 
 				r = gh_util_format(msg, sizeof(msg),
@@ -776,12 +790,12 @@ static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 	int r;
 
 	r = add_siblings(ctx, h);
+	if (r >= 0)
+		r = check_groups(ctx, h);
 	if (r < 0)
 		return r;
 	pick_host_drivers(ctx, h);
-	r = check_groups(ctx, h);
-	if (r >= 0)
-		r = check_owners(ctx, h);
+	r = check_owners(ctx, h);
 	if (r >= 0)
 		r = load_stack(ctx, h);
 	if (r >= 0)
