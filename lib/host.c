@@ -538,15 +538,22 @@ static int check_groups(struct gh_ctx *ctx, struct gh_host *h)
 			/*
 			 * Proxmox binds every other non-bridge member to vfio-pci as well
 			 * (SysFSTools.pm pci_dev_group_bind_to_vfio, with new_id), drivers or
-			 * not: taken here, it is journaled and goes back where it was.
+			 * not. One without a driver is taken here, so that it is journaled
+			 * and goes back unbound, its id out of vfio-pci's table; unless
+			 * another VM holds it, whose to give back it is.
 			 */
-			if (!gh_pci_is_bridge(&m) && (!m.driver[0] || is_stub_driver(m.driver))) {
+			if (!gh_pci_is_bridge(&m) && !m.driver[0]) {
 				int group = h->f[i].dev.iommu_group;
 				char with[GH_PCI_ADDR_LEN];
+				unsigned owner = 0;
 
 				memcpy(with, h->f[i].dev.addr, sizeof(with));
-				r = add_func(ctx, h, m.addr, -1, false);
-				if (r >= 0)
+				r = gh_vms_owner(ctx, h->vmid, m.addr, &owner);
+				if (r == 0)
+					r = add_func(ctx, h, m.addr, -1, false);
+				else if (r > 0)
+					r = 0;
+				if (r >= 0 && gh_host_func(h, m.addr))
 					NOTE(&h->notes, "%s added: it shares IOMMU group %d with %s, and Proxmox binds the "
 					     "whole group to vfio-pci", m.addr, group, with);
 			} else if (!gh_pci_is_bridge(&m) && m.driver[0] && !is_stub_driver(m.driver)) {

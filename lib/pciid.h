@@ -36,7 +36,7 @@ struct gh_pciid {
 int gh_pciid_parse(const char *s, struct gh_pciid *out);
 /* "0000:01:00.0", or "0000:01:00" for a whole slot; "" for GH_PCIID_NODEV. buf >= GH_PCI_ADDR_LEN. */
 void gh_pciid_format(const struct gh_pciid *id, char *buf);
-/* A full sysfs address "dddd:bb:ss.f" as found under /sys/bus/pci/devices. */
+/* A full sysfs address "dddd:bb:ss.f" as found under /sys/bus/pci/devices (function 0-7). */
 bool gh_pciid_is_addr(const char *s);
 
 #endif
