@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "journal.h"
 #include "mapping.h"
 #include "services.h"
 #include "vms.h"
@@ -75,31 +76,52 @@ static int add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int
 	return 0;
 }
 
+/* The functions PVE's lspci lists for one id: the function, or every function of a slot. */
+static int id_functions(struct gh_ctx *ctx, const struct gh_pciid *id, struct gh_strv *out)
+{
+	char addr[GH_PCI_ADDR_LEN];
+	int r;
+
+	if (id->domain >= GH_PCIID_NODEV)
+		return 0;
+	if (id->func < 0)
+		return gh_pci_slot_functions(ctx, id, out);
+	gh_pciid_format(id, addr);
+	r = gh_fs_exists(ctx, "/sys/bus/pci/devices/%s", addr);
+	return r > 0 ? gh_strv_add(out, addr) : r;
+}
+
+/* qemu-server's words (PCI.pm parse_hostpci) for an id that names nothing. */
+static int no_device(struct gh_host *h, const char *what, const struct gh_pciid *id)
+{
+	char addr[GH_PCI_ADDR_LEN];
+
+	gh_pciid_format(id, addr);
+	if (id->domain >= GH_PCIID_NODEV)
+		NOTE(&h->refusals, "%s: no PCI device found for an id whose domain has more than four digits "
+		     "(sysfs names have four; gpu-hook does not handle domains above ffff)", what);
+	else
+		NOTE(&h->refusals, "%s: no PCI device found for '%s'", what, addr);
+	return 0;
+}
+
 /* A slot id expands to the functions present, as PVE globs sysfs. */
 static int add_id(struct gh_ctx *ctx, struct gh_host *h, const struct gh_pciid *id, int hostpci,
 		  const char *what)
 {
-	char addr[GH_PCI_ADDR_LEN];
 	struct gh_strv fns = { 0 };
-	int r = 0;
+	int r;
 
-	gh_pciid_format(id, addr);
-	if (id->func >= 0)
-		return add_func(ctx, h, addr, hostpci, false);
-	r = gh_pci_slot_functions(ctx, id, &fns);
-	if (r < 0)
-		return r;
-	if (!fns.n) {
-		gh_strv_free(&fns);
-		NOTE(&h->refusals, "device missing: %s %s has no functions in /sys/bus/pci/devices", what, addr);
-		return 0;
-	}
+	r = id_functions(ctx, id, &fns);
+	if (r >= 0 && !fns.n)
+		r = no_device(h, what, id);
 	for (size_t i = 0; i < fns.n && r >= 0; i++)
 		r = add_func(ctx, h, fns.v[i], hostpci, false);
 	gh_strv_free(&fns);
 	return r;
 }
 
+/* PVE::Mapping::PCI assert_valid: ids on every path, the IOMMU group on the first. */
 static bool map_entry_matches(struct gh_ctx *ctx, const struct gh_map_entry *e, char *why, size_t why_size)
 {
 	for (unsigned i = 0; i < e->n_paths; i++) {
@@ -112,8 +134,8 @@ static bool map_entry_matches(struct gh_ctx *ctx, const struct gh_map_entry *e, 
 		if (first.func < 0)
 			first.func = 0;
 		gh_pciid_format(&first, addr);
-		if (gh_pci_read(ctx, addr, &dev) < 0) {
-			snprintf(why, why_size, "%s is not present", addr);
+		if (!addr[0] || gh_pci_read(ctx, addr, &dev) < 0) {
+			snprintf(why, why_size, "pci device '%s' not found", addr[0] ? addr : "(domain above ffff)");
 			return false;
 		}
 		if (dev.vendor != e->vendor || dev.device != e->device) {
@@ -124,7 +146,7 @@ static bool map_entry_matches(struct gh_ctx *ctx, const struct gh_map_entry *e, 
 			snprintf(why, why_size, "%s has subsystem %04x:%04x, the mapping says %04x:%04x", addr,
 				 dev.sub_vendor, dev.sub_device, e->sub_vendor, e->sub_device);
 			ok = false;
-		} else if (e->iommugroup >= 0 && dev.iommu_group != e->iommugroup) {
+		} else if (i == 0 && e->iommugroup >= 0 && dev.iommu_group != e->iommugroup) {
 			snprintf(why, why_size, "%s is in IOMMU group %d, the mapping says %d", addr,
 				 dev.iommu_group, e->iommugroup);
 			ok = false;
@@ -136,59 +158,277 @@ static bool map_entry_matches(struct gh_ctx *ctx, const struct gh_map_entry *e, 
 	return true;
 }
 
-static int add_mapping(struct gh_ctx *ctx, struct gh_host *h, struct gh_mapping_file *mf, bool *mf_loaded,
-		       unsigned n, const struct gh_hostpci *hp)
-{
-	const struct gh_mapping *m;
-	char why[400] = "";
-	int r;
+/* One alternative of a hostpciN entry: the functions PVE's lspci lists for its ids. */
+struct alt {
+	int line;			/* pci.cfg line of a mapping entry, 0 for host= */
+	struct gh_strv fns;
+};
 
-	if (!*mf_loaded) {
-		r = gh_mapping_load(ctx, mf);
+/* What choosing among alternatives needs across hostpci0..15. */
+struct picker {
+	struct gh_mapping_file mf;
+	bool mf_loaded;
+	struct gh_strv used;		/* functions an earlier hostpciN took */
+	struct gh_strv journaled;	/* "<addr> <key>" from other handoffs' journals */
+	bool journals_loaded;
+};
+
+static void alts_free(struct alt *alts, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		gh_strv_free(&alts[i].fns);
+	free(alts);
+}
+
+static int push_alt(struct alt **alts, unsigned *n, int line)
+{
+	struct alt *v = realloc(*alts, (*n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	*alts = v;
+	memset(&v[*n], 0, sizeof(v[*n]));
+	v[*n].line = line;
+	(*n)++;
+	return 0;
+}
+
+/* The functions an alternative's ids name; false (a refusal noted) when one names nothing. */
+static int expand_alt(struct gh_ctx *ctx, struct gh_host *h, const char *what, const struct gh_pciid *ids,
+		      unsigned n_ids, struct alt *a, bool *ok)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < n_ids && r >= 0 && *ok; i++) {
+		size_t before = a->fns.n;
+
+		r = id_functions(ctx, &ids[i], &a->fns);
+		if (r >= 0 && a->fns.n == before) {
+			*ok = false;
+			r = no_device(h, what, &ids[i]);
+		}
+	}
+	return r;
+}
+
+/*
+ * qemu-server's parse_hostpci for one entry: its alternatives (one for host=,
+ * one per entry of a mapping on this node), or none with the refusal noted
+ * where Proxmox would die.
+ */
+static int hostpci_alternatives(struct gh_ctx *ctx, struct gh_host *h, struct picker *pk, unsigned n,
+				const struct gh_hostpci *hp, struct alt **alts, unsigned *n_alts)
+{
+	const struct gh_mapping *m = NULL;
+	char what[32];
+	bool ok = true;
+	int r = 0;
+
+	*alts = NULL;
+	*n_alts = 0;
+	snprintf(what, sizeof(what), "hostpci%u", n);
+	if (!hp->mapping[0]) {
+		r = push_alt(alts, n_alts, 0);
+		if (r >= 0)
+			r = expand_alt(ctx, h, what, hp->ids, hp->n_ids, &(*alts)[0], &ok);
+		goto out;
+	}
+	if (!pk->mf_loaded) {
+		r = gh_mapping_load(ctx, &pk->mf);
 		if (r < 0 && r != -ENOENT)
 			return r;
-		*mf_loaded = true;
+		r = 0;
+		pk->mf_loaded = true;
 	}
-	m = gh_mapping_find(mf, hp->mapping);
-	if (!m) {
-		NOTE(&h->refusals, "hostpci%u: mapping '%s' is not defined in /etc/pve/mapping/pci.cfg", n,
-		     hp->mapping);
-		return 0;
-	}
-	for (unsigned i = 0; i < m->n_maps; i++) {
+	m = gh_mapping_find(&pk->mf, hp->mapping);
+	for (unsigned i = 0; m && i < m->n_maps; i++) {
 		const struct gh_map_entry *e = &m->maps[i];
-		char entry_why[256];
+		char why[256];
 
 		if (strcmp(e->node, h->hostname))
 			continue;
-		if (!map_entry_matches(ctx, e, entry_why, sizeof(entry_why))) {
-			snprintf(why, sizeof(why), "pci.cfg:%d: %s", e->line, entry_why);
-			continue;
+		/* Every entry for this node must match the hardware, not only the one picked. */
+		if (!map_entry_matches(ctx, e, why, sizeof(why))) {
+			NOTE(&h->refusals, "%s: PCI device mapping invalid (hardware probably changed): mapping '%.64s' "
+			     "is invalid on node %s: /etc/pve/mapping/pci.cfg:%d: %s", what, m->id, h->hostname, e->line,
+			     why);
+			ok = false;
+			break;
 		}
-		for (unsigned p = 0; p < e->n_paths; p++) {
-			char label[32];
+		r = push_alt(alts, n_alts, e->line);
+		if (r < 0)
+			break;
+	}
+	if (r >= 0 && ok && !*n_alts) {
+		NOTE(&h->refusals, "%s: PCI device mapping not found for '%.64s': %s %s", what, hp->mapping,
+		     m ? "it has no entry for node" : "/etc/pve/mapping/pci.cfg does not define it for node",
+		     h->hostname);
+		ok = false;
+	}
+	for (unsigned i = 0, k = 0; m && r >= 0 && ok && i < m->n_maps; i++) {
+		const struct gh_map_entry *e = &m->maps[i];
 
-			snprintf(label, sizeof(label), "hostpci%u", n);
-			r = add_id(ctx, h, &e->paths[p], (int)n, label);
-			if (r < 0)
-				return r;
+		if (!strcmp(e->node, h->hostname))
+			r = expand_alt(ctx, h, what, e->paths, e->n_paths, &(*alts)[k++], &ok);
+	}
+out:
+	if (r >= 0 && ok && hp->mdev[0]) {
+		for (unsigned i = 0; i < *n_alts && ok; i++)
+			if ((*alts)[i].fns.n > 1) {
+				NOTE(&h->refusals, "%s: cannot use mediated device with multifunction device", what);
+				ok = false;
+			}
+	}
+	if (r < 0 || !ok) {
+		alts_free(*alts, *n_alts);
+		*alts = NULL;
+		*n_alts = 0;
+	}
+	return r;
+}
+
+/* The other handoffs gpu-hook has journaled: a VM started, or a manual to-vfio. */
+static int load_journaled(struct gh_ctx *ctx, const struct gh_host *h, struct picker *pk)
+{
+	struct gh_strv keys = { 0 };
+	char self[32];
+	int r;
+
+	pk->journals_loaded = true;
+	snprintf(self, sizeof(self), "%u", h->vmid);
+	r = gh_journal_list(ctx, &keys);
+	for (size_t k = 0; k < keys.n && r >= 0; k++) {
+		struct gh_journal j;
+
+		if (!strcmp(keys.v[k], self) || gh_journal_load(ctx, keys.v[k], &j) < 0)
+			continue;
+		for (unsigned i = 0; i < j.n_dev && r >= 0; i++) {
+			char e[GH_PCI_ADDR_LEN + 40];
+
+			snprintf(e, sizeof(e), "%s %s", j.dev[i].addr, keys.v[k]);
+			r = gh_strv_add(&pk->journaled, e);
 		}
-		NOTE(&h->notes, "hostpci%u: mapping '%s' resolved for node %s (pci.cfg line %d)", n, m->id,
-		     h->hostname, e->line);
+		gh_journal_free(&j);
+	}
+	gh_strv_free(&keys);
+	return r;
+}
+
+/* Why another VM holds fn (why set), 0 when free, -errno. */
+static int held_elsewhere(struct gh_ctx *ctx, const struct gh_host *h, struct picker *pk, const char *fn,
+			  char *why, size_t size)
+{
+	unsigned owner = 0;
+	size_t len = strlen(fn);
+	int r;
+
+	r = gh_vms_owner(ctx, h->vmid, fn, &owner);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		snprintf(why, size, "%s is in use by running VM %u", fn, owner);
+		return 1;
+	}
+	if (r == 2) {
+		snprintf(why, size, "%s is reserved by VM %u, whose start is under way", fn, owner);
+		return 1;
+	}
+	if (!pk->journals_loaded) {
+		r = load_journaled(ctx, h, pk);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < pk->journaled.n; i++)
+		if (!strncmp(pk->journaled.v[i], fn, len) && pk->journaled.v[i][len] == ' ') {
+			snprintf(why, size, "%s is handed over by gpu-hook (/run/gpu-hook/%s.json)", fn,
+				 pk->journaled.v[i] + len + 1);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * qemu-server's choose_hostpci_devices for one entry: a lone alternative is
+ * taken (a function an earlier entry took is an error); of several, the first
+ * whose functions no earlier entry took and no other VM holds. -1 in *pick
+ * (refusal noted) when none is free.
+ */
+static int choose(struct gh_ctx *ctx, struct gh_host *h, struct picker *pk, unsigned n, const struct alt *alts,
+		  unsigned n_alts, int *pick)
+{
+	char whys[400] = "";
+	size_t wl = 0;
+
+	*pick = -1;
+	if (n_alts == 1) {
+		for (size_t i = 0; i < alts[0].fns.n; i++)
+			if (gh_strv_contains(&pk->used, alts[0].fns.v[i])) {
+				NOTE(&h->refusals, "hostpci%u: device '%s' assigned more than once", n, alts[0].fns.v[i]);
+				return 0;
+			}
+		*pick = 0;
 		return 0;
 	}
-	if (why[0])
-		NOTE(&h->refusals, "hostpci%u: mapping '%s' is invalid on node %s (hardware probably changed): %s", n,
-		     m->id, h->hostname, why);
-	else
-		NOTE(&h->refusals, "hostpci%u: mapping '%s' has no entry for node %s", n, m->id, h->hostname);
+	for (unsigned a = 0; a < n_alts && *pick < 0; a++) {
+		char why[160] = "";
+		int r = 0;
+
+		for (size_t i = 0; i < alts[a].fns.n && !why[0] && r >= 0; i++) {
+			if (gh_strv_contains(&pk->used, alts[a].fns.v[i]))
+				snprintf(why, sizeof(why), "%s is taken by an earlier hostpci entry", alts[a].fns.v[i]);
+			else
+				r = held_elsewhere(ctx, h, pk, alts[a].fns.v[i], why, sizeof(why));
+		}
+		if (r < 0)
+			return r;
+		if (!why[0])
+			*pick = (int)a;
+		else if (wl < sizeof(whys))
+			wl += (size_t)snprintf(whys + wl, sizeof(whys) - wl, "%s%s", wl ? "; " : "", why);
+	}
+	if (*pick < 0)
+		NOTE(&h->refusals, "could not find a free device for 'hostpci%u' (%s)", n, whys);
 	return 0;
+}
+
+static int resolve_hostpci(struct gh_ctx *ctx, struct gh_host *h, struct picker *pk, unsigned n,
+			   const struct gh_hostpci *hp)
+{
+	struct alt *alts;
+	unsigned n_alts;
+	int pick, r;
+
+	r = hostpci_alternatives(ctx, h, pk, n, hp, &alts, &n_alts);
+	if (r < 0 || !n_alts)
+		return r;
+	/* PVE picks the mediated device's parent at creation time and marks nothing used. */
+	if (hp->mdev[0]) {
+		alts_free(alts, n_alts);
+		NOTE(&h->notes, "hostpci%u: mediated device (mdev=%s) left alone", n, hp->mdev);
+		return 0;
+	}
+	r = choose(ctx, h, pk, n, alts, n_alts, &pick);
+	for (size_t i = 0; r >= 0 && pick >= 0 && i < alts[pick].fns.n; i++)
+		r = gh_strv_add(&pk->used, alts[pick].fns.v[i]);
+	if (r < 0 || pick < 0)
+		goto out;
+	if (hp->keep) {
+		NOTE(&h->notes, "hostpci%u: driver=keep, left alone", n);
+		goto out;
+	}
+	for (size_t i = 0; i < alts[pick].fns.n && r >= 0; i++)
+		r = add_func(ctx, h, alts[pick].fns.v[i], (int)n, false);
+	if (r >= 0 && hp->mapping[0])
+		NOTE(&h->notes, "hostpci%u: mapping '%.64s' resolved for node %s to /etc/pve/mapping/pci.cfg line %d%s", n,
+		     hp->mapping, h->hostname, alts[pick].line, n_alts > 1 ? " (the first free alternative)" : "");
+out:
+	alts_free(alts, n_alts);
+	return r;
 }
 
 static int resolve_devices(struct gh_ctx *ctx, struct gh_host *h)
 {
-	struct gh_mapping_file mf = { 0 };
-	bool mf_loaded = false;
+	struct picker pk = { 0 };
 	int r = 0;
 
 	if (h->pol.n_devices) {
@@ -196,31 +436,12 @@ static int resolve_devices(struct gh_ctx *ctx, struct gh_host *h)
 			r = add_id(ctx, h, &h->pol.devices[i], -1, "policy device");
 		return r;
 	}
-	for (unsigned n = 0; n < GH_HOSTPCI_MAX && r >= 0; n++) {
-		const struct gh_hostpci *hp = &h->vm.hostpci[n];
-
-		if (!hp->present)
-			continue;
-		if (hp->mdev[0]) {
-			NOTE(&h->notes, "hostpci%u: mediated device (mdev=%s) left alone", n, hp->mdev);
-			continue;
-		}
-		if (hp->keep) {
-			NOTE(&h->notes, "hostpci%u: driver=keep, left alone", n);
-			continue;
-		}
-		if (hp->mapping[0]) {
-			r = add_mapping(ctx, h, &mf, &mf_loaded, n, hp);
-			continue;
-		}
-		for (unsigned i = 0; i < hp->n_ids && r >= 0; i++) {
-			char label[32];
-
-			snprintf(label, sizeof(label), "hostpci%u", n);
-			r = add_id(ctx, h, &hp->ids[i], (int)n, label);
-		}
-	}
-	gh_mapping_free(&mf);
+	for (unsigned n = 0; n < GH_HOSTPCI_MAX && r >= 0; n++)
+		if (h->vm.hostpci[n].present)
+			r = resolve_hostpci(ctx, h, &pk, n, &h->vm.hostpci[n]);
+	gh_mapping_free(&pk.mf);
+	gh_strv_free(&pk.used);
+	gh_strv_free(&pk.journaled);
 	return r;
 }
 
@@ -314,7 +535,28 @@ static int check_groups(struct gh_ctx *ctx, struct gh_host *h)
 			}
 			if (r < 0)
 				break;
-			if (!gh_pci_is_bridge(&m) && m.driver[0] && !is_stub_driver(m.driver)) {
+			/*
+			 * Proxmox binds every other non-bridge member to vfio-pci as well
+			 * (SysFSTools.pm pci_dev_group_bind_to_vfio, with new_id), drivers or
+			 * not. One without a driver is taken here, so that it is journaled
+			 * and goes back unbound, its id out of vfio-pci's table; unless
+			 * another VM holds it, whose to give back it is.
+			 */
+			if (!gh_pci_is_bridge(&m) && !m.driver[0]) {
+				int group = h->f[i].dev.iommu_group;
+				char with[GH_PCI_ADDR_LEN];
+				unsigned owner = 0;
+
+				memcpy(with, h->f[i].dev.addr, sizeof(with));
+				r = gh_vms_owner(ctx, h->vmid, m.addr, &owner);
+				if (r == 0)
+					r = add_func(ctx, h, m.addr, -1, false);
+				else if (r > 0)
+					r = 0;
+				if (r >= 0 && gh_host_func(h, m.addr))
+					NOTE(&h->notes, "%s added: it shares IOMMU group %d with %s, and Proxmox binds the "
+					     "whole group to vfio-pci", m.addr, group, with);
+			} else if (!gh_pci_is_bridge(&m) && m.driver[0] && !is_stub_driver(m.driver)) {
 				char msg[512];
 
 				r = gh_util_format(msg, sizeof(msg),
@@ -555,12 +797,12 @@ static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 	int r;
 
 	r = add_siblings(ctx, h);
+	if (r >= 0)
+		r = check_groups(ctx, h);
 	if (r < 0)
 		return r;
 	pick_host_drivers(ctx, h);
-	r = check_groups(ctx, h);
-	if (r >= 0)
-		r = check_owners(ctx, h);
+	r = check_owners(ctx, h);
 	if (r >= 0)
 		r = load_stack(ctx, h);
 	if (r >= 0)

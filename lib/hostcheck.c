@@ -417,7 +417,9 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 	}
 	for (size_t i = 0; i < h.refusals.n; i++) {
 		bool config = strstr(h.refusals.v[i], "not viable") || strstr(h.refusals.v[i], "IOMMU group") ||
-			      strstr(h.refusals.v[i], "missing") || strstr(h.refusals.v[i], "mapping");
+			      strstr(h.refusals.v[i], "missing") || strstr(h.refusals.v[i], "mapping") ||
+			      strstr(h.refusals.v[i], "no PCI device found") || strstr(h.refusals.v[i], "more than once") ||
+			      strstr(h.refusals.v[i], "mediated device");
 
 		add(f, config ? GH_SEV_ERROR : GH_SEV_WARNING, where,
 		    config ? "pass the whole group through, move the card, or fix the config"

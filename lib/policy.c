@@ -241,7 +241,7 @@ static void drivers_key(struct pparse *pp, const char *key, const char *value)
 	char addr[GH_PCI_ADDR_LEN], esc[96];
 	unsigned i;
 
-	if (gh_pciid_parse(key, &id) < 0 || id.func < 0) {
+	if (gh_pciid_parse(key, &id) < 0 || id.func < 0 || id.func > 7 || id.slot > 0x1f || id.domain > 0xffff) {
 		perr(pp, "[drivers]: '%s' is not a PCI function address (0000:01:00.1)",
 		     gh_util_escape(key, esc, sizeof(esc)));
 		return;

@@ -261,8 +261,9 @@ static void hostpci_host(struct hp_ctx *h, const char *value)
 static int hostpci_prop(void *data, const char *key, const char *value)
 {
 	/* Options that matter to QEMU only. */
-	static const char *const ignored[] = { "rombar",    "romfile",       "legacy-igd",   "vendor-id",
-					       "device-id", "sub-vendor-id", "sub-device-id" };
+	static const char *const ignored[] = { "rombar", "romfile", "legacy-igd" };
+	/* IDs shown to the guest, "0x" and four hex digits (PCI.pm: ^0x[0-9a-fA-F]{4}$). */
+	static const char *const guest_ids[] = { "vendor-id", "device-id", "sub-vendor-id", "sub-device-id" };
 	struct hp_ctx *h = data;
 	struct vparse *vp = h->vp;
 	char esc[96];
@@ -302,6 +303,17 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 			h->hp->xvga = b;
 		}
 	} else {
+		for (size_t i = 0; i < GH_ARRAY_SIZE(guest_ids); i++) {
+			if (strcmp(key, guest_ids[i]))
+				continue;
+			if (strlen(value) != 6 || strncmp(value, "0x", 2) ||
+			    strspn(value + 2, "0123456789abcdefABCDEF") != 4) {
+				verr(vp, "%s: %s must be 0x and four hex digits (0x10de), not '%s'", h->key, key,
+				     gh_util_escape(value, esc, sizeof(esc)));
+				h->bad = true;
+			}
+			return 0;
+		}
 		for (size_t i = 0; i < GH_ARRAY_SIZE(ignored); i++)
 			if (!strcmp(key, ignored[i]))
 				return 0;

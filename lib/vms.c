@@ -190,10 +190,12 @@ static bool cmdline_uses(const char *cl, size_t len, const struct gh_pciid *fn)
 }
 
 /*
- * PVE's own bookkeeping: "<pciid> <vmid> time:<epoch>" while a start is
- * under way (the epoch is when the reservation lapses), "<pciid> <vmid>
- * pid:<pid>" once it runs. A running VM's entry counts (1), and so does an
- * unexpired start (2); a stopped VM's line or a lapsed start is left over.
+ * PVE's own bookkeeping (PCI.pm reserve_pci_usage): "<pciid> <vmid>
+ * time:<epoch>" while a start is under way (the epoch is when the
+ * reservation lapses: it holds while later than now), "<pciid> <vmid>
+ * pid:<pid>" once it runs (it holds while that VM's QEMU has that pid; any
+ * other pid is a leftover PVE takes over). A running VM's time: entry counts
+ * too (1): its QEMU is up. A lapsed start or a leftover does not.
  */
 static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid *fn, unsigned *vmid)
 {
@@ -213,6 +215,7 @@ static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid 
 	while (!r && getline(&line, &cap, f) >= 0) {
 		char *save = NULL, *id, *vm, *how;
 		unsigned long v, num;
+		bool by_time;
 		pid_t pid;
 
 		id = strtok_r(line, " \t\n", &save);
@@ -225,16 +228,17 @@ static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid 
 			continue;
 		if (v == self || !id_covers(id, strlen(id), fn))
 			continue;
+		by_time = how[0] == 't';
 		r = gh_vms_pid(ctx, (unsigned)v, &pid);
-		if (r == -ENOENT && how[0] == 't' && num >= (unsigned long)time(NULL)) {
+		if (r == -ENOENT && by_time && num > (unsigned long)time(NULL)) {
 			*vmid = (unsigned)v;
 			r = 2;
 			break;
 		}
-		if (r == 0) {
+		if (r == 0 && (by_time || (unsigned long)pid == num)) {
 			*vmid = (unsigned)v;
 			r = 1;
-		} else if (r == -ENOENT) {
+		} else if (r == 0 || r == -ENOENT) {
 			r = 0;
 		}
 	}

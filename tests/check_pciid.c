@@ -24,8 +24,23 @@ START_TEST(proxmox_forms)
 	ck_assert_str_eq(norm("0000:41:00.3"), "0000:41:00.3");
 	ck_assert_str_eq(norm("0001:04:1f.7"), "0001:04:1f.7");
 	ck_assert_str_eq(norm("ffff:ff:1f"), "ffff:ff:1f");
-	/* PVE's regex takes four or more domain digits. */
-	ck_assert_str_eq(norm("00000001:02:03.4"), "0001:02:03.4");
+	/* PVE's regex takes any slot, any hex function (its own tests use 00:f4.0 and f0:43.1). */
+	ck_assert_str_eq(norm("00:f4.0"), "0000:00:f4.0");
+	ck_assert_str_eq(norm("1234:f0:43.1"), "1234:f0:43.1");
+	ck_assert_str_eq(norm("01:20"), "0000:01:20");
+	ck_assert_str_eq(norm("01:00.8"), "0000:01:00.8");
+	ck_assert_str_eq(norm("01:00.f"), "0000:01:00.f");
+	/*
+	 * And four or more domain digits; but sysfs prints four, and PVE's lspci
+	 * compares text: a fifth digit names no device gpu-hook can see.
+	 */
+	ck_assert_str_eq(norm("00000001:02:03.4"), "");
+	ck_assert_str_eq(norm("10000:01:00.1"), "");
+	ck_assert_int_eq(gh_pciid_parse("000000000:01:00.0", &id), 0);
+	ck_assert_uint_eq(id.domain, GH_PCIID_NODEV);
+	ck_assert_int_eq(gh_pciid_parse("0000:ff:ff.f", &id), 0);
+	ck_assert_uint_eq(id.slot, 0xff);
+	ck_assert_int_eq(id.func, 15);
 	ck_assert_int_eq(gh_pciid_parse("0000:0a:1b", &id), 0);
 	ck_assert_uint_eq(id.domain, 0);
 	ck_assert_uint_eq(id.bus, 0x0a);
@@ -42,9 +57,9 @@ START_TEST(strict_rejects)
 {
 	static const char *const bad[] = {
 		"",		  "../../etc",	   "1:00.0",	   "01:0.0",	    "0A:00.0",	     "01:0A.0",
-		"0000:0A:00.0",	  "01:00.0 ",	   " 01:00.0",	    "01:00.",	     "01:00.0.0",     "01:00.8",
-		"01:00.f",	  "01:00.a",	   "01:20.0",	    "000:01:00.0",   "0:01:00.0",     "000000000:01:00.0",
-		"10000:01:00.1",  "01:00.0\n",	   "01:00:00.0",    "0000:01:00.0:", "01-00.0",       "0x01:00.0",
+		"0000:0A:00.0",	  "01:00.0 ",	   " 01:00.0",	    "01:00.",	     "01:00.0.0",     "01:00.F",
+		"01:00.10",	  "01:00.g",	   "01:200.0",	    "000:01:00.0",   "0:01:00.0",     "01:00 ",
+		"\t01:00.1",	  "01:00.0\n",	   "01:00:00.0",    "0000:01:00.0:", "01-00.0",       "0x01:00.0",
 		"0000:01",	  "01",		   ":01:00.0",	    "0000::01:00.0", "01:00.0;01:00", "g1:00.0",
 	};
 	struct gh_pciid id = { 7, 7, 7, 7 };
@@ -65,7 +80,9 @@ START_TEST(full_addresses)
 	ck_assert(!gh_pciid_is_addr("01:00.0"));
 	ck_assert(!gh_pciid_is_addr("0000:01:00"));
 	ck_assert(!gh_pciid_is_addr("00000:01:00.0"));
+	/* A valid id, but no function 8 exists: not a sysfs address. */
 	ck_assert(!gh_pciid_is_addr("0000:01:00.8"));
+	ck_assert(gh_pciid_is_addr("0000:0f:f2.0"));
 	ck_assert(!gh_pciid_is_addr("0000:01:00.0/../x"));
 	ck_assert(!gh_pciid_is_addr("0000:0A:00.0"));
 	ck_assert(!gh_pciid_is_addr(""));
@@ -76,13 +93,17 @@ END_TEST
 START_TEST(format_stays_in_bounds)
 {
 	/* A struct built by hand (not parsed) still fits the buffer. */
-	struct gh_pciid id = { 0x12345, 0x1ff, 0x3f, 9 };
+	struct gh_pciid id = { 0xffff, 0x1ff, 0x3ff, 19 };
 	char buf[GH_PCI_ADDR_LEN + 8];
 
 	memset(buf, 'z', sizeof(buf));
 	gh_pciid_format(&id, buf);
 	ck_assert_uint_eq(strlen(buf), GH_PCI_ADDR_LEN - 1);
 	ck_assert_int_eq(buf[GH_PCI_ADDR_LEN], 'z');
+	/* A domain beyond 16 bits names nothing, rather than another device. */
+	id.domain = 0x12345;
+	gh_pciid_format(&id, buf);
+	ck_assert_str_eq(buf, "");
 }
 END_TEST
 

@@ -145,7 +145,11 @@ START_TEST(bad_input_is_reported)
 		     "100.conf:1: hostpci0: invalid PCI id '0000:0A:00.0' (expected [dddd:]bb:ss[.f], lowercase hex)");
 	expect_error("hostpci0: 1:00.0\n", "100.conf:1: hostpci0: invalid PCI id '1:00.0'");
 	expect_error("hostpci0: ../../etc\n", "100.conf:1: hostpci0: invalid PCI id '../../etc'");
-	expect_error("hostpci0: 01:00.8\n", "invalid PCI id '01:00.8'");
+	/* PVE's $PCIRE: nothing before or after the id, not even a blank. */
+	expect_error("hostpci0: host= 01:00.0\n", "invalid PCI id ' 01:00.0'");
+	expect_error("hostpci0: 01:00.0, pcie=1\n", "unknown property ' pcie'");
+	expect_error("hostpci0: 01:00.0,vendor-id=10de\n", "hostpci0: vendor-id must be 0x and four hex digits (0x10de), not '10de'");
+	expect_error("hostpci0: 01:00.0,sub-device-id=0x12345\n", "sub-device-id must be 0x and four hex digits");
 	expect_error("hostpci3: host=01:00.0;;01:00.1\n", "hostpci3: empty PCI id in '01:00.0;;01:00.1'");
 	expect_error("hostpci3: host=01:00.0;\n", "hostpci3: empty PCI id");
 	expect_error("hostpci3: host=01:00.0;01:0g.1\n", "hostpci3: invalid PCI id '01:0g.1'");
