@@ -102,13 +102,15 @@ struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag)
 {
 	const char *migrated = getenv("PVE_MIGRATED_FROM");
 	struct gh_ctx *ctx;
-	bool real_root = !strcmp(o->root, "/");
+	char resolved[PATH_MAX];
+	/* "--root /." or "//" is the running system: it gets the real ops, never the simulator's writes. */
+	bool real_root = !strcmp(o->root, "/") || (realpath(o->root, resolved) && !strcmp(resolved, "/"));
 	int prio = o->verbose ? LOG_DEBUG : LOG_INFO;
 	int r;
 
 	/* A fixture run is not the host's business: no syslog under --root. */
 	gh_logsink_open(tag, real_root, prio);
-	r = gh_ctx_new(o->root, &ctx);
+	r = gh_ctx_new(real_root ? "/" : o->root, &ctx);
 	if (r < 0) {
 		fprintf(stderr, "gpu-hook[%s]: error: --root %s: %s\n", tag, o->root,
 			r == -EINVAL ? "must be an absolute path" : strerror(-r));

@@ -10,6 +10,7 @@
 
 #include "fixture.h"
 #include "modules.h"
+#include "sim.h"
 
 static void nvidia_graph(struct fx *fx)
 {
@@ -239,6 +240,8 @@ START_TEST(real_ops_table_is_complete)
 	ck_assert_ptr_nonnull(o->module_load);
 	ck_assert_ptr_nonnull(o->set_affinity);
 	ck_assert_ptr_nonnull(o->get_affinity);
+	ck_assert_ptr_nonnull(o->run);
+	ck_assert_ptr_nonnull(gh_sim_ops.run);
 }
 END_TEST
 
