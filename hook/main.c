@@ -27,7 +27,8 @@ static const struct gh_cmd commands[] = {
 	{ "check", gh_cmd_check, "check [<vmid>...] [--json] [--root DIR]",
 	  "read-only: IOMMU, module configuration, console, and each VM's group and hookscript" },
 	{ "install", gh_cmd_install, "install <vmid> [--storage NAME] [--dry-run] [--root DIR]",
-	  "copy gpu-hook into a snippets storage (default: local) and wire it to the VM with qm set" },
+	  "copy the running gpu-hook into a snippets storage (default: local; directories and file must be root's) "
+	  "and wire it to the VM with qm set" },
 	{ "uninstall", gh_cmd_uninstall, "uninstall <vmid> [--dry-run] [--root DIR]",
 	  "remove the VM's hookscript line (qm set --delete hookscript)" },
 	{ "help", cmd_help, "help [<command>]", "show this help, or a command's" },
@@ -59,7 +60,7 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd)
 		"\nOptions:\n"
 		"  -n, --dry-run     print what would be done; change nothing\n"
 		"  -j, --json        print JSON on stdout\n"
-		"  -r, --root DIR    read and write the host under DIR instead of / (fixture trees)\n"
+		"  -r, --root DIR    read and write the host under DIR instead of / (fixture trees; runs no program)\n"
 		"  -v, --verbose     log debug lines\n"
 		"  -h, --help        this help; 'gpu-hook help <command>' for one command\n"
 		"  -V, --version     print the version\n\n"
