@@ -437,11 +437,11 @@ static void check_hookscript(struct gh_ctx *ctx, struct gh_findings *f, unsigned
 		add(f, GH_SEV_ERROR, "/etc/pve/storage.cfg", "add snippets to the storage's content",
 		    "storage '%s' does not allow snippets: Proxmox refuses the hookscript", storage);
 	if (gh_install_trust_file(ctx, file, &sb, why, sizeof(why)) < 0)
-		add(f, GH_SEV_ERROR, file, "make it root's and not writable by others, then gpu-hook install <vmid> (it "
-		    "may have been changed)", "hookscript %s", why);
+		add(f, GH_SEV_ERROR, file, "the chown/chmod named, then (its content may have been changed) gpu-hook "
+		    "install <vmid>", "hookscript %s", why);
 	if (gh_install_trust_dir(ctx, dir, why, sizeof(why)) < 0)
-		add(f, GH_SEV_ERROR, dir, "make each directory root's and not writable by others (chown root:root, "
-		    "chmod go-w), then gpu-hook install <vmid>", "hookscript directory: %s", why);
+		add(f, GH_SEV_ERROR, dir, "the chown/chmod named, then (the file may have been replaced) gpu-hook "
+		    "install <vmid>", "hookscript directory: %s", why);
 	if (gh_install_network(ctx, storage, st, dir, what, sizeof(what)) > 0)
 		add(f, GH_SEV_WARNING, file, "gpu-hook install <vmid> --storage local",
 		    "hookscript on another machine (%s): whoever controls that server or can write the share can "

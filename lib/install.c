@@ -174,7 +174,7 @@ static bool owner_ok(const struct gh_ctx *ctx, uid_t uid)
 	return uid == 0 || (ctx->root[0] && uid == geteuid());
 }
 
-static int untrusted(const struct gh_ctx *ctx, const char *name, const struct stat *st, char *why, size_t size)
+int gh_install_trust_file(const struct gh_ctx *ctx, const char *name, const struct stat *st, char *why, size_t size)
 {
 	unsigned mode = (unsigned)(st->st_mode & 07777);
 
@@ -191,19 +191,33 @@ static int untrusted(const struct gh_ctx *ctx, const char *name, const struct st
 	return -EPERM;
 }
 
-int gh_install_trust_file(const struct gh_ctx *ctx, const char *name, const struct stat *st, char *why, size_t size)
+/*
+ * path and each directory above it while longer than top (the first top
+ * bytes are the tree's top, checked last), shown without that prefix. path
+ * is cut down as it goes.
+ */
+static int walk_up(const struct gh_ctx *ctx, char *path, size_t top, char *why, size_t size)
 {
-	return untrusted(ctx, name, st, why, size);
-}
+	for (;;) {
+		const char *name = path[top] ? path + top : "/";
+		struct stat st;
+		char *slash;
+		int r;
 
-/* The tree's top, resolved: "/" for the running system. */
-static int tree_top(const struct gh_ctx *ctx, char *top)
-{
-	if (!ctx->root[0]) {
-		strcpy(top, "/");
-		return 0;
+		if (stat(path, &st) < 0) {
+			r = -errno;
+			snprintf(why, size, "%s: %s", name, strerror(-r));
+			return r;
+		}
+		r = gh_install_trust_file(ctx, name, &st, why, size);
+		if (r < 0 || strlen(path) <= (top ? top : 1))
+			return r;
+		slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
 	}
-	return realpath(ctx->root, top) ? 0 : -errno;
 }
 
 int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, size_t size)
@@ -215,8 +229,10 @@ int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, s
 	why[0] = '\0';
 	if (gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
 		return -ENAMETOOLONG;
-	r = tree_top(ctx, top);
-	if (r < 0) {
+	if (!ctx->root[0])
+		strcpy(top, "/");
+	else if (!realpath(ctx->root, top)) {
+		r = -errno;
 		snprintf(why, size, "%s: %s", ctx->root, strerror(-r));
 		return r;
 	}
@@ -236,27 +252,9 @@ int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, s
 		snprintf(why, size, "%s resolves to %s, outside the tree %s", dir, real, ctx->root);
 		return -EXDEV;
 	}
-	for (;;) {
-		const char *name = real[toplen] ? real + toplen : "/";
-		struct stat st;
-		char *slash;
-
-		if (stat(real, &st) < 0) {
-			r = -errno;
-			snprintf(why, size, "%s: %s", name, strerror(-r));
-			return r;
-		}
-		r = untrusted(ctx, name, &st, why, size);
-		if (r < 0)
-			return r;
-		if (strlen(real) <= (toplen ? toplen : 1))
-			return 0;
-		slash = strrchr(real, '/');
-		if (slash == real)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
+	/* The directories the path resolves to, then those it names: a link's own directory decides where it points. */
+	r = walk_up(ctx, real, toplen, why, size);
+	return r < 0 ? r : walk_up(ctx, host, strlen(ctx->root), why, size);
 }
 
 int gh_install_network(const struct gh_ctx *ctx, const char *storage, const struct gh_storage *st, const char *dir,
@@ -454,7 +452,7 @@ static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 	if (r < 0)
 		gh_err(ctx, "cannot write %s/.gpu-hook.tmp: %s", dir, strerror(-r));
 	/* root_squash (NFS) or a CIFS mount's uid= makes the file someone else's. */
-	if (r >= 0 && (r = untrusted(ctx, name, &st, why, sizeof(why))) < 0)
+	if (r >= 0 && (r = gh_install_trust_file(ctx, name, &st, why, sizeof(why))) < 0)
 		gh_err(ctx, "refusing to install: the copy is not root's: %s (is %s on network storage with root_squash?)",
 		       why, dir);
 	if (r >= 0 && (r = gh_install_same_content(self, out)) != 1) {

@@ -343,6 +343,9 @@ static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	char exe[PATH_MAX] = "";
 	char *argv[] = { exe, (char *)"--no-ask-password", (char *)verb, (char *)"--", (char *)unit, NULL };
 
+	/* As real_run: never the systemctl of a fixture tree. */
+	if (ctx->root[0])
+		return -EPERM;
 	for (size_t i = 0; i < GH_ARRAY_SIZE(paths) && !exe[0]; i++)
 		if (gh_fs_path(ctx, exe, sizeof(exe), "%s", paths[i]) < 0 || access(exe, X_OK) < 0)
 			exe[0] = '\0';

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "modules.h"
@@ -245,6 +246,24 @@ START_TEST(real_ops_table_is_complete)
 }
 END_TEST
 
+/* The running system's ops never execute anything while a fixture root is set. */
+START_TEST(real_ops_run_nothing_under_a_root)
+{
+	struct fx *fx = fx_new();
+	char marker[PATH_MAX + 16], *argv[] = { (char *)"/bin/sh", (char *)"-c", NULL, NULL }, cmd[PATH_MAX + 32];
+
+	snprintf(marker, sizeof(marker), "%s.ran", fx->root);
+	snprintf(cmd, sizeof(cmd), "touch '%s'", marker);
+	argv[2] = cmd;
+	fx_file(fx, "/usr/bin/systemctl", "#!/bin/sh\ntouch '%s'\n", marker);
+	fx_chmod(fx, "/usr/bin/systemctl", 0755);
+	ck_assert_int_eq(gh_modules_real_ops.service(fx->ctx, "start", "x.service"), -EPERM);
+	ck_assert_int_eq(gh_modules_real_ops.run(fx->ctx, argv), -EPERM);
+	ck_assert_int_eq(access(marker, F_OK), -1);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("modules");
@@ -259,6 +278,7 @@ int main(void)
 	tcase_add_test(tc, read_states);
 	tcase_add_test(tc, names_and_states);
 	tcase_add_test(tc, real_ops_table_is_complete);
+	tcase_add_test(tc, real_ops_run_nothing_under_a_root);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

@@ -84,16 +84,23 @@ static void expect_refused(struct fx *fx, const char *marker, const char *const 
 	free(r);
 }
 
+/* One mode changed in the example host, then install refused with every word. */
+static void refused_after_chmod(const char *path, unsigned mode, const char *const *words)
+{
+	char marker[4200];
+	struct fx *fx = host(marker, sizeof(marker));
+
+	fx_chmod(fx, path, mode);
+	expect_refused(fx, marker, words);
+	done(fx, marker);
+}
+
 START_TEST(snippets_dir_world_writable)
 {
 	static const char *const words[] = { "refusing to install", "/var/lib/vz/snippets is writable by others",
 					     "mode 0777", "chmod go-w /var/lib/vz/snippets", NULL };
-	char marker[4200];
-	struct fx *fx = host(marker, sizeof(marker));
 
-	fx_chmod(fx, "/var/lib/vz/snippets", 0777);
-	expect_refused(fx, marker, words);
-	done(fx, marker);
+	refused_after_chmod("/var/lib/vz/snippets", 0777, words);
 }
 END_TEST
 
@@ -119,12 +126,8 @@ START_TEST(target_group_writable)
 {
 	static const char *const words[] = { "/var/lib/vz/snippets/gpu-hook is writable by group", "mode 0775",
 					     "chmod go-w /var/lib/vz/snippets/gpu-hook", NULL };
-	char marker[4200];
-	struct fx *fx = host(marker, sizeof(marker));
 
-	fx_chmod(fx, "/var/lib/vz/snippets/gpu-hook", 0775);
-	expect_refused(fx, marker, words);
-	done(fx, marker);
+	refused_after_chmod("/var/lib/vz/snippets/gpu-hook", 0775, words);
 }
 END_TEST
 
@@ -147,6 +150,30 @@ START_TEST(parent_world_writable)
 	fx_rm(fx, "/var/lib/vz/snippets");
 	expect_refused(fx, marker, var);
 	ck_assert_int_eq(access(fx_path(fx, "/var/lib/vz/snippets"), F_OK), -1);
+	done(fx, marker);
+}
+END_TEST
+
+/* A link on the way is judged by the directory it sits in too, not only by where it leads. */
+START_TEST(link_in_writable_dir)
+{
+	static const char *const words[] = { "/srv is writable by others", "mode 0777", NULL };
+	char marker[4200];
+	struct fx *fx = host(marker, sizeof(marker));
+	struct fx_run *r = calloc(1, sizeof(*r));
+
+	fx_file(fx, "/etc/pve/storage.cfg", "dir: local\n\tpath /var/lib/vz\n\tcontent snippets\n\n"
+		"dir: srv\n\tpath /srv/vz\n\tcontent snippets\n");
+	fx_mkdir(fx, "/srv");
+	fx_link(fx, "/srv/vz", "../var/lib/vz");
+	fx_run_hook(r, NULL, "install", "111", "--storage", "srv", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "install: %s", r->err);
+	fx_chmod(fx, "/srv", 0777);
+	fx_run_hook(r, NULL, "install", "111", "--storage", "srv", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	for (const char *const *w = words; *w; w++)
+		ck_assert_msg(strstr(r->err, *w), "\"%s\" not in: %s", *w, r->err);
+	free(r);
 	done(fx, marker);
 }
 END_TEST
@@ -208,7 +235,8 @@ START_TEST(check_flags_the_installed_file)
 	static const char *const link[] = { "is /var/lib/vz/snippets/gpu-hook, a symlink",
 					    "fix:   gpu-hook install 111", NULL };
 	static const char *const writable[] = { "/var/lib/vz/snippets/gpu-hook is writable by others", "mode 0666",
-						"then gpu-hook install", NULL };
+						"(chmod go-w /var/lib/vz/snippets/gpu-hook)",
+						"then (its content may have been changed) gpu-hook install", NULL };
 	char marker[4200], real[4200];
 	struct fx *fx = host(marker, sizeof(marker));
 	struct fx_run *r = calloc(1, sizeof(*r));
@@ -325,6 +353,7 @@ int main(void)
 	tcase_add_test(tc, snippets_dir_not_roots);
 	tcase_add_test(tc, target_group_writable);
 	tcase_add_test(tc, parent_world_writable);
+	tcase_add_test(tc, link_in_writable_dir);
 	tcase_add_test(tc, clean_installs_and_runs_nothing);
 	tcase_add_test(tc, check_flags_the_installed_file);
 	tcase_add_test(tc, network_storage_warns);
