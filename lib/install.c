@@ -393,7 +393,7 @@ static int copy_self(int self, int out)
 static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 {
 	char host[PATH_MAX], real[PATH_MAX], name[PATH_MAX], why[512];
-	struct stat st;
+	struct stat st = { 0 };
 	int dfd, out, r;
 
 	if (gh_util_format(name, sizeof(name), "%s/gpu-hook", dir) < 0 || gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
