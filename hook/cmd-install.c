@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,11 +10,10 @@
 
 static int install(const struct gh_cmd *cmd, struct gh_opts *o, bool uninstall)
 {
-	char self[PATH_MAX], esc[64], tag[32];
+	char esc[64], tag[32];
 	struct gh_ctx *ctx;
 	unsigned vmid;
-	ssize_t n;
-	int r;
+	int self, r;
 
 	if (o->argc != 1 || (uninstall && o->storage)) {
 		gh_hook_usage(stderr, cmd);
@@ -27,18 +24,24 @@ static int install(const struct gh_cmd *cmd, struct gh_opts *o, bool uninstall)
 			gh_util_escape(o->argv[0], esc, sizeof(esc)));
 		return GH_EXIT_FAIL;
 	}
-	/* The running binary itself, outside any --root: it is what gets installed. */
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0) {
-		fprintf(stderr, "gpu-hook: cannot find my own binary: %s\n", strerror(errno));
+	/*
+	 * The running binary itself, outside any --root: it is what gets
+	 * installed. Opened, not looked up by the path readlink gives, which
+	 * may name another file by now.
+	 */
+	self = gh_install_open_self();
+	if (self < 0) {
+		fprintf(stderr, "gpu-hook: cannot open my own binary (/proc/self/exe): %s\n", strerror(-self));
 		return GH_EXIT_FAIL;
 	}
-	self[n] = '\0';
 	snprintf(tag, sizeof(tag), "%s %u", cmd->name, vmid);
 	ctx = gh_hook_ctx(o, tag);
-	if (!ctx)
+	if (!ctx) {
+		close(self);
 		return GH_EXIT_FAIL;
+	}
 	r = gh_install_hook(ctx, vmid, o->storage ? o->storage : "local", self, uninstall);
+	close(self);
 	gh_ctx_free(ctx);
 	gh_logsink_close();
 	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;

@@ -27,7 +27,8 @@ static const struct gh_cmd commands[] = {
 	{ "check", gh_cmd_check, "check [<vmid>...] [--json] [--root DIR]",
 	  "read-only: IOMMU, module configuration, console, and each VM's group and hookscript" },
 	{ "install", gh_cmd_install, "install <vmid> [--storage NAME] [--dry-run] [--root DIR]",
-	  "copy gpu-hook into a snippets storage (default: local) and wire it to the VM with qm set" },
+	  "copy the running gpu-hook into a snippets storage (default: local; directories and file must be root's) "
+	  "and wire it to the VM with qm set" },
 	{ "uninstall", gh_cmd_uninstall, "uninstall <vmid> [--dry-run] [--root DIR]",
 	  "remove the VM's hookscript line (qm set --delete hookscript)" },
 	{ "watch", gh_cmd_watch, "watch <vmid> <token> [--root DIR]",
@@ -61,7 +62,7 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd)
 		"\nOptions:\n"
 		"  -n, --dry-run     print what would be done; change nothing\n"
 		"  -j, --json        print JSON on stdout\n"
-		"  -r, --root DIR    read and write the host under DIR instead of / (fixture trees)\n"
+		"  -r, --root DIR    read and write the host under DIR instead of / (fixture trees; runs no program)\n"
 		"  -v, --verbose     log debug lines\n"
 		"  -h, --help        this help; 'gpu-hook help <command>' for one command\n"
 		"  -V, --version     print the version\n\n"
@@ -104,13 +105,15 @@ struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag)
 {
 	const char *migrated = getenv("PVE_MIGRATED_FROM");
 	struct gh_ctx *ctx;
-	bool real_root = !strcmp(o->root, "/");
+	char resolved[PATH_MAX];
+	/* "--root /." or "//" is the running system: it gets the real ops, never the simulator's writes. */
+	bool real_root = !strcmp(o->root, "/") || (realpath(o->root, resolved) && !strcmp(resolved, "/"));
 	int prio = o->verbose ? LOG_DEBUG : LOG_INFO;
 	int r;
 
 	/* A fixture run is not the host's business: no syslog under --root. */
 	gh_logsink_open(tag, real_root, prio);
-	r = gh_ctx_new(o->root, &ctx);
+	r = gh_ctx_new(real_root ? "/" : o->root, &ctx);
 	if (r < 0) {
 		fprintf(stderr, "gpu-hook[%s]: error: --root %s: %s\n", tag, o->root,
 			r == -EINVAL ? "must be an absolute path" : strerror(-r));

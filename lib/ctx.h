@@ -36,6 +36,12 @@ struct gh_ops {
 	int (*get_affinity)(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set);
 	/* sched_setscheduler: SCHED_FIFO or SCHED_RR with a priority. */
 	int (*set_sched)(struct gh_ctx *ctx, pid_t tid, int policy, int priority);
+	/*
+	 * A program run directly (no shell, no PATH lookup): argv[0] is its
+	 * absolute system path. 0, or -errno, or -(exit status). The simulator
+	 * runs nothing: it records the argv in the tree.
+	 */
+	int (*run)(struct gh_ctx *ctx, char *const argv[]);
 };
 
 struct gh_ctx {

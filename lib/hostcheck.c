@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -401,6 +402,66 @@ static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 	}
 }
 
+/*
+ * The file Proxmox runs as root at every start of the VM: a regular file (not
+ * a link whose target someone else may control), root's in a directory chain
+ * that is root's, and this very gpu-hook.
+ */
+static void check_hookscript(struct gh_ctx *ctx, struct gh_findings *f, unsigned vmid, const char *hookscript,
+			     const char *storage, const struct gh_storage *st, const char *name)
+{
+	char where[128], dir[PATH_MAX], file[PATH_MAX], path[PATH_MAX], why[512], fix[256], what[512];
+	struct stat sb;
+	int fd, self, same;
+	bool regular;
+
+	snprintf(where, sizeof(where), "VM %u", vmid);
+	snprintf(fix, sizeof(fix), "gpu-hook install %u%s%s", vmid, strcmp(storage, "local") ? " --storage " : "",
+		 strcmp(storage, "local") ? storage : "");
+	if (gh_util_format(dir, sizeof(dir), "%s/snippets", st->path) < 0 ||
+	    gh_util_format(file, sizeof(file), "%s/%s", dir, name) < 0 || gh_fs_path(ctx, path, sizeof(path), "%s", file) < 0)
+		return;
+	if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		add(f, GH_SEV_ERROR, file, fix,
+		    "hookscript '%s' is %s, a symlink: Proxmox follows it as root at every start, so whoever can change "
+		    "the link's target chooses what runs", hookscript, file);
+		return;
+	}
+	regular = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	if (!regular || !(sb.st_mode & 0111))
+		add(f, GH_SEV_ERROR, where, "gpu-hook install <vmid>",
+		    "hookscript '%s' resolves to %s, which is not an executable file", hookscript, file);
+	if (!regular)
+		return;
+	if (!st->snippets)
+		add(f, GH_SEV_ERROR, "/etc/pve/storage.cfg", "add snippets to the storage's content",
+		    "storage '%s' does not allow snippets: Proxmox refuses the hookscript", storage);
+	if (gh_install_trust_file(ctx, file, &sb, why, sizeof(why)) < 0)
+		add(f, GH_SEV_ERROR, file, "the chown/chmod named, then (its content may have been changed) gpu-hook "
+		    "install <vmid>", "hookscript %s", why);
+	if (gh_install_trust_dir(ctx, dir, why, sizeof(why)) < 0)
+		add(f, GH_SEV_ERROR, dir, "the chown/chmod named, then (the file may have been replaced) gpu-hook "
+		    "install <vmid>", "hookscript directory: %s", why);
+	if (gh_install_network(ctx, storage, st, dir, what, sizeof(what)) > 0)
+		add(f, GH_SEV_WARNING, file, "gpu-hook install <vmid> --storage local",
+		    "hookscript on another machine (%s): whoever controls that server or can write the share can "
+		    "replace what Proxmox runs as root", what);
+	self = gh_install_open_self();
+	fd = gh_fs_open(ctx, O_RDONLY | O_NOFOLLOW, "%s", file);
+	same = self < 0 ? self : fd < 0 ? fd : gh_install_same_content(self, fd);
+	if (same == 0)
+		add(f, GH_SEV_WARNING, file, fix, "hookscript %s is not this gpu-hook: its content differs from the running "
+		    "binary (/proc/self/exe)%s", file, ctx->root[0] ? "; under --root the tree's file is compared with "
+		    "the running binary itself" : "");
+	else if (same < 0)
+		add(f, GH_SEV_ERROR, file, fix, "hookscript %s cannot be compared with the running binary: %s", file,
+		    strerror(-same));
+	if (fd >= 0)
+		close(fd);
+	if (self >= 0)
+		close(self);
+}
+
 static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 {
 	char where[128], storage[64], name[128];
@@ -431,14 +492,12 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 
 		snprintf(fix, sizeof(fix), "gpu-hook install %u", vmid);
 		add(f, GH_SEV_WARNING, where, fix, "VM %u has no hookscript: gpu-hook does not run at its start", vmid);
-	} else if (sscanf(h.vm.hookscript, "%63[^:]:snippets/%127s", storage, name) != 2) {
+	} else if (sscanf(h.vm.hookscript, "%63[^:]:snippets/%127s", storage, name) != 2 || strchr(name, '/')) {
 		add(f, GH_SEV_ERROR, where, "gpu-hook install <vmid>", "hookscript '%s' is not <storage>:snippets/<file>",
 		    h.vm.hookscript);
 	} else {
 		struct gh_storage st = { 0 };
 		FILE *sf = gh_fs_fopen(ctx, "/etc/pve/storage.cfg");
-		struct stat sb;
-		char path[PATH_MAX];
 
 		r = sf ? gh_install_storage_parse(ctx, sf, "/etc/pve/storage.cfg", storage, &st) : -ENOENT;
 		if (sf)
@@ -446,14 +505,8 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 		if (r < 0 || !st.found || !st.path[0])
 			add(f, GH_SEV_ERROR, "/etc/pve/storage.cfg", "gpu-hook install <vmid> --storage <a snippets storage>",
 			    "hookscript '%s': storage '%s' has no directory here", h.vm.hookscript, storage);
-		else if (gh_fs_path(ctx, path, sizeof(path), "%s/snippets/%s", st.path, name) < 0 || stat(path, &sb) < 0 ||
-			 !S_ISREG(sb.st_mode) || !(sb.st_mode & 0111))
-			add(f, GH_SEV_ERROR, where, "gpu-hook install <vmid>",
-			    "hookscript '%s' resolves to %s/snippets/%s, which is not an executable file", h.vm.hookscript,
-			    st.path, name);
-		else if (!st.snippets)
-			add(f, GH_SEV_ERROR, "/etc/pve/storage.cfg", "add snippets to the storage's content",
-			    "storage '%s' does not allow snippets: Proxmox refuses the hookscript", storage);
+		else
+			check_hookscript(ctx, f, vmid, h.vm.hookscript, storage, &st, name);
 	}
 	gh_host_free(&h);
 }

@@ -315,27 +315,17 @@ static int real_write(struct gh_ctx *ctx, const char *path, const char *value)
 	return gh_fs_write_attr(ctx, value, "%s", path);
 }
 
-/* systemctl from a fixed path, with an argv: no shell, no PATH lookup. */
-static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
+/* argv[0] run with a fixed environment and waited for: 0, -errno, or -(exit status). */
+static int spawn_wait(char *const argv[])
 {
-	static const char *const paths[] = { "/usr/bin/systemctl", "/bin/systemctl" };
-	char exe[PATH_MAX] = "";
-	pid_t pid;
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL };
+	pid_t pid = fork();
 	int st;
 
-	for (size_t i = 0; i < GH_ARRAY_SIZE(paths) && !exe[0]; i++)
-		if (gh_fs_path(ctx, exe, sizeof(exe), "%s", paths[i]) < 0 || access(exe, X_OK) < 0)
-			exe[0] = '\0';
-	if (!exe[0])
-		return -ENOENT;
-	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		char *argv[] = { exe, (char *)"--no-ask-password", (char *)verb, (char *)"--", (char *)unit, NULL };
-		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL };
-
-		execve(exe, argv, envp);
+		execve(argv[0], argv, envp);
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
@@ -344,6 +334,24 @@ static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st) ? -WEXITSTATUS(st) : 0;
 	return -EINTR;
+}
+
+/* systemctl from a fixed path, with an argv: no shell, no PATH lookup. */
+static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
+{
+	static const char *const paths[] = { "/usr/bin/systemctl", "/bin/systemctl" };
+	char exe[PATH_MAX] = "";
+	char *argv[] = { exe, (char *)"--no-ask-password", (char *)verb, (char *)"--", (char *)unit, NULL };
+
+	/* As real_run: never the systemctl of a fixture tree. */
+	if (ctx->root[0])
+		return -EPERM;
+	for (size_t i = 0; i < GH_ARRAY_SIZE(paths) && !exe[0]; i++)
+		if (gh_fs_path(ctx, exe, sizeof(exe), "%s", paths[i]) < 0 || access(exe, X_OK) < 0)
+			exe[0] = '\0';
+	if (!exe[0])
+		return -ENOENT;
+	return spawn_wait(argv);
 }
 
 static int real_signal(struct gh_ctx *ctx, pid_t pid, int sig)
@@ -374,6 +382,17 @@ static int real_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priorit
 	return sched_setscheduler(tid, policy, &sp) < 0 ? -errno : 0;
 }
 
+/* A program of the running system from its absolute path, with an argv: no shell, no PATH lookup. */
+static int real_run(struct gh_ctx *ctx, char *const argv[])
+{
+	/* These ops are the running system's: a program inside a fixture tree is never executed. */
+	if (ctx->root[0] || !argv[0] || argv[0][0] != '/')
+		return -EPERM;
+	if (access(argv[0], X_OK) < 0)
+		return -errno;
+	return spawn_wait(argv);
+}
+
 const struct gh_ops gh_modules_real_ops = {
 	.write = real_write,
 	.service = real_service,
@@ -383,4 +402,5 @@ const struct gh_ops gh_modules_real_ops = {
 	.set_affinity = real_set_affinity,
 	.get_affinity = real_get_affinity,
 	.set_sched = real_set_sched,
+	.run = real_run,
 };

@@ -10,8 +10,9 @@
  * links as sysfs would; loading a module registers its driver and probes the
  * unbound devices that match; removing one refuses while it has holders;
  * stopping a service empties its cgroup and ends its processes; a signal
- * ends a process. Affinity is the real scheduler's (a fixture's /proc may
- * link to the real one).
+ * ends a process; a program is not run, its argv is appended to
+ * /run/gpu-hook/executed in the tree. Affinity is the real scheduler's (a
+ * fixture's /proc may link to the real one).
  */
 
 #include "ctx.h"

@@ -46,6 +46,18 @@ START_TEST(clean_host)
 	unsigned problems;
 
 	fx_example_host(fx);
+	/* check compares the hookscript with the running binary: here, this test. */
+	{
+		FILE *in = fopen("/proc/self/exe", "re"), *out = fopen(fx_path(fx, "/var/lib/vz/snippets/gpu-hook"), "we");
+		char buf[65536];
+		size_t n;
+
+		ck_assert(in && out);
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+		fclose(in);
+		ck_assert_int_eq(fclose(out), 0);
+	}
 	ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
 	find(&f, NULL, &problems);
 	for (unsigned i = 0; i < f.n; i++)

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "modules.h"
+#include "sim.h"
 
 static void nvidia_graph(struct fx *fx)
 {
@@ -239,6 +241,26 @@ START_TEST(real_ops_table_is_complete)
 	ck_assert_ptr_nonnull(o->module_load);
 	ck_assert_ptr_nonnull(o->set_affinity);
 	ck_assert_ptr_nonnull(o->get_affinity);
+	ck_assert_ptr_nonnull(o->run);
+	ck_assert_ptr_nonnull(gh_sim_ops.run);
+}
+END_TEST
+
+/* The running system's ops never execute anything while a fixture root is set. */
+START_TEST(real_ops_run_nothing_under_a_root)
+{
+	struct fx *fx = fx_new();
+	char marker[PATH_MAX + 16], *argv[] = { (char *)"/bin/sh", (char *)"-c", NULL, NULL }, cmd[PATH_MAX + 32];
+
+	snprintf(marker, sizeof(marker), "%s.ran", fx->root);
+	snprintf(cmd, sizeof(cmd), "touch '%s'", marker);
+	argv[2] = cmd;
+	fx_file(fx, "/usr/bin/systemctl", "#!/bin/sh\ntouch '%s'\n", marker);
+	fx_chmod(fx, "/usr/bin/systemctl", 0755);
+	ck_assert_int_eq(gh_modules_real_ops.service(fx->ctx, "start", "x.service"), -EPERM);
+	ck_assert_int_eq(gh_modules_real_ops.run(fx->ctx, argv), -EPERM);
+	ck_assert_int_eq(access(marker, F_OK), -1);
+	fx_free(fx);
 }
 END_TEST
 
@@ -256,6 +278,7 @@ int main(void)
 	tcase_add_test(tc, read_states);
 	tcase_add_test(tc, names_and_states);
 	tcase_add_test(tc, real_ops_table_is_complete);
+	tcase_add_test(tc, real_ops_run_nothing_under_a_root);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
