@@ -241,6 +241,9 @@ static int hostpci_alternatives(struct gh_ctx *ctx, struct gh_host *h, struct pi
 		pk->mf_loaded = true;
 	}
 	m = gh_mapping_find(&pk->mf, hp->mapping);
+	/* Only the mapping this VM uses can fail its start; another one's broken lines are not its business. */
+	if (m && m->errors.n)
+		return gh_mapping_report(ctx, &pk->mf, m->id);
 	for (unsigned i = 0; m && i < m->n_maps; i++) {
 		const struct gh_map_entry *e = &m->maps[i];
 		char why[256];

@@ -17,7 +17,9 @@
 struct mparse {
 	struct gh_ctx *ctx;
 	const char *name;
-	int line, errors;
+	int line;
+	struct gh_mapping_file *out;
+	bool oom;
 	/* The section being read: open until a blank line; cur NULL when its header was bad. */
 	bool in_section;
 	struct gh_mapping *cur;
@@ -31,15 +33,16 @@ static void merr(struct mparse *mp, const char *fmt, ...) __attribute__((format(
 
 static void merr(struct mparse *mp, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], line[PATH_MAX + 1100];
 	va_list ap;
 
 	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	gh_err(mp->ctx, "%s:%d: %s", mp->name, mp->line, msg);
-	mp->errors++;
+	snprintf(line, sizeof(line), "%s:%d: %s", mp->name, mp->line, msg);
+	if (gh_strv_push(mp->cur ? &mp->cur->errors : &mp->out->errors, line) < 0)
+		mp->oom = true;
 }
 
 static bool lhex4(const char *s)
@@ -257,7 +260,10 @@ static void parse_header(struct mparse *mp, struct gh_mapping_file *out, char *l
 		return;
 	}
 	if (gh_mapping_find(out, id)) {
+		/* PVE keeps one of the two: which one is not for us to guess, so a VM using it is refused. */
+		mp->cur = (struct gh_mapping *)gh_mapping_find(out, id);
 		merr(mp, "mapping '%s' defined twice", id);
+		mp->cur = NULL;
 		return;
 	}
 	v = realloc(out->v, (out->n + 1) * sizeof(*v));
@@ -274,7 +280,7 @@ static void parse_header(struct mparse *mp, struct gh_mapping_file *out, char *l
 
 int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_mapping_file *out)
 {
-	struct mparse mp = { .ctx = ctx, .name = name };
+	struct mparse mp = { .ctx = ctx, .name = name, .out = out };
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -320,16 +326,31 @@ int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_ma
 		parse_header(&mp, out, line);
 	}
 	free(line);
-	if (ferror(f)) {
-		gh_err(ctx, "%s: read error", name);
+	if (ferror(f) || mp.oom) {
+		gh_err(ctx, "%s: %s", name, mp.oom ? "out of memory" : "read error");
 		gh_mapping_free(out);
-		return -EIO;
-	}
-	if (mp.errors) {
-		gh_mapping_free(out);
-		return -EINVAL;
+		return mp.oom ? -ENOMEM : -EIO;
 	}
 	return 0;
+}
+
+static void report(struct gh_ctx *ctx, const struct gh_strv *errors, int *n)
+{
+	for (size_t i = 0; i < errors->n; i++)
+		gh_err(ctx, "%s", errors->v[i]);
+	*n += (int)errors->n;
+}
+
+int gh_mapping_report(struct gh_ctx *ctx, const struct gh_mapping_file *mf, const char *id)
+{
+	int n = 0;
+
+	if (!id)
+		report(ctx, &mf->errors, &n);
+	for (unsigned i = 0; i < mf->n; i++)
+		if (!id || !strcmp(mf->v[i].id, id))
+			report(ctx, &mf->v[i].errors, &n);
+	return n ? -EINVAL : 0;
 }
 
 int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out)
@@ -364,8 +385,11 @@ void gh_mapping_free(struct gh_mapping_file *mf)
 {
 	if (!mf)
 		return;
-	for (unsigned i = 0; i < mf->n; i++)
+	for (unsigned i = 0; i < mf->n; i++) {
 		free(mf->v[i].maps);
+		gh_strv_free(&mf->v[i].errors);
+	}
+	gh_strv_free(&mf->errors);
 	free(mf->v);
 	mf->v = NULL;
 	mf->n = 0;

@@ -13,6 +13,7 @@
 
 #include "ctx.h"
 #include "pciid.h"
+#include "util.h"
 
 #define GH_MAP_PATHS_MAX 16
 
@@ -33,15 +34,30 @@ struct gh_mapping {
 	bool mdev, live_migration;
 	struct gh_map_entry *maps;
 	unsigned n_maps;
+	struct gh_strv errors;	/* "name:line: message" for this mapping's lines */
 };
 
 struct gh_mapping_file {
 	struct gh_mapping *v;
 	unsigned n;
+	struct gh_strv errors;	/* lines that belong to no mapping */
 };
 
-/* Errors as "name:line: message", all reported, then -EINVAL. */
+/*
+ * Proxmox users with Mapping.Modify edit this file, and a broken entry of one
+ * mapping must not stop a VM that uses another (PVE itself skips bad
+ * entries). So the parser logs nothing: every problem is kept as
+ * "name:line: message", with the mapping whose lines it is on, or with the
+ * file when it belongs to none (a bad id's section, a stray property line).
+ * A mapping defined twice keeps its first definition, marked bad. 0, or
+ * -EIO / -ENOMEM when the file could not be read.
+ */
 int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_mapping_file *out);
+/*
+ * Logs the problems of mapping id (NULL: of every mapping and of the file)
+ * as errors. -EINVAL when there was any, else 0.
+ */
+int gh_mapping_report(struct gh_ctx *ctx, const struct gh_mapping_file *mf, const char *id);
 /* /etc/pve/mapping/pci.cfg through the root seam; -ENOENT (not logged) when absent. */
 int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out);
 const struct gh_mapping *gh_mapping_find(const struct gh_mapping_file *mf, const char *id);

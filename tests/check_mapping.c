@@ -17,6 +17,11 @@ static int parse_len(struct fx *fx, const char *text, size_t len, struct gh_mapp
 	ck_assert_ptr_nonnull(f);
 	r = gh_mapping_parse(fx->ctx, f, "pci.cfg", mf);
 	fclose(f);
+	/* What "gpu-hook check" sees: every problem of the file logged, and the file refused whole. */
+	if (r == 0 && gh_mapping_report(fx->ctx, mf, NULL) < 0) {
+		gh_mapping_free(mf);
+		r = -EINVAL;
+	}
 	return r;
 }
 
@@ -147,6 +152,49 @@ START_TEST(every_error_with_its_line)
 }
 END_TEST
 
+/* A broken mapping, or a stray line, is the business of the VMs using it only. */
+START_TEST(errors_belong_to_their_mapping)
+{
+	struct fx *fx = fx_new();
+	struct gh_mapping_file mf;
+	FILE *f;
+	static const char text[] = "gpu\n"
+				   "\tmap id=10de:2684,node=pve1,path=0000:01:00\n" /* 2 */
+				   "\n"
+				   "nic\n"						/* 4 */
+				   "\tmap id=8086:10fb,node=pve1,path=0000:05:00.0\n"
+				   "\tcolour blue\n"				/* 6 */
+				   "\n"
+				   "\tstray 1\n"					/* 8 */
+				   "bad id!\n"					/* 9 */
+				   "\tmap id=10de:2684,node=pve1,path=0000:01:00\n"
+				   "\n"
+				   "gpu\n"						/* 12 */
+				   "\tmap id=10de:2684,node=pve1,path=0000:02:00\n";
+
+	f = fmemopen((void *)text, sizeof(text) - 1, "r");
+	ck_assert_int_eq(gh_mapping_parse(fx->ctx, f, "pci.cfg", &mf), 0);
+	fclose(f);
+	ck_assert_int_eq(fx->n_errors, 0);
+	ck_assert_uint_eq(mf.n, 2);
+	/* nic's own line 6 is nic's; gpu is defined twice, so a VM using it is refused as well. */
+	ck_assert_uint_eq(gh_mapping_find(&mf, "nic")->errors.n, 1);
+	ck_assert_int_eq(gh_mapping_report(fx->ctx, &mf, "nic"), -EINVAL);
+	ck_assert(fx_log_has(fx, "pci.cfg:6: unknown property 'colour'"));
+	ck_assert_int_eq(fx->n_errors, 1);
+	ck_assert_int_eq(gh_mapping_report(fx->ctx, &mf, "gpu"), -EINVAL);
+	ck_assert(fx_log_has(fx, "pci.cfg:12: mapping 'gpu' defined twice"));
+	ck_assert_int_eq(fx->n_errors, 2);
+	/* The stray line and the bad id's section belong to no mapping: only the whole-file report names them. */
+	ck_assert_uint_eq(mf.errors.n, 2);
+	ck_assert_int_eq(gh_mapping_report(fx->ctx, &mf, NULL), -EINVAL);
+	ck_assert(fx_log_has(fx, "pci.cfg:8: property line outside a section"));
+	ck_assert(fx_log_has(fx, "pci.cfg:9: invalid mapping id 'bad id!'"));
+	gh_mapping_free(&mf);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(garbage_and_long_lines)
 {
 	static const char garbage[] = "gpu\n\tmap id=10de:2684,node=pve1,path=0000:01:00\n\tdescription \xff\n"
@@ -189,10 +237,13 @@ START_TEST(load_through_root)
 	ck_assert_uint_eq(mf.n, 1);
 	ck_assert_uint_eq(gh_mapping_find(&mf, "x1")->maps[0].device, 0x1234);
 	gh_mapping_free(&mf);
-	/* Messages name the system path. */
+	/* Messages name the system path; they are logged when the mapping is reported, not when read. */
 	fx_file(fx, "/etc/pve/mapping/pci.cfg", "x1\n\tmap id=10de:1234,node=n,path=0000:01:00.g\n");
-	ck_assert_int_eq(gh_mapping_load(fx->ctx, &mf), -EINVAL);
+	ck_assert_int_eq(gh_mapping_load(fx->ctx, &mf), 0);
+	ck_assert_int_eq(fx->n_errors, 0);
+	ck_assert_int_eq(gh_mapping_report(fx->ctx, &mf, "x1"), -EINVAL);
 	ck_assert(fx_log_has(fx, "/etc/pve/mapping/pci.cfg:2: map: invalid path '0000:01:00.g'"));
+	gh_mapping_free(&mf);
 	fx_free(fx);
 }
 END_TEST
@@ -394,6 +445,7 @@ int main(void)
 	tcase_add_test(tc, two_nodes);
 	tcase_add_test(tc, every_error_with_its_line);
 	tcase_add_test(tc, garbage_and_long_lines);
+	tcase_add_test(tc, errors_belong_to_their_mapping);
 	tcase_add_test(tc, load_through_root);
 	tcase_add_test(tc, pool_first_free_card);
 	tcase_add_test(tc, pool_skips_other_journals_and_earlier_entries);
