@@ -258,9 +258,13 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	struct gh_pinplan pp = { 0 };
 	int r;
 
-	r = gh_vmconf_load(ctx, vmid, &vm);
+	r = gh_vmconf_open(ctx, vmid, &vm);
 	if (r >= 0)
 		r = gh_policy_load(ctx, vmid, &pol);
+	/* Pinning reads affinity, and the vCPU count only when there is something to pin. */
+	if (r >= 0)
+		r = gh_vmconf_report(ctx, &vm, GH_VMCONF_AFFINITY |
+					       (pol.n_vcpus || vm.affinity[0] ? GH_VMCONF_VCPUS : 0));
 	if (r >= 0)
 		r = gh_affinity_plan(ctx, vmid, &vm, &pol, &pp);
 	if (r < 0)

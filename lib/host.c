@@ -582,7 +582,10 @@ int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 
 	memset(h, 0, sizeof(*h));
 	h->vmid = vmid;
-	r = gh_vmconf_load(ctx, vmid, &h->vm);
+	/* Only the hostpci entries decide a handoff; the rest of the config only warns. */
+	r = gh_vmconf_open(ctx, vmid, &h->vm);
+	if (r >= 0)
+		r = gh_vmconf_report(ctx, &h->vm, GH_VMCONF_HOSTPCI);
 	if (r < 0)
 		return r;
 	h->has_vm = true;

@@ -214,7 +214,7 @@ START_TEST(bad_input)
 		   "/etc/pve/qemu-server/111.conf:2:");
 	longline = malloc(200000);
 	memset(longline, 'a', 200000);
-	memcpy(longline, "name: ", 6);
+	memcpy(longline, "hostpci0: ", 10);
 	longline[199999] = '\n';
 	expect_bad(fx, "/etc/pve/qemu-server/111.conf", longline, 200000, "/etc/pve/qemu-server/111.conf:1:");
 	free(longline);
