@@ -87,13 +87,7 @@ START_TEST(demo_dry_run)
 }
 END_TEST
 
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "missing key %s", key);
-	return v;
-}
+#define get fx_json_get
 
 START_TEST(dry_run_json)
 {

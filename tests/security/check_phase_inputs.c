@@ -136,14 +136,6 @@ START_TEST(pre_start_reads_hostpci_only)
 }
 END_TEST
 
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "missing key %s", key);
-	return v;
-}
-
 /* The plan of a dry run: "action target" per step, and the devices, one string each. */
 static struct json_object *dry_run(struct fx *fx, const char *vmid, char *steps, size_t ssize, char *devs,
 				   size_t dsize)
@@ -155,20 +147,20 @@ static struct json_object *dry_run(struct fx *fx, const char *vmid, char *steps,
 	fx_run_hook(r, NULL, vmid, "pre-start", "--dry-run", "--json", "--root", fx->root, NULL);
 	o = json_tokener_parse(r->out);
 	ck_assert_msg(o != NULL, "no JSON (exit %d):\n%s", r->status, r->err);
-	a = get(o, "steps");
+	a = fx_json_get(o, "steps");
 	steps[0] = '\0';
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *s = json_object_array_get_idx(a, i);
 
-		off += (size_t)snprintf(steps + off, ssize - off, "%s %s\n", json_object_get_string(get(s, "action")),
-					json_object_get_string(get(s, "target")));
+		off += (size_t)snprintf(steps + off, ssize - off, "%s %s\n", json_object_get_string(fx_json_get(s, "action")),
+					json_object_get_string(fx_json_get(s, "target")));
 	}
-	a = get(o, "devices");
+	a = fx_json_get(o, "devices");
 	off = 0;
 	devs[0] = '\0';
 	for (size_t i = 0; i < json_object_array_length(a); i++)
 		off += (size_t)snprintf(devs + off, dsize - off, "%s ",
-					json_object_get_string(get(json_object_array_get_idx(a, i), "address")));
+					json_object_get_string(fx_json_get(json_object_array_get_idx(a, i), "address")));
 	free(r);
 	return o;
 }
@@ -223,7 +215,7 @@ START_TEST(sriov_vf_takes_nothing_else)
 				      !strstr(steps, "0000:00:02.0") && !strstr(steps, "0000:00:02.2"),
 			      "steps:\n%s", steps);
 		ck_assert_ptr_nonnull(strstr(steps, "override 0000:00:02.1\nunbind 0000:00:02.1\n"));
-		ck_assert(!json_object_get_boolean(get(get(o, "host"), "console_on_card")));
+		ck_assert(!json_object_get_boolean(fx_json_get(fx_json_get(o, "host"), "console_on_card")));
 		json_object_put(o);
 		fx_free(fx);
 	}
@@ -275,8 +267,8 @@ START_TEST(nic_only_touches_no_gpu_things)
 	o = dry_run(fx, "113", steps, sizeof(steps), devs, sizeof(devs));
 	ck_assert_str_eq(devs, "0000:03:00.0 ");
 	ck_assert_str_eq(steps, "override 0000:03:00.0\nunbind 0000:03:00.0\nprobe 0000:03:00.0\nverify 0000:03:00.0\n");
-	ck_assert_uint_eq(json_object_array_length(get(get(o, "host"), "services_to_stop")), 0);
-	ck_assert_uint_eq(json_object_array_length(get(o, "refusals")), 0);
+	ck_assert_uint_eq(json_object_array_length(fx_json_get(fx_json_get(o, "host"), "services_to_stop")), 0);
+	ck_assert_uint_eq(json_object_array_length(fx_json_get(o, "refusals")), 0);
 	json_object_put(o);
 
 	host_state(fx, before, sizeof(before));
