@@ -121,7 +121,7 @@ static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const st
 	if (r >= 0) {
 		char note[128];
 
-		snprintf(note, sizeof(note), "from the journal /run/gpu-hook/%s.json", key);
+		snprintf(note, sizeof(note), "from the journal /run/gpu-hook/%s.json (the VM config is not read)", key);
 		r = gh_strv_push(&p->notes, note);
 	}
 	(void)o;
@@ -201,7 +201,10 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 		if (already)
 			goto done;
 	}
-	r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
+	/* Giving back works from the journal when there is one: the VM config may have changed since. */
+	r = vmid && dir == GH_TO_HOST ? gh_handoff_load_journal(ctx, vmid, &h) : 0;
+	if (r == 0)
+		r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
 	if (r < 0)
 		goto out;
 	if (o->dry_run) {
@@ -337,9 +340,13 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	struct gh_pinplan pp = { 0 };
 	int r;
 
-	r = gh_vmconf_load(ctx, vmid, &vm);
+	r = gh_vmconf_open(ctx, vmid, &vm);
 	if (r >= 0)
 		r = gh_policy_load(ctx, vmid, &pol);
+	/* Pinning reads affinity, and the vCPU count only when there is something to pin. */
+	if (r >= 0)
+		r = gh_vmconf_report(ctx, &vm, GH_VMCONF_AFFINITY |
+					       (pol.n_vcpus || vm.affinity[0] ? GH_VMCONF_VCPUS : 0));
 	if (r >= 0)
 		r = gh_affinity_plan(ctx, vmid, &vm, &pol, &pp);
 	if (r < 0)
@@ -396,8 +403,11 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 		rc = post_start(ctx, o, vmid);
 		goto out;
 	}
-	/* pre-stop must never release anything: a shutdown can still time out and leave the VM running. */
-	r = gh_host_load(ctx, vmid, &h);
+	/*
+	 * pre-stop must never release anything: a shutdown can still time out and leave the VM running.
+	 * It reads no VM config: what the VM holds is in its journal.
+	 */
+	r = gh_handoff_load_journal(ctx, vmid, &h);
 	if (r >= 0) {
 		plan.dir = GH_TO_VFIO;
 		if (o->dry_run && o->json)

@@ -236,6 +236,7 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 			gh_journal_free(&j);
 			return 0;
 		}
+		gh_info(ctx, "giving back what /run/gpu-hook/%s.json records", key);
 		r = journal_held(ctx, &j);
 		if (r < 0) {
 			gh_journal_free(&j);
@@ -278,6 +279,25 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 	}
 	gh_plan_free(&p);
 	return r;
+}
+
+int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
+{
+	struct gh_journal j;
+	char key[32];
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	h->vmid = vmid;
+	gh_handoff_key(vmid, key, sizeof(key));
+	r = gh_journal_load(ctx, key, &j);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = gh_host_load_journal(ctx, &j, h);
+	gh_journal_free(&j);
+	return r < 0 ? r : 1;
 }
 
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key)

@@ -34,6 +34,12 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already);
 /* 0 done or nothing to do; -errno failed or refused (logged). */
 int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *key);
 int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key);
+/*
+ * post-stop and pre-stop of VM vmid: with its journal, the host as the
+ * journal has it (gh_host_load_journal: the VM config is not read) and 1;
+ * without one, 0 and h empty but for vmid. -errno (logged) otherwise.
+ */
+int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
 /* Undoes one journal, retrying what was wedged. 0 recovered, 1 no such journal (logged as info), -errno. */
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
 /* A journal key: "<vmid>", or "manual" for to-vfio/to-host. */

@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,29 +456,71 @@ static bool is_gpu(const struct gh_pci_dev *d)
 }
 
 /*
+ * SR-IOV: a virtual function (a physfn link) or a physical function with VFs
+ * (virtfn* links, sriov_numvfs > 0). Their slot-mates are other VFs and the
+ * PF, each its own device with its own user, never "the rest of the card".
+ * Returns the number of VFs enabled on a PF, -1 for a VF, 0 otherwise.
+ */
+static int sriov_role(struct gh_ctx *ctx, const char *addr)
+{
+	struct gh_strv names = { 0 };
+	unsigned long numvfs = 0;
+	int n = 0;
+
+	if (gh_fs_exists(ctx, "/sys/bus/pci/devices/%s/physfn", addr) > 0)
+		return -1;
+	if (gh_fs_read_ulong(ctx, &numvfs, "/sys/bus/pci/devices/%s/sriov_numvfs", addr) >= 0 && numvfs > 0)
+		return numvfs > INT_MAX ? INT_MAX : (int)numvfs;
+	if (gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s", addr) >= 0)
+		for (size_t i = 0; i < names.n; i++)
+			n += !strncmp(names.v[i], "virtfn", 6);
+	gh_strv_free(&names);
+	return n;
+}
+
+/*
  * A listed GPU function brings the rest of its card (audio, USB-C, UCSI):
- * the other functions of its slot from the same vendor.
+ * the other functions of its slot from the same vendor, in the same IOMMU
+ * group, and not SR-IOV functions.
  */
 static int add_siblings(struct gh_ctx *ctx, struct gh_host *h)
 {
 	unsigned n = h->n_f;
 	int r = 0;
 
+	for (unsigned i = 0; i < n; i++) {
+		int pf = sriov_role(ctx, h->f[i].dev.addr);
+
+		if (pf > 0)
+			gh_warn(ctx, "%s is an SR-IOV physical function with %d virtual function%s enabled: handing it "
+				     "over takes them from whoever uses them", h->f[i].dev.addr, pf, pf == 1 ? "" : "s");
+	}
 	for (unsigned i = 0; i < n && r >= 0; i++) {
 		struct gh_pciid slot;
 		struct gh_strv fns = { 0 };
 		unsigned vendor = h->f[i].dev.vendor;
+		char group[16] = "";
 
 		if (!is_gpu(&h->f[i].dev) || gh_pciid_parse(h->f[i].dev.addr, &slot) < 0)
 			continue;
+		if (h->f[i].dev.iommu_group >= 0)
+			snprintf(group, sizeof(group), "%d", h->f[i].dev.iommu_group);
 		slot.func = -1;
 		r = gh_pci_slot_functions(ctx, &slot, &fns);
 		for (size_t k = 0; k < fns.n && r >= 0; k++) {
+			char grp[16] = "";
 			unsigned long v;
 
 			if (gh_host_func(h, fns.v[k]) ||
 			    gh_fs_read_ulong(ctx, &v, "/sys/bus/pci/devices/%s/vendor", fns.v[k]) < 0 || v != vendor)
 				continue;
+			gh_fs_link_base(ctx, grp, sizeof(grp), "/sys/bus/pci/devices/%s/iommu_group", fns.v[k]);
+			if (strcmp(grp, group))
+				continue;
+			if (sriov_role(ctx, fns.v[k])) {
+				NOTE(&h->notes, "%s left alone: an SR-IOV function is never part of another's card", fns.v[k]);
+				continue;
+			}
 			r = add_func(ctx, h, fns.v[k], -1, true);
 			if (r >= 0)
 				NOTE(&h->notes, "%s added: it is another function of the card at %s", fns.v[k],
@@ -486,6 +529,18 @@ static int add_siblings(struct gh_ctx *ctx, struct gh_host *h)
 		gh_strv_free(&fns);
 	}
 	return r;
+}
+
+/*
+ * Services, consoles, modules and /dev/nvidia* are a GPU's: touched only when
+ * a display function or an NVIDIA function is handed over, never for a NIC.
+ */
+static bool gpu_handoff(const struct gh_host *h)
+{
+	for (unsigned i = 0; i < h->n_f; i++)
+		if (gh_pci_is_display(&h->f[i].dev) || h->f[i].dev.vendor == 0x10de)
+			return true;
+	return false;
 }
 
 static void pick_host_drivers(struct gh_ctx *ctx, struct gh_host *h)
@@ -797,6 +852,7 @@ static int classify_holders(struct gh_host *h)
 
 static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 {
+	bool gpu;
 	int r;
 
 	r = add_siblings(ctx, h);
@@ -805,12 +861,13 @@ static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 	if (r < 0)
 		return r;
 	pick_host_drivers(ctx, h);
+	gpu = gpu_handoff(h);
 	r = check_owners(ctx, h);
-	if (r >= 0)
+	if (r >= 0 && gpu)
 		r = load_stack(ctx, h);
-	if (r >= 0)
+	if (r >= 0 && gpu)
 		r = load_console(ctx, h);
-	if (r >= 0)
+	if (r >= 0 && gpu)
 		r = load_services(ctx, h);
 	if (r >= 0)
 		r = build_patterns(ctx, h);
@@ -827,7 +884,10 @@ int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 
 	memset(h, 0, sizeof(*h));
 	h->vmid = vmid;
-	r = gh_vmconf_load(ctx, vmid, &h->vm);
+	/* Only the hostpci entries decide a handoff; the rest of the config only warns. */
+	r = gh_vmconf_open(ctx, vmid, &h->vm);
+	if (r >= 0)
+		r = gh_vmconf_report(ctx, &h->vm, GH_VMCONF_HOSTPCI);
 	if (r < 0)
 		return r;
 	h->has_vm = true;
@@ -872,6 +932,28 @@ int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct g
 			return r;
 	}
 	return load_common(ctx, h);
+}
+
+int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct gh_host *h)
+{
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	h->vmid = j->vmid;
+	r = gh_policy_load(ctx, j->vmid, &h->pol);
+	for (unsigned i = 0; i < j->n_dev && r >= 0; i++) {
+		unsigned n = h->n_f;
+		struct gh_func *f;
+
+		r = add_func(ctx, h, j->dev[i].addr, -1, false);
+		if (r < 0 || h->n_f == n)
+			continue;
+		f = &h->f[n];
+		if (gh_util_copy(f->host_driver, sizeof(f->host_driver), j->dev[i].host_driver) == 0 &&
+		    f->host_driver[0])
+			f->host_driver_present = gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", f->host_driver) > 0;
+	}
+	return r;
 }
 
 void gh_host_free(struct gh_host *h)

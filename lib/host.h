@@ -68,6 +68,14 @@ struct gh_host {
 int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
 /* The same for an explicit list of functions (to-vfio / to-host / status). */
 int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct gh_host *h);
+/*
+ * The way back as a journal recorded it: the policy, and the journal's
+ * functions as sysfs shows them now with the host driver it recorded. The VM
+ * config is not read: changed while the VM ran, it must not keep the card
+ * from the host. Holders, modules and console are not read either.
+ */
+struct gh_journal;
+int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct gh_host *h);
 void gh_host_free(struct gh_host *h);
 const struct gh_func *gh_host_func(const struct gh_host *h, const char *addr);
 /* All functions on the host that are NVIDIA's or sit on vfio-pci or carry an override. */

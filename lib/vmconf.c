@@ -20,22 +20,33 @@ struct vparse {
 	struct gh_ctx *ctx;
 	const char *name;
 	int line;
-	int errors;
+	unsigned field;		/* of the line being parsed */
+	struct gh_vmconf *vm;
 };
 
 static void verr(struct vparse *vp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void verr(struct vparse *vp, const char *fmt, ...)
 {
+	struct gh_vmconf *vm = vp->vm;
+	struct gh_vmconf_problem *pr;
 	char msg[1024];
 	va_list ap;
 
+	if (vm->n_problems == GH_VMCONF_PROBLEMS_MAX) {
+		vm->n_lost++;
+		vm->lost_fields |= vp->field;
+		return;
+	}
 	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	gh_err(vp->ctx, "%s:%d: %s", vp->name, vp->line, msg);
-	vp->errors++;
+	pr = &vm->problems[vm->n_problems++];
+	pr->field = vp->field;
+	/* A message cut short still names the file, the line and the field. */
+	if (snprintf(pr->msg, sizeof(pr->msg), "%s:%d: %s", vp->name, vp->line, msg) >= (int)sizeof(pr->msg))
+		pr->msg[sizeof(pr->msg) - 1] = '\0';
 }
 
 int gh_propstr_bool(const char *v)
@@ -402,6 +413,35 @@ static bool valid_key(const char *k, size_t len)
 	return i == len;
 }
 
+static bool is_hostpci_key(const char *k)
+{
+	return !strncmp(k, "hostpci", 7) && k[7] >= '0' && k[7] <= '9';
+}
+
+/* The field a line belongs to, from its key; a line without one could be any. */
+static unsigned line_field(const char *line)
+{
+	static const struct {
+		const char *key;
+		unsigned field;
+	} fields[] = {
+		{ "affinity", GH_VMCONF_AFFINITY }, { "sockets", GH_VMCONF_VCPUS },	   { "cores", GH_VMCONF_VCPUS },
+		{ "vcpus", GH_VMCONF_VCPUS },	    { "hookscript", GH_VMCONF_HOOKSCRIPT },
+	};
+	size_t klen = strcspn(line, ":");
+
+	if (line[0] == '#')
+		return GH_VMCONF_OTHER;
+	if (!line[klen] || !valid_key(line, klen))
+		return GH_VMCONF_ALL;
+	if (klen > 7 && is_hostpci_key(line))
+		return GH_VMCONF_HOSTPCI;
+	for (size_t i = 0; i < GH_ARRAY_SIZE(fields); i++)
+		if (strlen(fields[i].key) == klen && !strncmp(line, fields[i].key, klen))
+			return fields[i].field;
+	return GH_VMCONF_OTHER;
+}
+
 static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 {
 	size_t klen = strcspn(line, ":");
@@ -413,7 +453,7 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 	}
 	key[klen] = '\0';
 	value = gh_util_trim(line + klen + 1);
-	if (!strncmp(key, "hostpci", 7) && key[7] >= '0' && key[7] <= '9') {
+	if (is_hostpci_key(key)) {
 		parse_hostpci(vp, vm, key, value);
 	} else if (!strcmp(key, "affinity")) {
 		const char *bad = value;
@@ -448,9 +488,9 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 	/* Every other key (PVE has hundreds) is QEMU's business. */
 }
 
-int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmconf *out)
+int gh_vmconf_read(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmconf *out)
 {
-	struct vparse vp = { ctx, name, 0, 0 };
+	struct vparse vp = { ctx, name, 0, GH_VMCONF_ALL, out };
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -459,6 +499,7 @@ int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmc
 	memset(out, 0, sizeof(*out));
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		vp.line++;
+		vp.field = line_field(line);
 		if (len > GH_VMCONF_LINE_MAX) {
 			verr(&vp, "line too long (%zd bytes, at most %zd)", len, GH_VMCONF_LINE_MAX);
 			continue;
@@ -487,10 +528,41 @@ int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmc
 		gh_err(ctx, "%s: read error", name);
 		return -EIO;
 	}
-	return vp.errors ? -EINVAL : 0;
+	return 0;
 }
 
-int gh_vmconf_load(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
+int gh_vmconf_report(struct gh_ctx *ctx, const struct gh_vmconf *vm, unsigned uses)
+{
+	bool failed = false;
+
+	for (unsigned i = 0; i < vm->n_problems; i++) {
+		const struct gh_vmconf_problem *pr = &vm->problems[i];
+
+		if (pr->field & uses) {
+			gh_err(ctx, "%s", pr->msg);
+			failed = true;
+		} else {
+			gh_warn(ctx, "%s (a field this command does not read: ignoring it)", pr->msg);
+		}
+	}
+	if (vm->n_lost && (vm->lost_fields & uses)) {
+		gh_err(ctx, "and %u more problems in the VM config", vm->n_lost);
+		failed = true;
+	} else if (vm->n_lost) {
+		gh_warn(ctx, "and %u more problems in fields of the VM config this command does not read: ignoring "
+			     "them", vm->n_lost);
+	}
+	return failed ? -EINVAL : 0;
+}
+
+int gh_vmconf_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmconf *out)
+{
+	int r = gh_vmconf_read(ctx, f, name, out);
+
+	return r < 0 ? r : gh_vmconf_report(ctx, out, GH_VMCONF_ALL);
+}
+
+int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 {
 	char name[PATH_MAX];
 	FILE *f;
@@ -518,10 +590,17 @@ int gh_vmconf_load(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 			gh_err(ctx, "%s: %s", name, strerror(-r));
 		return r;
 	}
-	r = gh_vmconf_parse(ctx, f, name, out);
+	r = gh_vmconf_read(ctx, f, name, out);
 	fclose(f);
 	out->vmid = vmid;
 	return r;
+}
+
+int gh_vmconf_load(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
+{
+	int r = gh_vmconf_open(ctx, vmid, out);
+
+	return r < 0 ? r : gh_vmconf_report(ctx, out, GH_VMCONF_ALL);
 }
 
 unsigned gh_vmconf_vcpus(const struct gh_vmconf *vm)

@@ -87,13 +87,7 @@ START_TEST(demo_dry_run)
 }
 END_TEST
 
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "missing key %s", key);
-	return v;
-}
+#define get fx_json_get
 
 START_TEST(dry_run_json)
 {
@@ -214,7 +208,7 @@ START_TEST(bad_input)
 		   "/etc/pve/qemu-server/111.conf:2:");
 	longline = malloc(200000);
 	memset(longline, 'a', 200000);
-	memcpy(longline, "name: ", 6);
+	memcpy(longline, "hostpci0: ", 10);
 	longline[199999] = '\n';
 	expect_bad(fx, "/etc/pve/qemu-server/111.conf", longline, 200000, "/etc/pve/qemu-server/111.conf:1:");
 	free(longline);

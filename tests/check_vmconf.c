@@ -296,6 +296,80 @@ START_TEST(overlong_line)
 }
 END_TEST
 
+/* Each problem keeps its field; a caller fails only on the fields it reads, the rest warn. */
+START_TEST(problems_by_field)
+{
+	struct fx *fx = fx_new();
+	struct gh_vmconf vm;
+	char name[200], text[1024];
+	FILE *f;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "name: %s\ncores: 5000\naffinity: 3-1\nhostpci0: 01:00,frob=1\nhookscript: %0300d\ntags: a\x01\n"
+		 "no colon\nhostpci1: 02:00\n",
+		 name, 0);
+	f = fmemopen(text, strlen(text), "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(gh_vmconf_read(fx->ctx, f, "100.conf", &vm), 0);
+	fclose(f);
+	/* Reading logs nothing: the caller decides. */
+	ck_assert_uint_eq(fx->log_len, 0);
+	ck_assert_uint_eq(vm.n_problems, 7);
+	ck_assert_uint_eq(vm.problems[0].field, GH_VMCONF_OTHER);
+	ck_assert_uint_eq(vm.problems[1].field, GH_VMCONF_VCPUS);
+	ck_assert_uint_eq(vm.problems[2].field, GH_VMCONF_AFFINITY);
+	ck_assert_uint_eq(vm.problems[3].field, GH_VMCONF_HOSTPCI);
+	ck_assert_uint_eq(vm.problems[4].field, GH_VMCONF_HOOKSCRIPT);
+	ck_assert_uint_eq(vm.problems[5].field, GH_VMCONF_OTHER);
+	ck_assert_uint_eq(vm.problems[6].field, GH_VMCONF_ALL);
+	ck_assert(vm.hostpci[1].present);
+
+	ck_assert_int_eq(gh_vmconf_report(fx->ctx, &vm, GH_VMCONF_HOSTPCI), -EINVAL);
+	ck_assert(fx_log_has(fx, "100.conf:4: hostpci0: unknown property 'frob'"));
+	ck_assert(fx_log_has(fx, "100.conf:1: name: value longer than 127 bytes (a field this command does not read"));
+	/* hostpci0, and the line that could be anything. */
+	ck_assert_int_eq(fx->n_errors, 2);
+
+	fx_log_clear(fx);
+	fx->n_errors = 0;
+	vm.problems[6].field = GH_VMCONF_OTHER;
+	vm.problems[3].field = GH_VMCONF_OTHER;
+	ck_assert_int_eq(gh_vmconf_report(fx->ctx, &vm, GH_VMCONF_HOSTPCI), 0);
+	ck_assert_int_eq(fx->n_errors, 0);
+	ck_assert_int_eq(gh_vmconf_report(fx->ctx, &vm, GH_VMCONF_VCPUS), -EINVAL);
+	ck_assert_int_eq(fx->n_errors, 1);
+	ck_assert(fx_log_has(fx, "100.conf:2: cores: expected a number from 1 to 4096, not '5000'"));
+	fx_free(fx);
+}
+END_TEST
+
+/* Past the problems kept, the count and the fields still decide. */
+START_TEST(problems_beyond_those_kept)
+{
+	struct fx *fx = fx_new();
+	struct gh_vmconf vm;
+	char text[2048] = "";
+	size_t off = 0;
+	FILE *f;
+
+	for (int i = 0; i < GH_VMCONF_PROBLEMS_MAX + 3; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "lock: %040d\n", i);
+	off += (size_t)snprintf(text + off, sizeof(text) - off, "hostpci0: 1:00\n");
+	f = fmemopen(text, off, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(gh_vmconf_read(fx->ctx, f, "100.conf", &vm), 0);
+	fclose(f);
+	ck_assert_uint_eq(vm.n_problems, GH_VMCONF_PROBLEMS_MAX);
+	ck_assert_uint_eq(vm.n_lost, 4);
+	ck_assert_int_eq(gh_vmconf_report(fx->ctx, &vm, GH_VMCONF_HOSTPCI), -EINVAL);
+	ck_assert(fx_log_has(fx, "and 4 more problems in the VM config"));
+	ck_assert_int_eq(fx->n_errors, 1);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(load_and_migration_path)
 {
 	struct fx *fx = fx_new();
@@ -435,6 +509,8 @@ int main(void)
 	tcase_add_test(tc, every_error_in_one_run);
 	tcase_add_test(tc, garbage_bytes);
 	tcase_add_test(tc, overlong_line);
+	tcase_add_test(tc, problems_by_field);
+	tcase_add_test(tc, problems_beyond_those_kept);
 	tcase_add_test(tc, load_and_migration_path);
 	tcase_add_test(tc, vmids);
 	tcase_add_test(tc, property_strings);

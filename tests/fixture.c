@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +463,14 @@ void fx_example_host(struct fx *fx)
 		 fx->root, fx->root);
 	if (system(cmd) != 0)
 		abort();
+}
+
+struct json_object *fx_json_get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "missing key %s", key);
+	return v;
 }
 
 bool fx_log_has(const struct fx *fx, const char *needle)

@@ -78,6 +78,8 @@ void fx_run_argv(struct fx_run *r, const char *env, char **args);
 unsigned long fx_tree_digest(const char *root);
 
 bool fx_log_has(const struct fx *fx, const char *needle);
+/* o's member key; the test fails when there is none. */
+struct json_object *fx_json_get(struct json_object *o, const char *key);
 void fx_log_clear(struct fx *fx);
 
 /* Runs a suite with CK_NORMAL output; returns the process exit code. */
