@@ -100,7 +100,7 @@ static int open_input(const struct gh_ctx *ctx, int dfd, const char *path, const
 		      struct stat *st)
 {
 	struct stat lst;
-	int fd, fl, r;
+	int fd, r;
 
 	fd = openat(dfd, path,
 		    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | ((flags & GH_FS_FOLLOW) ? 0 : O_NOFOLLOW));
@@ -125,8 +125,8 @@ static int open_input(const struct gh_ctx *ctx, int dfd, const char *path, const
 		close(fd);
 		return r;
 	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+	/* Of the flags F_SETFL changes, O_NONBLOCK is the only one set above. */
+	if (fcntl(fd, F_SETFL, 0) < 0) {
 		r = -errno;
 		INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
 		close(fd);

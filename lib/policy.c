@@ -443,7 +443,8 @@ static int check_dirs(struct gh_ctx *ctx)
 		const char *name = p[rlen] ? p + rlen : "/";
 		char *sl;
 
-		if (lstat(p, &st) < 0) {
+		/* The root directory itself is followed: --root may name it through a link. */
+		if ((strcmp(name, "/") ? lstat(p, &st) : stat(p, &st)) < 0) {
 			r = -errno;
 			/* No /etc/gpu-hook: no policy, the defaults apply. */
 			if (first && r == -ENOENT)
