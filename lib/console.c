@@ -66,7 +66,7 @@ static int read_proc_fb(struct gh_ctx *ctx, char names[FB_MAX][64])
 	size_t cap = 0;
 	FILE *f;
 
-	f = gh_fs_fopen(ctx, "/proc/fb");
+	f = gh_fs_fopen_input(ctx, 0, GH_FS_PROC_MAX, NULL, "/proc/fb");
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
 	while (getline(&line, &cap, f) >= 0) {

@@ -61,11 +61,242 @@ int gh_fs_open(const struct gh_ctx *ctx, int flags, const char *fmt, ...)
 	return fd < 0 ? -errno : fd;
 }
 
+static const char *type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "fifo";
+	case S_IFCHR:
+		return "character device";
+	case S_IFBLK:
+		return "block device";
+	case S_IFSOCK:
+		return "socket";
+	case S_IFDIR:
+		return "directory";
+	case S_IFLNK:
+		return "symbolic link";
+	default:
+		return "unknown type";
+	}
+}
+
+/* ctx NULL: the caller reports (the quiet sysfs helpers). Absence is always the caller's to report. */
+#define INPUT_ERR(ctx, r, ...)                                                  \
+	do {                                                                    \
+		if ((ctx) && (r) != -ENOENT && (r) != -ESRCH)                   \
+			gh_err((ctx), __VA_ARGS__);                             \
+	} while (0)
+
+/*
+ * The one way a file is opened for reading. O_NONBLOCK because open() of a
+ * FIFO blocks until a writer comes (and a link to /dev/zero never ends a
+ * read): nothing but a regular file is read, and O_NONBLOCK is then cleared
+ * again because some /proc files and FUSE daemons honour it on read().
+ * Without GH_FS_FOLLOW a link at the last component is refused (O_NOFOLLOW),
+ * not followed. name is the system path, for messages.
+ */
+static int open_input(const struct gh_ctx *ctx, int dfd, const char *path, const char *name, unsigned flags,
+		      struct stat *st)
+{
+	struct stat lst;
+	int fd, r;
+
+	fd = openat(dfd, path,
+		    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | ((flags & GH_FS_FOLLOW) ? 0 : O_NOFOLLOW));
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ELOOP && !(flags & GH_FS_FOLLOW) && fstatat(dfd, path, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(lst.st_mode))
+			INPUT_ERR(ctx, r, "%s: a symbolic link, not followed: put the file itself there", name);
+		else
+			INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, st) < 0) {
+		r = -errno;
+		INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		r = S_ISDIR(st->st_mode) ? -EISDIR : -EMEDIUMTYPE;
+		INPUT_ERR(ctx, r, "%s: not a regular file (%s)", name, type_name(st->st_mode));
+		close(fd);
+		return r;
+	}
+	/* Of the flags F_SETFL changes, O_NONBLOCK is the only one set above. */
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		r = -errno;
+		INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * At most max bytes, read, never taken from st_size: /proc and sysfs files
+ * say 0 or 4096 whatever they hold. -EFBIG when more remains.
+ */
+static int read_capped(int fd, size_t max, char **data, size_t *len)
+{
+	size_t cap = max < 4095 ? max + 1 : 4096, off = 0;
+	char *buf = malloc(cap + 1), *b;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (off == cap) {
+			if (cap > max) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			b = realloc(buf, cap + 1);
+			if (!b) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = b;
+		}
+		n = read(fd, buf + off, cap - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	*data = buf;
+	*len = off;
+	return 0;
+}
+
+static int vread_input(const struct gh_ctx *ctx, unsigned flags, size_t max, char **data, size_t *len,
+		       struct stat *st, const char *fmt, va_list ap)
+{
+	char p[PATH_MAX];
+	const char *name = p + strlen(ctx->root);
+	struct stat sb;
+	int fd, r;
+
+	*data = NULL;
+	*len = 0;
+	r = vpath(ctx, p, sizeof(p), fmt, ap);
+	if (r < 0) {
+		gh_err(ctx, "%s: bad path: %s", fmt, strerror(-r));
+		return r;
+	}
+	fd = open_input(ctx, AT_FDCWD, p, name, flags, st ? st : &sb);
+	if (fd < 0)
+		return fd;
+	r = read_capped(fd, max, data, len);
+	close(fd);
+	if (r == -EFBIG)
+		gh_err(ctx, "%s: larger than %zu bytes", name, max);
+	else if (r < 0)
+		INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
+	return r;
+}
+
+int gh_fs_read_input(const struct gh_ctx *ctx, unsigned flags, size_t max, char **data, size_t *len,
+		     struct stat *st, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vread_input(ctx, flags, max, data, len, st, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* A read-only stream over a buffer it owns: the parsers take a FILE. */
+struct membuf {
+	char *data;
+	size_t len, pos;
+};
+
+static ssize_t membuf_read(void *cookie, char *buf, size_t size)
+{
+	struct membuf *m = cookie;
+	size_t n = m->len - m->pos < size ? m->len - m->pos : size;
+
+	memcpy(buf, m->data + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static int membuf_close(void *cookie)
+{
+	struct membuf *m = cookie;
+
+	free(m->data);
+	free(m);
+	return 0;
+}
+
+FILE *gh_fs_fopen_input(const struct gh_ctx *ctx, unsigned flags, size_t max, struct stat *st, const char *fmt, ...)
+{
+	static const cookie_io_functions_t io = { .read = membuf_read, .close = membuf_close };
+	struct membuf *m = calloc(1, sizeof(*m));
+	va_list ap;
+	FILE *f;
+	int r;
+
+	if (!m) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	va_start(ap, fmt);
+	r = vread_input(ctx, flags, max, &m->data, &m->len, st, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		free(m);
+		errno = -r;
+		return NULL;
+	}
+	f = fopencookie(m, "r", io);
+	if (!f) {
+		r = errno;
+		membuf_close(m);
+		gh_err(ctx, "%s: %s", fmt, strerror(r));
+		errno = r;
+	}
+	return f;
+}
+
 FILE *gh_fs_fopen(const struct gh_ctx *ctx, const char *fmt, ...)
 {
+	struct stat st;
+	FILE *f;
+	int fd;
 	WITH_PATH(p, fmt, NULL);
-	return fopen(p, "re");
+
+	fd = open_input(NULL, AT_FDCWD, p, p, GH_FS_FOLLOW, &st);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return f;
 }
+
 
 static int read_fd_str(int fd, char *buf, size_t size)
 {
@@ -93,12 +324,13 @@ static int read_fd_str(int fd, char *buf, size_t size)
 	return (int)off;
 }
 
-static int read_str_at(int dfd, const char *path, int flags, char *buf, size_t size)
+static int read_str_at(int dfd, const char *path, unsigned flags, char *buf, size_t size)
 {
-	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | flags), r;
+	struct stat st;
+	int fd = open_input(NULL, dfd, path, path, flags, &st), r;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = read_fd_str(fd, buf, size);
 	close(fd);
 	return r;
@@ -107,20 +339,16 @@ static int read_str_at(int dfd, const char *path, int flags, char *buf, size_t s
 int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, -errno);
-	return read_str_at(AT_FDCWD, p, 0, buf, size);
+	return read_str_at(AT_FDCWD, p, GH_FS_FOLLOW, buf, size);
 }
 
 int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...)
 {
 	char buf[64];
-	int fd, r;
+	int r;
 	WITH_PATH(p, fmt, -errno);
 
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	r = read_fd_str(fd, buf, sizeof(buf));
-	close(fd);
+	r = read_str_at(AT_FDCWD, p, GH_FS_FOLLOW, buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	return gh_util_parse_ulong(gh_util_trim(buf), 0, (unsigned long)-1, val) < 0 ? -EINVAL : 0;
@@ -209,8 +437,13 @@ int gh_fs_openat(int dfd, int flags, const char *name)
 {
 	int fd;
 
+	struct stat st;
+
 	if (!one_component(name))
 		return -EINVAL;
+	/* A file opened for reading only is an input: regular, never blocking. */
+	if ((flags & O_ACCMODE) == O_RDONLY && !(flags & (O_DIRECTORY | O_CREAT | O_PATH)))
+		return open_input(NULL, dfd, name, name, 0, &st);
 	fd = openat(dfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
 	return fd < 0 ? -errno : fd;
 }
@@ -231,7 +464,7 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
-	return one_component(name) ? read_str_at(dfd, name, O_NOFOLLOW, buf, size) : -EINVAL;
+	return one_component(name) ? read_str_at(dfd, name, 0, buf, size) : -EINVAL;
 }
 
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)

@@ -25,7 +25,38 @@
 int gh_fs_path(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
 /* O_CLOEXEC is always added. fd or -errno. */
 int gh_fs_open(const struct gh_ctx *ctx, int flags, const char *fmt, ...) GH_FMT(3, 4);
-/* Opens for reading ("re"). NULL with errno set. */
+/*
+ * Every file gpu-hook reads is opened by one function here: without
+ * blocking (O_NONBLOCK: open() of a FIFO waits for a writer), and only a
+ * regular file is read (a link to /dev/zero never ends); -EMEDIUMTYPE
+ * (-EISDIR for a directory) otherwise. The sysfs helpers below do this
+ * quietly, bounded by their buffer.
+ *
+ * The input files (VM config, mapping, storage.cfg, hostname, policy,
+ * journal, pid files, /proc files) are read whole through
+ * gh_fs_read_input, at most max bytes (-EFBIG when more remains: /proc and
+ * sysfs files say st_size 0 or 4096, so the bound is what is read), and
+ * every failure but absence (-ENOENT, -ESRCH) is logged here naming the
+ * system path: "/etc/pve/qemu-server/417.conf: not a regular file (fifo)",
+ * "...: larger than 1048576 bytes", "...: a symbolic link, not followed".
+ * Callers report -ENOENT themselves and nothing else.
+ *
+ * A link at the last component is refused (O_NOFOLLOW) unless flags hold
+ * GH_FS_FOLLOW; each caller says why it follows one. st (may be NULL)
+ * receives the open file's fstat, so a trust check sees the file read.
+ */
+#define GH_FS_FOLLOW 1u
+/* pmxcfs (/etc/pve) refuses files over 1 MiB (MEMDB_MAX_FILE_SIZE); no config of ours is near it. */
+#define GH_FS_CONF_MAX ((size_t)1024 * 1024)
+/* A small /proc table (/proc/fb, a GPU's information): a few hundred bytes. */
+#define GH_FS_PROC_MAX ((size_t)64 * 1024)
+/* 0 with *data (malloc'd, NUL-terminated) and *len, or -errno. */
+int gh_fs_read_input(const struct gh_ctx *ctx, unsigned flags, size_t max, char **data, size_t *len,
+		     struct stat *st, const char *fmt, ...) GH_FMT(7, 8);
+/* The same, as a stream over the bytes read. NULL with errno set. */
+FILE *gh_fs_fopen_input(const struct gh_ctx *ctx, unsigned flags, size_t max, struct stat *st, const char *fmt, ...)
+	GH_FMT(5, 6);
+/* A regular file (links followed) for streaming, unbounded: modprobe.d. NULL with errno set, nothing logged. */
 FILE *gh_fs_fopen(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
 /*
  * Reads a small file whole into buf, NUL-terminated, with one trailing
@@ -56,7 +87,8 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
  * root and the directory's path once, not once per entry, and every entry
  * comes from the same directory even if its path is reused meanwhile (a
  * pid that exits and is recycled). Same returns as the path versions;
- * -EINVAL for a name that is not one component.
+ * -EINVAL for a name that is not one component. gh_fs_openat for reading
+ * only (not O_DIRECTORY) opens an input: a regular file, never blocking.
  */
 int gh_fs_openat(int dfd, int flags, const char *name);
 DIR *gh_fs_opendirat(int dfd, const char *name);

@@ -29,15 +29,19 @@ static bool is_stub_driver(const char *drv)
 
 static int read_hostname(struct gh_ctx *ctx, char *buf, size_t size)
 {
-	char raw[256];
-	char *dot, *name;
+	char *raw, *dot, *name;
+	size_t len;
 	int r;
 
-	r = gh_fs_read_str(ctx, raw, sizeof(raw), "/etc/hostname");
-	if (r < 0) {
+	/*
+	 * Followed if a link: the name only picks mapping entries, trusts
+	 * nothing, and the file read is still a regular one of at most 255 bytes.
+	 */
+	r = gh_fs_read_input(ctx, GH_FS_FOLLOW, 255, &raw, &len, NULL, "/etc/hostname");
+	if (r == -ENOENT)
 		gh_err(ctx, "/etc/hostname: %s", strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	name = gh_util_trim(raw);
 	dot = strchr(name, '.');
 	if (dot)
@@ -46,9 +50,10 @@ static int read_hostname(struct gh_ctx *ctx, char *buf, size_t size)
 		char esc[128];
 
 		gh_err(ctx, "/etc/hostname: invalid hostname \"%s\"", gh_util_escape(name, esc, sizeof(esc)));
-		return -EINVAL;
+		r = -EINVAL;
 	}
-	return 0;
+	free(raw);
+	return r;
 }
 
 static int add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int hostpci, bool added)

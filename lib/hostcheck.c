@@ -497,7 +497,8 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 		    h.vm.hookscript);
 	} else {
 		struct gh_storage st = { 0 };
-		FILE *sf = gh_fs_fopen(ctx, "/etc/pve/storage.cfg");
+		/* A pmxcfs file, so never a link (see gh_vmconf_load). */
+		FILE *sf = gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/storage.cfg");
 
 		r = sf ? gh_install_storage_parse(ctx, sf, "/etc/pve/storage.cfg", storage, &st) : -ENOENT;
 		if (sf)

@@ -104,12 +104,14 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 
 static int find_storage(struct gh_ctx *ctx, const char *storage, struct gh_storage *st)
 {
-	FILE *f = gh_fs_fopen(ctx, "/etc/pve/storage.cfg");
+	/* A pmxcfs file, so never a link (see gh_vmconf_load). */
+	FILE *f = gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/storage.cfg");
 	int r;
 
 	if (!f) {
 		r = -errno;
-		gh_err(ctx, "/etc/pve/storage.cfg: %s", strerror(-r));
+		if (r == -ENOENT)
+			gh_err(ctx, "/etc/pve/storage.cfg: %s", strerror(-r));
 		return r;
 	}
 	r = gh_install_storage_parse(ctx, f, "/etc/pve/storage.cfg", storage, st);

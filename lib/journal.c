@@ -505,35 +505,18 @@ int gh_journal_load(struct gh_ctx *ctx, const char *key, struct gh_journal *j)
 	char name[PATH_MAX];
 	char *text;
 	size_t off = 0;
-	int fd, r;
+	int r;
 
 	memset(j, 0, sizeof(*j));
 	if (!valid_key(key))
 		return -EINVAL;
-	fd = gh_fs_open(ctx, O_RDONLY | O_NOFOLLOW | O_NOCTTY, "/run/gpu-hook/%s.json", key);
-	if (fd < 0)
-		return fd;
-	text = malloc(JOURNAL_MAX + 1);
-	if (!text) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n = read(fd, text + off, JOURNAL_MAX - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-		if (off == JOURNAL_MAX)
-			break;
-	}
-	close(fd);
-	text[off] = '\0';
+	/* Never followed: gpu-hook wrote it, as a file, in a directory only it may write. */
+	r = gh_fs_read_input(ctx, 0, JOURNAL_MAX, &text, &off, NULL, "/run/gpu-hook/%s.json", key);
+	if (r < 0)
+		return r;
 	snprintf(name, sizeof(name), "/run/gpu-hook/%s.json", key);
-	if (off == JOURNAL_MAX || strlen(text) != off) {
-		gh_err(ctx, "%s: corrupt journal (too large or holds NUL bytes): not acting on it", name);
+	if (strlen(text) != off) {
+		gh_err(ctx, "%s: corrupt journal (holds NUL bytes): not acting on it", name);
 		r = -EINVAL;
 	} else {
 		r = gh_journal_parse(ctx, text, name, j);

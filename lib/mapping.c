@@ -355,17 +355,13 @@ int gh_mapping_report(struct gh_ctx *ctx, const struct gh_mapping_file *mf, cons
 
 int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out)
 {
-	FILE *f = gh_fs_fopen(ctx, "/etc/pve/mapping/pci.cfg");
+	/* A pmxcfs file, so never a link (see gh_vmconf_load). No mappings is the usual case: the caller decides. */
+	FILE *f = gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/mapping/pci.cfg");
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (!f) {
-		r = -errno;
-		/* No mappings is the usual case, not a fault: the caller decides. */
-		if (r != -ENOENT)
-			gh_err(ctx, "/etc/pve/mapping/pci.cfg: %s", strerror(-r));
-		return r;
-	}
+	if (!f)
+		return -errno;
 	r = gh_mapping_parse(ctx, f, "/etc/pve/mapping/pci.cfg", out);
 	fclose(f);
 	return r;

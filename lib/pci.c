@@ -303,7 +303,7 @@ int gh_pci_nvidia_minor(struct gh_ctx *ctx, const char *addr)
 
 	if (!gh_pciid_is_addr(addr))
 		return -EINVAL;
-	f = gh_fs_fopen(ctx, "/proc/driver/nvidia/gpus/%s/information", addr);
+	f = gh_fs_fopen_input(ctx, 0, GH_FS_PROC_MAX, NULL, "/proc/driver/nvidia/gpus/%s/information", addr);
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) >= 0) {

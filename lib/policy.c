@@ -431,58 +431,95 @@ int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_pol
 }
 
 /*
- * Trusted only if root (or we) own it and nobody else may write it, as doas
- * trusts its config: the policy names units to stop and processes to kill.
- * Checked on the open file, so the file read is the file checked.
+ * The policy names units to stop and processes to kill, so it is trusted
+ * only as doas and sshd (safe_path) trust theirs: root (or we, who run it)
+ * own the file and every directory from /etc/gpu-hook up to /, and none of
+ * them is writable by group or others (a sticky 1777 directory still lets
+ * anyone add a file, so it counts as writable). Directories are not followed
+ * when links: a linked /etc/gpu-hook would put its parents out of the walk.
+ * Under --root the walk ends at the root directory, which stands for "/":
+ * its own parents belong to the machine the fixture sits on (/tmp is 1777),
+ * and a fixture its user made is trusted as that user's files are.
+ * The directories are checked before the files are opened: once they are
+ * closed to everybody else, nobody but root can swap a file in between.
  */
-static int load_fd(struct gh_ctx *ctx, int fd, const char *name, struct gh_policy *p)
+static bool trusted_owner(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static int check_dirs(struct gh_ctx *ctx)
+{
+	size_t rlen = strlen(ctx->root);
+	char p[PATH_MAX];
+	struct stat st;
+	int r;
+
+	r = gh_fs_path(ctx, p, sizeof(p), "/etc/gpu-hook");
+	if (r < 0)
+		return r;
+	for (bool first = true;; first = false) {
+		const char *name = p[rlen] ? p + rlen : "/";
+		char *sl;
+
+		/* The root directory itself is followed: --root may name it through a link. */
+		if ((strcmp(name, "/") ? lstat(p, &st) : stat(p, &st)) < 0) {
+			r = -errno;
+			/* No /etc/gpu-hook: no policy, the defaults apply. */
+			if (first && r == -ENOENT)
+				return 0;
+			gh_err(ctx, "%s: %s", name, strerror(-r));
+			return r;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			gh_err(ctx, "%s: refusing the policy: %s, not a directory", name,
+			       S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+			return -EPERM;
+		}
+		if (!trusted_owner(st.st_uid)) {
+			gh_err(ctx, "%s: refusing the policy: directory not owned by root (owner uid %u; chown root %s)",
+			       name, (unsigned)st.st_uid, name);
+			return -EPERM;
+		}
+		if (st.st_mode & 022) {
+			gh_err(ctx, "%s: refusing the policy: directory writable by group or others (mode %04o; chmod go-w %s)",
+			       name, (unsigned)(st.st_mode & 07777), name);
+			return -EPERM;
+		}
+		if (!strcmp(name, "/"))
+			return 0;
+		sl = strrchr(p + rlen, '/');
+		sl[sl == p + rlen && !rlen ? 1 : 0] = '\0';
+	}
+}
+
+static int load_file(struct gh_ctx *ctx, const char *name, struct gh_policy *p)
 {
 	struct stat st;
 	FILE *f;
 	int r;
 
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0) {
-		gh_err(ctx, "%s: %s", name, strerror(-fd));
-		return fd;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		close(fd);
-		gh_err(ctx, "%s: %s", name, strerror(-r));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		gh_err(ctx, "%s: refusing policy file: not a regular file", name);
-		return -EPERM;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		close(fd);
-		gh_err(ctx, "%s: refusing policy file: not owned by root (owner uid %u)", name, (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	if (st.st_mode & 022) {
-		close(fd);
-		gh_err(ctx, "%s: refusing policy file: writable by group or others (mode %04o; chmod 644 it)", name,
-		       (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	f = fdopen(fd, "r");
+	/* Not followed if a link: the file checked must be the file read. */
+	f = gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, &st, "%s", name);
 	if (!f) {
 		r = -errno;
-		close(fd);
-		gh_err(ctx, "%s: %s", name, strerror(-r));
-		return r;
+		if (r == -ENOENT)
+			return 0;
+		return (r == -EISDIR || r == -EMEDIUMTYPE || r == -ELOOP) ? -EPERM : r;
 	}
-	r = gh_policy_parse(ctx, f, name, p);
+	if (!trusted_owner(st.st_uid)) {
+		gh_err(ctx, "%s: refusing policy file: not owned by root (owner uid %u)", name, (unsigned)st.st_uid);
+		r = -EPERM;
+	} else if (st.st_mode & 022) {
+		gh_err(ctx, "%s: refusing policy file: writable by group or others (mode %04o; chmod 644 it)", name,
+		       (unsigned)(st.st_mode & 07777));
+		r = -EPERM;
+	} else {
+		r = gh_policy_parse(ctx, f, name, p);
+	}
 	fclose(f);
 	return r;
 }
-
-/* O_NONBLOCK: a FIFO planted there must not hang the hook in open(); it is refused after. */
-#define POLICY_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
 
 int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p)
 {
@@ -492,14 +529,16 @@ int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p)
 	r = gh_policy_init(p);
 	if (r < 0)
 		return r;
-	r = load_fd(ctx, gh_fs_open(ctx, POLICY_OPEN_FLAGS, "/etc/gpu-hook/gpu-hook.ini"), "/etc/gpu-hook/gpu-hook.ini",
-		    p);
+	r = check_dirs(ctx);
+	if (r < 0)
+		return r;
+	r = load_file(ctx, "/etc/gpu-hook/gpu-hook.ini", p);
 	if (!vmid)
 		return r;
 	if (gh_util_format(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid) < 0)
 		return -ENAMETOOLONG;
 	/* Both files are read so that every error is reported in one run. */
-	r2 = load_fd(ctx, gh_fs_open(ctx, POLICY_OPEN_FLAGS, "/etc/gpu-hook/%u.ini", vmid), name, p);
+	r2 = load_file(ctx, name, p);
 	return r < 0 ? r : r2;
 }
 

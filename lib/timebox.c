@@ -14,6 +14,8 @@
 
 #include "fs.h"
 
+int (*gh_timebox_poll)(struct pollfd *fds, nfds_t n, int timeout_ms) = poll;
+
 unsigned long long gh_timebox_now_ms(void)
 {
 	struct timespec ts;
@@ -106,24 +108,28 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 		_exit(r < 0 ? (-r > 255 ? 255 : -r) : 0);
 	}
 	out->pid = pid;
+	/*
+	 * No wait here is without the deadline: a child stuck in a sysfs write
+	 * is in D state and ignores SIGKILL, so a blocking waitpid() would hang
+	 * the hook with it. Without a pidfd (ENOSYS, EMFILE) or when poll()
+	 * fails, the polling waiter keeps the same deadline.
+	 */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0 && errno == ENOSYS)
+	if (pidfd < 0)
 		return wait_polling(ctx, deadline, start, out);
-	if (pidfd < 0) {
-		r = -errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return r;
-	}
 	for (;;) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 		unsigned long long now = gh_timebox_now_ms();
 		int left = now >= deadline ? 0 : (int)(deadline - now);
 
-		r = poll(&pfd, 1, left);
+		r = gh_timebox_poll(&pfd, 1, left);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r > 0 || r < 0)
+		if (r < 0) {
+			close(pidfd);
+			return wait_polling(ctx, deadline, start, out);
+		}
+		if (r > 0)
 			break;
 		/* Timed out: record what the child is stuck in, kill it, do not wait for it. */
 		timed_out(ctx, start, out);
@@ -131,8 +137,9 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 		return 0;
 	}
 	close(pidfd);
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
+	/* The pidfd is readable once the child has exited: this wait returns at once. */
+	if (waitpid(pid, &st, WNOHANG) != pid)
+		return wait_polling(ctx, deadline, start, out);
 	finished(st, start, out);
 	return 0;
 }

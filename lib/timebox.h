@@ -12,6 +12,7 @@
  * is SIGKILLed and left to init; the device is to be treated as wedged.
  */
 
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -30,5 +31,8 @@ struct gh_timebox {
 int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), void *arg, struct gh_timebox *out);
 /* Milliseconds on the monotonic clock. */
 unsigned long long gh_timebox_now_ms(void);
+
+/* Test seam: the poll() the waiter calls (tests make it fail). */
+extern int (*gh_timebox_poll)(struct pollfd *fds, nfds_t n, int timeout_ms);
 
 #endif

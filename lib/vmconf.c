@@ -569,14 +569,21 @@ int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	/* During a migration the config still sits in the source node's folder. */
+	/*
+	 * During a migration the config still sits in the source node's folder.
+	 * Not followed at the last component: pmxcfs has no links but its fixed
+	 * directory ones (/etc/pve/qemu-server -> nodes/<node>/qemu-server), so
+	 * a link to a config is not Proxmox's; a FIFO or device is refused.
+	 */
 	if (ctx->migrated_from[0]) {
 		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from,
 				   vmid);
-		f = r < 0 ? NULL : gh_fs_fopen(ctx, "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from, vmid);
+		f = r < 0 ? NULL
+			  : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/nodes/%s/qemu-server/%u.conf",
+					      ctx->migrated_from, vmid);
 	} else {
 		r = gh_util_format(name, sizeof(name), "/etc/pve/qemu-server/%u.conf", vmid);
-		f = r < 0 ? NULL : gh_fs_fopen(ctx, "/etc/pve/qemu-server/%u.conf", vmid);
+		f = r < 0 ? NULL : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/qemu-server/%u.conf", vmid);
 	}
 	if (r < 0) {
 		gh_err(ctx, "VM %u: config path too long", vmid);
@@ -586,8 +593,6 @@ int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 		r = -errno;
 		if (r == -ENOENT)
 			gh_err(ctx, "no VM %u: %s: %s", vmid, name, strerror(-r));
-		else
-			gh_err(ctx, "%s: %s", name, strerror(-r));
 		return r;
 	}
 	r = gh_vmconf_read(ctx, f, name, out);

@@ -16,58 +16,13 @@
 /* A QEMU command line with many devices is tens of KiB; more than this is not QEMU's. */
 #define CMDLINE_MAX ((size_t)1024 * 1024)
 #define PID_MAX 4194304UL
+#define PIDFILE_MAX 64
 #define VMID_MAX 999999999UL
 
-/* /proc/<pid>/cmdline, NUL-separated, NUL-terminated once more. 0 or -errno. */
+/* /proc/<pid>/cmdline, NUL-separated, NUL-terminated once more. 0 or -errno (logged but absence). */
 static int read_cmdline(struct gh_ctx *ctx, pid_t pid, char **out, size_t *out_len)
 {
-	size_t cap = 4096, off = 0;
-	char *buf = malloc(cap);
-	int fd, r = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = gh_fs_open(ctx, O_RDONLY | O_NOCTTY, "/proc/%d/cmdline", (int)pid);
-	if (fd < 0) {
-		free(buf);
-		return fd;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (off == cap - 1) {
-			char *b;
-
-			if (cap > CMDLINE_MAX)
-				break;
-			b = realloc(buf, cap * 2);
-			if (!b) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		n = read(fd, buf + off, cap - 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	buf[off] = '\0';
-	*out = buf;
-	*out_len = off;
-	return 0;
+	return gh_fs_read_input(ctx, 0, CMDLINE_MAX, out, out_len, NULL, "/proc/%d/cmdline", (int)pid);
 }
 
 /* The next argument after arg, or NULL past the end. */
@@ -103,29 +58,32 @@ static bool is_vm_process(const char *cl, size_t len, const char *want)
 /* 0 with the pid and its command line when the VM runs, -ENOENT when not, -errno (logged). */
 static int vm_cmdline(struct gh_ctx *ctx, unsigned vmid, pid_t *pid, char **cl, size_t *len)
 {
-	char buf[32], want[64], esc[96], rooted[PATH_MAX];
+	char *buf, want[64], esc[96], rooted[PATH_MAX];
 	unsigned long v;
+	size_t n;
 	int r;
 
-	r = gh_fs_read_str(ctx, buf, sizeof(buf), "/var/run/qemu-server/%u.pid", vmid);
-	if (r == -ENOENT)
+	/*
+	 * QEMU writes it as a file (-pidfile), so a link is not followed; one
+	 * pid is a few bytes. /var/run is a link to /run: a directory, not the
+	 * last component.
+	 */
+	r = gh_fs_read_input(ctx, 0, PIDFILE_MAX, &buf, &n, NULL, "/var/run/qemu-server/%u.pid", vmid);
+	if (r < 0)
 		return r;
-	if (r < 0 && r != -EFBIG) {
-		gh_err(ctx, "cannot read /var/run/qemu-server/%u.pid: %s", vmid, strerror(-r));
-		return r;
-	}
-	if (r < 0 || gh_util_parse_ulong(gh_util_trim(buf), 10, PID_MAX, &v) < 0 || !v) {
+	r = gh_util_parse_ulong(gh_util_trim(buf), 10, PID_MAX, &v);
+	if (r < 0 || !v) {
 		gh_dbg(ctx, "/var/run/qemu-server/%u.pid: no pid in it (\"%s\"): VM %u is not running", vmid,
-		       r < 0 ? "..." : gh_util_escape(buf, esc, sizeof(esc)), vmid);
+		       gh_util_escape(buf, esc, sizeof(esc)), vmid);
+		free(buf);
 		return -ENOENT;
 	}
+	free(buf);
 	r = read_cmdline(ctx, (pid_t)v, cl, len);
 	if (r == -ENOENT || r == -ESRCH)
 		return -ENOENT;
-	if (r < 0) {
-		gh_err(ctx, "cannot read /proc/%lu/cmdline (VM %u): %s", v, vmid, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	/* Under a fixture root, QEMU was given the pid file's path inside that root. */
 	if (gh_util_format(want, sizeof(want), "/var/run/qemu-server/%u.pid", vmid) < 0 ||
 	    (!is_vm_process(*cl, *len, want) &&
@@ -204,14 +162,10 @@ static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid 
 	int r = 0;
 	FILE *f;
 
-	f = gh_fs_fopen(ctx, "/run/qemu-server/pci-id-reservations");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		r = -errno;
-		gh_err(ctx, "cannot read /run/qemu-server/pci-id-reservations: %s", strerror(-r));
-		return r;
-	}
+	/* PVE rewrites it as a file (PVE::Tools::file_set_contents): never a link. */
+	f = gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/run/qemu-server/pci-id-reservations");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
 	while (!r && getline(&line, &cap, f) >= 0) {
 		char *save = NULL, *id, *vm, *how;
 		unsigned long v, num;

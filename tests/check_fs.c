@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -104,6 +107,121 @@ START_TEST(at_helpers_stay_in_the_directory)
 }
 END_TEST
 
+/* Issue 12.5: a FIFO must not hang open() and a device must not be read; Check's timeout fails a hang. */
+START_TEST(input_is_a_bounded_regular_file)
+{
+	struct fx *fx = fx_new();
+	char *data;
+	size_t len;
+	struct stat st;
+	FILE *f;
+
+	fx_file(fx, "/etc/pve/qemu-server/100.conf", "cores: 4");
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, 0, 8, &data, &len, &st, "/etc/pve/qemu-server/100.conf"), 0);
+	ck_assert_uint_eq(len, 8);
+	ck_assert_str_eq(data, "cores: 4");
+	ck_assert(S_ISREG(st.st_mode));
+	free(data);
+	/* One byte over the cap is refused, naming the file and the cap. */
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, 0, 7, &data, &len, NULL, "/etc/pve/qemu-server/100.conf"), -EFBIG);
+	ck_assert_ptr_null(data);
+	ck_assert(fx_log_has(fx, "/etc/pve/qemu-server/100.conf: larger than 7 bytes\n"));
+
+	ck_assert_int_eq(mkfifo(fx_path(fx, "/etc/pve/qemu-server/101.conf"), 0644), 0);
+	fx_log_clear(fx);
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, 0, 1024, &data, &len, NULL, "/etc/pve/qemu-server/101.conf"),
+			 -EMEDIUMTYPE);
+	ck_assert(fx_log_has(fx, "/etc/pve/qemu-server/101.conf: not a regular file (fifo)\n"));
+	errno = 0;
+	ck_assert_ptr_null(gh_fs_fopen_input(fx->ctx, 0, 1024, NULL, "/etc/pve/qemu-server/101.conf"));
+	ck_assert_int_eq(errno, EMEDIUMTYPE);
+
+	/* A link at the last component: refused, or followed to a device that is refused. */
+	fx_link(fx, "/etc/pve/qemu-server/102.conf", "/dev/zero");
+	fx_log_clear(fx);
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, 0, 1024, &data, &len, NULL, "/etc/pve/qemu-server/102.conf"), -ELOOP);
+	ck_assert(fx_log_has(fx, "/etc/pve/qemu-server/102.conf: a symbolic link, not followed"));
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, GH_FS_FOLLOW, 1024, &data, &len, NULL, "/etc/pve/qemu-server/102.conf"),
+			 -EMEDIUMTYPE);
+	ck_assert(fx_log_has(fx, "/etc/pve/qemu-server/102.conf: not a regular file (character device)\n"));
+	fx_link(fx, "/etc/hostname", "pve/qemu-server/100.conf");
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, GH_FS_FOLLOW, 1024, &data, &len, NULL, "/etc/hostname"), 0);
+	free(data);
+	fx_mkdir(fx, "/etc/pve/qemu-server/103.conf");
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, 0, 1024, &data, &len, NULL, "/etc/pve/qemu-server/103.conf"), -EISDIR);
+	ck_assert(fx_log_has(fx, "/etc/pve/qemu-server/103.conf: not a regular file (directory)\n"));
+
+	/* Absence is the caller's to report. */
+	fx_log_clear(fx);
+	ck_assert_int_eq(gh_fs_read_input(fx->ctx, 0, 1024, &data, &len, NULL, "/etc/pve/nothing.cfg"), -ENOENT);
+	ck_assert_int_eq(fx->n_errors, 0);
+
+	/* The stream holds what was read; an empty file is an empty stream. */
+	fx_file(fx, "/etc/pve/empty.cfg", "%s", "");
+	f = gh_fs_fopen_input(fx->ctx, 0, 1024, NULL, "/etc/pve/qemu-server/100.conf");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fgetc(f), 'c');
+	fclose(f);
+	f = gh_fs_fopen_input(fx->ctx, 0, 1024, NULL, "/etc/pve/empty.cfg");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fgetc(f), EOF);
+	ck_assert(!ferror(f));
+	fclose(f);
+	fx_free(fx);
+}
+END_TEST
+
+/* The sysfs and /proc helpers take the same care, quietly. */
+START_TEST(quiet_readers_refuse_what_is_not_a_file)
+{
+	struct fx *fx = fx_new();
+	char buf[32];
+	int dfd, fd;
+
+	fx_file(fx, "/proc/7/comm", "worker\n");
+	ck_assert_int_eq(mkfifo(fx_path(fx, "/proc/7/cmdline"), 0644), 0);
+	fx_mkdir(fx, "/sys");
+	ck_assert_int_eq(mkfifo(fx_path(fx, "/sys/x"), 0644), 0);
+	fx_link(fx, "/sys/zero", "/dev/zero");
+	ck_assert_int_eq(gh_fs_read_str(fx->ctx, buf, sizeof(buf), "/sys/x"), -EMEDIUMTYPE);
+	ck_assert_int_eq(gh_fs_read_str(fx->ctx, buf, sizeof(buf), "/sys/zero"), -EMEDIUMTYPE);
+	errno = 0;
+	ck_assert_ptr_null(gh_fs_fopen(fx->ctx, "/sys/x"));
+	ck_assert_int_eq(errno, EMEDIUMTYPE);
+	dfd = gh_fs_open(fx->ctx, O_RDONLY | O_DIRECTORY, "/proc/7");
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(gh_fs_read_strat(dfd, "cmdline", buf, sizeof(buf)), -EMEDIUMTYPE);
+	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY | O_NOCTTY, "cmdline"), -EMEDIUMTYPE);
+	/* A file opened to read is left blocking: the O_NONBLOCK that guarded open() is gone. */
+	fd = gh_fs_openat(dfd, O_RDONLY | O_NOCTTY, "comm");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	close(fd);
+	close(dfd);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+/* /proc says st_size 0: the cap is what is read, not what fstat says (the real /proc, read only). */
+START_TEST(proc_files_are_bounded_by_reading)
+{
+	struct gh_ctx *real;
+	struct stat st;
+	char *data;
+	size_t len;
+
+	ck_assert_int_eq(gh_ctx_new("/", &real), 0);
+	ck_assert_int_eq(gh_fs_read_input(real, 0, 1024 * 1024, &data, &len, &st, "/proc/%d/status", (int)getpid()), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_uint_gt(len, 64);
+	ck_assert_ptr_nonnull(strstr(data, "Pid:"));
+	free(data);
+	ck_assert_int_eq(gh_fs_read_input(real, 0, 64, &data, &len, NULL, "/proc/%d/status", (int)getpid()), -EFBIG);
+	gh_ctx_free(real);
+}
+END_TEST
+
 START_TEST(list_is_version_sorted)
 {
 	struct fx *fx = fx_new();
@@ -148,6 +266,9 @@ int main(void)
 	tcase_add_test(tc, slash_root_is_empty_prefix);
 	tcase_add_test(tc, read_helpers);
 	tcase_add_test(tc, at_helpers_stay_in_the_directory);
+	tcase_add_test(tc, input_is_a_bounded_regular_file);
+	tcase_add_test(tc, quiet_readers_refuse_what_is_not_a_file);
+	tcase_add_test(tc, proc_files_are_bounded_by_reading);
 	tcase_add_test(tc, list_is_version_sorted);
 	tcase_add_test(tc, escape_and_numbers);
 	suite_add_tcase(s, tc);

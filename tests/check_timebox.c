@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +99,37 @@ START_TEST(times_out_and_kills)
 }
 END_TEST
 
+static int failing_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	(void)fds;
+	(void)n;
+	(void)timeout_ms;
+	errno = ENOMEM;
+	return -1;
+}
+
+/* A poll failure (not EINTR) must not leave a wait without a deadline. */
+START_TEST(poll_failure_keeps_the_deadline)
+{
+	struct fx *fx = fx_new();
+	struct gh_timebox tb;
+	unsigned long long t0;
+
+	gh_timebox_poll = failing_poll;
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_timebox_run(fx->ctx, 200, sleeper, NULL, &tb), 0);
+	ck_assert_msg(tb.timed_out, "a child sleeping 30 s finished within a 200 ms box");
+	ck_assert_uint_ge(tb.elapsed_ms, 200);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 2000);
+	/* And a child that ends in time still reports its result. */
+	ck_assert_int_eq(gh_timebox_run(fx->ctx, 5000, busy, NULL, &tb), 0);
+	ck_assert(!tb.timed_out);
+	ck_assert_int_eq(tb.status, -EBUSY);
+	gh_timebox_poll = poll;
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("timebox");
@@ -106,6 +138,7 @@ int main(void)
 	tcase_add_test(tc, returns_the_result);
 	tcase_add_test(tc, child_is_detached);
 	tcase_add_test(tc, times_out_and_kills);
+	tcase_add_test(tc, poll_failure_keeps_the_deadline);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

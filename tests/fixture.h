@@ -74,6 +74,8 @@ struct fx_run {
 /* Arguments NULL-terminated; env may add one "NAME=value". */
 void fx_run_hook(struct fx_run *r, const char *env, ...);
 void fx_run_argv(struct fx_run *r, const char *env, char **args);
+/* The same, killed by SIGALRM (status 128 + 14) after timeout_s seconds; 0: no limit. */
+void fx_run_argv_within(struct fx_run *r, const char *env, char **args, unsigned timeout_s);
 /* A digest of every path, link target, mode and content under root. */
 unsigned long fx_tree_digest(const char *root);
 
