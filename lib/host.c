@@ -540,11 +540,21 @@ static int add_siblings(struct gh_ctx *ctx, struct gh_host *h)
  * Services, consoles, modules and /dev/nvidia* are a GPU's: touched only when
  * a display function or an NVIDIA function is handed over, never for a NIC.
  */
+/*
+ * A display function, an NVIDIA function, or one that NVIDIA's driver drives
+ * (or takes back): the 3D-controller class of a datacenter card and the test
+ * world's stub GPU are not display class, and nvidia.ko binds what its id
+ * table or a new_id names.
+ */
 static bool gpu_handoff(const struct gh_host *h)
 {
-	for (unsigned i = 0; i < h->n_f; i++)
-		if (gh_pci_is_display(&h->f[i].dev) || h->f[i].dev.vendor == 0x10de)
+	for (unsigned i = 0; i < h->n_f; i++) {
+		const struct gh_func *f = &h->f[i];
+
+		if (gh_pci_is_display(&f->dev) || f->dev.vendor == 0x10de || !strcmp(f->dev.driver, "nvidia") ||
+		    !strcmp(f->host_driver, "nvidia"))
 			return true;
+	}
 	return false;
 }
 

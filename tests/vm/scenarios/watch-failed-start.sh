@@ -36,7 +36,7 @@ grep -q 'watcher: VM 111, armed by a start' /tmp/status || fail "status shows no
 sleep 1
 expect_drv 0000:01:00.0 vfio-pci
 unlock
-wait_back 15
+wait_back 30
 after=$(host_state)
 [ "$after" = "$before" ] || fail "host not restored after the failed start: $after"
 
@@ -45,11 +45,18 @@ lock
 gpu-hook 111 pre-start || fail "pre-start failed"
 fake-kvm -id 111 -pidfile /var/run/qemu-server/111.pid &
 qpid=$!
+# QEMU is up once its command line is (the forked shell has not exec'd it yet at first).
+i=0
+until tr '\0' ' ' </proc/$qpid/cmdline 2>/dev/null | grep -q -- '-pidfile'; do
+	sleep 0.05; i=$((i + 1)); [ $i -lt 200 ] || fail "the QEMU stand-in did not start"
+done
 echo "$qpid" >/var/run/qemu-server/111.pid
 unlock
 i=0
-while [ -e /run/gpu-hook/111.watch ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ -e /run/gpu-hook/111.watch ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 [ ! -e /run/gpu-hook/111.watch ] || fail "the watcher did not stand down for a running QEMU"
+sleep 1
+[ -e /run/gpu-hook/111.json ] || fail "the watcher gave the card back although QEMU runs"
 expect_drv 0000:01:00.0 vfio-pci
 
 # 3. qm reboot: post-stop under the lock with the reboot file keeps the card; the new start is a no-op.
@@ -68,7 +75,7 @@ gpu-hook 111 pre-start 2>&1 | tee /tmp/again
 grep -q 'already handed off' /tmp/again || fail "the restart's pre-start was not a no-op"
 unlock
 # ... and that restart failed: the watcher it re-armed gives the card back.
-wait_back 15
+wait_back 30
 [ "$(host_state)" = "$before" ] || fail "host not restored after the failed restart"
 
 # 4. A reboot whose restart never comes.
@@ -79,7 +86,7 @@ gpu-hook 111 pre-start || fail "pre-start failed"
 gpu-hook 111 post-stop || fail "post-stop failed"
 expect_drv 0000:01:00.0 vfio-pci
 rm -f /run/qemu-server/111.reboot
-wait_back 10
+wait_back 30
 rm -f /etc/gpu-hook/111.ini
 after=$(host_state)
 echo "after:  $after"
