@@ -664,6 +664,40 @@ static int check_owners(struct gh_ctx *ctx, struct gh_host *h)
 	return 0;
 }
 
+/*
+ * A card another VM's handoff took from the same driver comes back to it at
+ * that VM's post-stop: the driver must still be there then. So it counts as
+ * another card of this host, and this handoff unbinds its own card rather
+ * than unloading the stack (two VMs from one two-card pool, one stopped
+ * before the other: found by tests/vm/scenarios/pool-dual.sh).
+ */
+static int others_coming_back(struct gh_ctx *ctx, struct gh_host *h)
+{
+	struct gh_strv keys = { 0 };
+	char self[32];
+	int r;
+
+	/* The journal keys of lib/handoff.c: "<vmid>", or "manual" for to-vfio. */
+	if (h->vmid)
+		snprintf(self, sizeof(self), "%u", h->vmid);
+	else
+		snprintf(self, sizeof(self), "manual");
+	r = gh_journal_list(ctx, &keys);
+	for (size_t i = 0; i < keys.n && r >= 0; i++) {
+		struct gh_journal j;
+
+		if (!strcmp(keys.v[i], self) || gh_journal_load(ctx, keys.v[i], &j) < 0)
+			continue;
+		for (unsigned d = 0; d < j.n_dev && r >= 0; d++)
+			if (!strcmp(j.dev[d].host_driver, h->gpu_driver) && !gh_host_func(h, j.dev[d].addr) &&
+			    !gh_strv_contains(&h->others, j.dev[d].addr))
+				r = gh_strv_push(&h->others, j.dev[d].addr);
+		gh_journal_free(&j);
+	}
+	gh_strv_free(&keys);
+	return r;
+}
+
 static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 {
 	struct gh_strv bound = { 0 };
@@ -697,6 +731,8 @@ static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 		if (!gh_host_func(h, bound.v[k]))
 			r = gh_strv_push(&h->others, bound.v[k]);
 	gh_strv_free(&bound);
+	if (r >= 0)
+		r = others_coming_back(ctx, h);
 	h->single_gpu = h->others.n == 0;
 	return r;
 }
