@@ -41,20 +41,20 @@ now() { cut -d' ' -f1 /proc/uptime | tr -d .; }
 # stuck in the kernel outlives SIGKILL, and waiting for it would hang the
 # scenario, as busybox's timeout does). WITHIN_MS is the time it took.
 within() { # SECS CMD...
-	local lim=$(($1 * 10)) n=0 p st t0
+	local lim=$(($1 * 100)) p st t0 t
 	shift
 	t0=$(now)
 	"$@" > /tmp/within.out 2>&1 &
 	p=$!
-	while [ $n -lt $lim ]; do
+	while :; do
 		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$p/status 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && break
-		usleep 100000
-		n=$((n + 1))
+		t=$(($(now) - t0))
+		[ -z "$st" ] || [ "$st" = Z ] || [ $t -ge $lim ] && break
+		usleep 50000
 	done
-	WITHIN_MS=$((($(now) - t0) * 10))
-	if [ $n -ge $lim ]; then
-		echo "within: '$*' did not answer in $((lim / 10)) s (state $st, wchan $(cat /proc/$p/wchan 2>/dev/null))" >> /tmp/within.out
+	WITHIN_MS=$((t * 10))
+	if [ -n "$st" ] && [ "$st" != Z ]; then
+		echo "within: '$*' did not answer in $((lim / 100)) s (state $st, wchan $(cat /proc/$p/wchan 2>/dev/null))" >> /tmp/within.out
 		kill -9 $p 2>/dev/null
 		return 124
 	fi
@@ -177,7 +177,9 @@ expect_timeout() { # WHY ARGS...
 }
 # gpu-hook ARGS (bound SECS, see hook) must succeed and leave the host as $before.
 expect_restores() { # SECS ARGS...
-	hook "$@"
+	local lim=$1
+	shift
+	hook "$lim" "$@"
 	[ $rc -eq 0 ] || fail "gpu-hook $*: exit $rc"
 	after=$(host_state)
 	echo "after:  $after"

@@ -39,6 +39,19 @@ wait $unbind || fail "the unbind failed once the node was closed"
 [ "$(readlink /sys/bus/pci/devices/0000:01:00.0/driver)" = "" ] || fail "still bound after remove()"
 echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/bind || fail "cannot bind the GPU again"
 [ -c /dev/nvidia0 ] || fail "no /dev/nvidia0 after the bind"
+# An mmap keeps the count after its fd is closed, until the process exits.
+map-hold /dev/nvidia0 > /tmp/map.out 2>&1 &
+mapper=$!
+i=0; while ! grep -q mapped /tmp/map.out && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+grep -q mapped /tmp/map.out || fail "map-hold: $(cat /tmp/map.out)"
+ls -l /proc/$mapper/fd | grep -q nvidia0 && fail "map-hold still has an fd"
+echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/unbind &
+unbind=$!
+sleep 2
+[ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$unbind/status)" = D ] || fail "remove() did not wait for the mapping"
+kill $mapper
+wait $unbind || fail "the unbind failed once the mapping was gone"
+echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/bind || fail "cannot bind the GPU again"
 echo "stubs ok"
 # A static gpu-hook runs with no shared library in the guest at all.
 if [ -e /etc/gpu-hook-binary ]; then
