@@ -34,6 +34,8 @@ persistenced() { # [START_DELAY]
 }
 # The pid of the nvidia-persistenced stand-in, or nothing.
 persistenced_pid() { cat /sys/fs/cgroup/system.slice/nvidia-persistenced.service/cgroup.procs 2>/dev/null; }
+# The state letter of a task (R, S, D, Z...), empty when it is gone.
+task_state() { sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
 # Uptime in centiseconds.
 now() { cut -d' ' -f1 /proc/uptime | tr -d .; }
 # Runs CMD with a bound of SECS seconds, output to /tmp/within.out, and returns
@@ -47,7 +49,7 @@ within() { # SECS CMD...
 	"$@" > /tmp/within.out 2>&1 &
 	p=$!
 	while :; do
-		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$p/status 2>/dev/null)
+		st=$(task_state $p)
 		t=$(($(now) - t0))
 		[ -z "$st" ] || [ "$st" = Z ] || [ $t -ge $lim ] && break
 		usleep 50000

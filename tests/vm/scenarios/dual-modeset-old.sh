@@ -17,6 +17,17 @@
 # timeout: 150
 . /lib.sh
 grep -q ' 570\.195\.03 ' /proc/driver/nvidia/version || fail "the stub does not show 570.195.03: $(cat /proc/driver/nvidia/version)"
+# The premise, on the stub: with nvidia_drm loaded, unbinding card 1 waits in
+# remove(), unkillable, until nvidia_drm unloads.
+echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/unbind &
+unbind=$!
+sleep 2
+[ "$(task_state $unbind)" = D ] || fail "the unbind did not wait for nvidia_drm's usage count"
+rmmod nvidia_drm
+wait $unbind || fail "the unbind failed once nvidia_drm was gone"
+echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/bind
+modprobe nvidia_drm
+
 before=$(host_state)
 fb_before=$(fb0_device)
 echo "before: $before (fb0 on $fb_before)"
