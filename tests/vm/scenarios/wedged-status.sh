@@ -20,7 +20,7 @@ before=$(host_state)
 echo "before: $before"
 hook 30 111 pre-start
 [ -s /tmp/opener.pid ] || fail "the opener did not run"
-[ $rc -ne 0 ] && [ $rc -le 2 ] || fail "pre-start exited $rc with remove() stuck"
+if [ $rc -eq 0 ] || [ $rc -gt 2 ]; then fail "pre-start exited $rc with remove() stuck"; fi
 [ "$WITHIN_MS" -le 6000 ] || fail "pre-start took $WITHIN_MS ms with a 2 s step deadline"
 dmesg | grep -q 'Attempting to remove device 0000:01:00.0 with non-zero usage count' || fail "remove() is not waiting on the usage count"
 grep -q '"wedged": *true' /run/gpu-hook/111.json || fail "the journal does not say wedged"

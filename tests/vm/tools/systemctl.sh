@@ -10,7 +10,7 @@
 # daemon to initialise every GPU, 1-3 s per GPU on real hardware); the
 # number of seconds in /etc/nvidia-persistenced.delay is that wait.
 cg=/sys/fs/cgroup/system.slice/nvidia-persistenced.service
-verb= unit=
+verb='' unit=''
 for a; do
 	case $a in
 	-*) ;;
