@@ -14,4 +14,15 @@ grep -q "refusing: held by pid $pid" /tmp/out || fail "pre-start did not name th
 [ "$(host_state)" = "$before" ] || fail "the refusal changed the host"
 [ ! -e /run/gpu-hook/111.json ] || fail "a refusal left a journal"
 kill $pid
+wait $pid 2>/dev/null || true
+# A process that mapped /dev/nvidia0 and closed the fd still holds the GPU (the
+# mapping keeps the file and the usage count): named from /proc/<pid>/maps.
+map-hold /dev/nvidia0 > /tmp/map.out 2>&1 &
+pid=$!
+i=0; while ! grep -q mapped /tmp/map.out && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+if gpu-hook 111 pre-start > /tmp/out 2>&1; then fail "pre-start accepted a mapping holder"; fi
+cat /tmp/out
+grep -q "refusing: held by pid $pid" /tmp/out || fail "pre-start did not name the mapping holder"
+[ "$(host_state)" = "$before" ] || fail "the refusal changed the host"
+kill $pid
 echo "holder ok"
