@@ -5,12 +5,15 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixture.h"
 #include "holders.h"
+#include "modules.h"
 
 static void patterns(struct gh_strv *sv, const char *const *p)
 {
@@ -406,6 +409,118 @@ START_TEST(own_process_only_excluded_on_real_root)
 }
 END_TEST
 
+/* Whatever the kernel registered under a function counts, however deep; nothing outside it does. */
+START_TEST(nodes_from_sysfs)
+{
+	static const char *const usb = "usb3/3-1/3-1.2/3-1.2:1.0/0003:046D:C52B.0001";
+	struct fx *fx = fx_new();
+	struct gh_holder_nodes nodes = { 0 };
+	char rel[PATH_MAX];
+
+	fx_pci(fx, "0000:01:00.2", 0x10de, 0x1ad8, 0x0c0330, "xhci_hcd", 14);
+	snprintf(rel, sizeof(rel), "%s/hidraw/hidraw0", usb);
+	fx_sysfs_dev(fx, "0000:01:00.2", rel, "1:5", "hidraw0");
+	snprintf(rel, sizeof(rel), "%s/input/input5/event5", usb);
+	fx_sysfs_dev(fx, "0000:01:00.2", rel, "1:7", "input/event5");
+	fx_sysfs_dev(fx, "0000:01:00.2", "usb3/3-1", "189:1", "bus/usb/003/002");
+	/* A disk behind the port, a device without DEVNAME, a link out of the tree, another function. */
+	fx_sysfs_dev(fx, "0000:01:00.2", "usb3/3-1/3-1.4/host0/target0:0:0/0:0:0:0/block/sdb", "8:16", "sdb");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:01:00.2/usb3/3-1/3-1.4/host0/target0:0:0/0:0:0:0/block/sdb/subsystem",
+		"../../../../../../../../../../class/block");
+	fx_file(fx, "/sys/devices/pci0000:00/0000:01:00.2/usb3/3-1/ttyUSB0/dev", "188:0\n");
+	fx_sysfs_dev(fx, "0000:00:1f.0", "misc/x", "10:1", "x");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:01:00.2/firmware_node", "../0000:00:1f.0");
+	fx_sysfs_dev(fx, "0000:01:00.2", "0000:02:00.0/drm/card9", "226:9", "dri/card9");
+	fx_node(fx, "/dev/input/event5", "/dev/full");
+	fx_node(fx, "/dev/hidraw0", "/dev/random");	/* not what sysfs says hidraw0 is: no inode for the maps */
+	ck_assert_int_eq(gh_holders_nodes_add_sysfs(fx->ctx, &nodes, "0000:01:00.2"), 0);
+	ck_assert_uint_eq(nodes.n, 4);
+	/* Directory order is the filesystem's: look each up. */
+	for (unsigned i = 0; i < nodes.n; i++) {
+		const struct gh_holder_node *n = &nodes.v[i];
+
+		if (n->rdev == makedev(1, 5)) {
+			ck_assert_str_eq(n->path, "/dev/hidraw0");
+			ck_assert_uint_eq(n->ino, 0);
+		} else if (n->rdev == makedev(1, 7)) {
+			ck_assert_str_eq(n->path, "/dev/input/event5");
+			ck_assert_uint_ne(n->ino, 0);
+		} else if (n->rdev == makedev(189, 1)) {
+			ck_assert_str_eq(n->path, "/dev/bus/usb/003/002");
+		} else {
+			ck_assert_uint_eq(n->rdev, makedev(188, 0));
+			ck_assert_str_eq(n->path, "/dev/char/188:0");
+		}
+	}
+	gh_holders_nodes_free(&nodes);
+	ck_assert_int_eq(gh_holders_nodes_add_sysfs(fx->ctx, &nodes, "0000:09:00.0"), 0);
+	ck_assert_uint_eq(nodes.n, 0);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+/* A comm may hold ") (" and blanks: the fields are counted from the last ')'. */
+START_TEST(stat_fields)
+{
+	struct fx *fx = fx_new();
+	unsigned long long start = 0;
+	pid_t sid = 0;
+
+	fx_file(fx, "/proc/70/stat", "70 (a) (b c) S 1 70 66 0 -1 4194560 1 0 0 0 1 2 0 0 20 0 1 0 987654 1 2\n");
+	ck_assert_int_eq(gh_holders_proc_stat(fx->ctx, 70, &start, &sid), 0);
+	ck_assert_uint_eq(start, 987654);
+	ck_assert_int_eq(sid, 66);
+	ck_assert_int_eq(gh_holders_proc_stat(fx->ctx, 71, &start, &sid), -ESRCH);
+	fx_file(fx, "/proc/72/stat", "72 (x) S 1 72 72\n");
+	ck_assert_int_eq(gh_holders_proc_stat(fx->ctx, 72, &start, &sid), -EINVAL);
+	fx_free(fx);
+}
+END_TEST
+
+/* On the real root the pin is a pidfd of that very process; a start time that differs is another process. */
+START_TEST(pin_by_pidfd_on_real_root)
+{
+	struct gh_holder h = { 0 };
+	struct gh_ctx *ctx;
+	int go[2], pidfd = -1, st;
+	pid_t child;
+
+	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		char c;
+
+		close(go[1]);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	close(go[0]);
+	ck_assert_int_eq(gh_ctx_new("/", &ctx), 0);
+	h.pid = child;
+	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), -EINVAL);	/* no start time: no pin */
+	ck_assert_int_eq(gh_holders_proc_stat(ctx, child, &h.start, NULL), 0);
+	h.start++;
+	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), -ESRCH);
+	ck_assert_int_eq(pidfd, -1);
+	h.start--;
+	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), 0);
+	ck_assert_int_ge(pidfd, 0);
+	/* The real signal op goes through the pidfd, never the bare number. */
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, -1, 0), -EINVAL);
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, pidfd, 0), 0);
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, pidfd, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* Reaped: the pidfd says so, whoever has the number now. */
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, pidfd, 0), -ESRCH);
+	close(pidfd);
+	close(go[1]);
+	gh_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(describe)
 {
 	struct gh_holder h = { .pid = 900 };
@@ -452,6 +567,9 @@ int main(void)
 	tcase_add_test(tc, pid_order_and_no_patterns);
 	tcase_add_test(tc, overlong_maps_line);
 	tcase_add_test(tc, own_process_only_excluded_on_real_root);
+	tcase_add_test(tc, nodes_from_sysfs);
+	tcase_add_test(tc, stat_fields);
+	tcase_add_test(tc, pin_by_pidfd_on_real_root);
 	tcase_add_test(tc, describe);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
