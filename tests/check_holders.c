@@ -33,6 +33,25 @@ static const char *map_of(struct fx *fx, const char *path, unsigned n)
 	return b;
 }
 
+/* A child that waits until go[1] is closed; go[0] is closed here. */
+static pid_t waiting_child(int go[2])
+{
+	pid_t child;
+
+	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		char c;
+
+		close(go[1]);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	close(go[0]);
+	return child;
+}
+
 static const struct gh_holder *find(const struct gh_holder_set *set, pid_t pid)
 {
 	for (unsigned i = 0; i < set->n; i++)
@@ -383,17 +402,7 @@ START_TEST(own_process_only_excluded_on_real_root)
 	/* On the real root: a child sharing our open device is found, we are not. Read-only. */
 	fd = open("/dev/full", O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		char c;
-
-		close(go[1]);
-		(void)!read(go[0], &c, 1);
-		_exit(0);
-	}
-	close(go[0]);
+	child = waiting_child(go);
 	ck_assert_int_eq(gh_strv_push(&sv, "/dev/full"), 0);
 	ck_assert_int_eq(gh_ctx_new("/", &ctx), 0);
 	ck_assert_int_eq(gh_holders_scan(ctx, &sv, &set), 0);
@@ -486,17 +495,7 @@ START_TEST(pin_by_pidfd_on_real_root)
 	int go[2], pidfd = -1, st;
 	pid_t child;
 
-	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		char c;
-
-		close(go[1]);
-		(void)!read(go[0], &c, 1);
-		_exit(0);
-	}
-	close(go[0]);
+	child = waiting_child(go);
 	ck_assert_int_eq(gh_ctx_new("/", &ctx), 0);
 	h.pid = child;
 	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), -EINVAL);	/* no start time: no pin */
