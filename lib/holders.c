@@ -163,9 +163,9 @@ static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *
 		if (n < 0) {
 			/*
 			 * Closed meanwhile; a fixture's link to nothing; a file whose
-			 * filesystem cannot say (no device node fails this way).
+			 * filesystem cannot say (an open device node never fails so).
 			 */
-			if (denied(n))
+			if (!vanished(n))
 				gh_dbg(ctx, "/proc/%s/fd/%s: %s: skipped", pid, de->d_name, strerror(-n));
 			continue;
 		}
@@ -596,8 +596,11 @@ int gh_holders_nodes_add_path(struct gh_ctx *ctx, struct gh_holder_nodes *nodes,
 	prefix = slash + 1;
 	len = strlen(prefix) - 1;
 	r = gh_fs_list(ctx, &names, "%s", dir[0] ? dir : "/");
-	if (r < 0)
+	if (r < 0) {
+		gh_warn(ctx, "cannot list %s for %s: %s; those nodes are not looked for", dir[0] ? dir : "/", path,
+			strerror(-r));
 		r = 0;
+	}
 	for (size_t i = 0; i < names.n && r >= 0; i++) {
 		char p[PATH_MAX];
 
