@@ -45,10 +45,26 @@ module() { # name refcnt holders...
 	for h in "$@"; do link "/sys/module/$m/holders/$h" "../../$h"; done
 }
 
+# Device nodes are links to real character devices of whatever machine reads
+# the tree (/dev/zero is 1:5 everywhere), so that stat() of a node and of a
+# process's fd link gives a real device number: gpu-hook matches holders by
+# that identity, never by a path's text.
+node() { # path real-device
+	link "$1" "$2"
+}
+
+sysdev() { # addr rel maj:min devname: a device the kernel registered under a PCI function
+	local d=/sys/devices/pci0000:00/$1/$2
+	file "$d/dev" "$3\n"
+	file "$d/uevent" "MAJOR=${3%%:*}\nMINOR=${3#*:}\nDEVNAME=$4\n"
+}
+
 proc() { # pid comm cgroup cmdline...
 	local pid=$1 comm=$2 cg=$3
 	shift 3
 	file "/proc/$pid/comm" "$comm\n"
+	# session = pid; start time (field 22, clock ticks after boot) 50000 + pid
+	file "/proc/$pid/stat" "$pid ($comm) S 1 $pid $pid 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 $((50000 + pid)) 12345678 100\n"
 	file "/proc/$pid/cgroup" "0::$cg\n"
 	file "/proc/$pid/maps" ""
 	mkdir -p "./proc/$pid/fd"
@@ -72,8 +88,15 @@ pci 0000:03:00.0 8086 125c 020000 igc 16
 pci 0000:01:00.0 10de 2684 030000 nvidia 14 1043 889c
 pci 0000:01:00.1 10de 22ba 040300 snd_hda_intel 14 1043 889c
 file /sys/devices/pci0000:00/0000:01:00.0/boot_vga "1\n"
-mkdir -p ./sys/devices/pci0000:00/0000:01:00.0/drm/card0 ./sys/devices/pci0000:00/0000:01:00.0/drm/renderD128
+sysdev 0000:01:00.0 drm/card0 5:0 dri/card0
+sysdev 0000:01:00.0 drm/renderD128 5:2 dri/renderD128
+sysdev 0000:01:00.1 sound/card0/controlC0 1:9 snd/controlC0
 mkdir -p ./sys/devices/pci0000:00/0000:01:00.0/graphics/fb0
+node /dev/nvidia0 /dev/zero
+node /dev/nvidiactl /dev/full
+node /dev/dri/card0 /dev/tty
+node /dev/dri/renderD128 /dev/ptmx
+node /dev/snd/controlC0 /dev/urandom
 link /sys/devices/pci0000:00/0000:01:00.0/graphics/fb0/device "../../../0000:01:00.0"
 link /sys/class/graphics/fb0 "../../devices/pci0000:00/0000:01:00.0/graphics/fb0"
 file /proc/fb "0 nvidia-drmdrmfb\n"
@@ -100,8 +123,8 @@ file /proc/driver/nvidia/gpus/0000:01:00.0/information \
 proc 1 systemd /init.scope /sbin/init
 proc 900 nvidia-persiste /system.slice/nvidia-persistenced.service /usr/bin/nvidia-persistenced --user nvpd
 link /proc/900/fd/0 /dev/null
-link /proc/900/fd/3 /dev/nvidiactl
-link /proc/900/fd/4 /dev/nvidia0
+link /proc/900/fd/3 /dev/full # /dev/nvidiactl
+link /proc/900/fd/4 /dev/zero # /dev/nvidia0
 proc 1200 pvedaemon /system.slice/pvedaemon.service "pvedaemon worker"
 link /proc/1200/fd/0 /dev/null
 link /proc/1200/fd/6 "socket:[123456]"

@@ -27,7 +27,11 @@ struct gh_ops {
 	int (*write)(struct gh_ctx *ctx, const char *path, const char *value);
 	/* systemctl <verb> <unit>: 0, or -errno, or -(exit status) of systemctl. */
 	int (*service)(struct gh_ctx *ctx, const char *verb, const char *unit);
-	int (*signal)(struct gh_ctx *ctx, pid_t pid, int sig);
+	/*
+	 * A signal to a process pinned by pidfd (pidfd_send_signal; never by bare
+	 * number on the real system). pid names it in a fixture, where pidfd is -1.
+	 */
+	int (*signal)(struct gh_ctx *ctx, pid_t pid, int pidfd, int sig);
 	/* 0, or -errno; "not loaded" is -ENOENT, "builtin" is -EEXIST. */
 	int (*module_remove)(struct gh_ctx *ctx, const char *name);
 	/* 0 when loaded or already loaded, or -errno. */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
@@ -465,6 +466,25 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
 	return one_component(name) ? read_str_at(dfd, name, 0, buf, size) : -EINVAL;
+}
+
+int gh_fs_statat(int dfd, const char *name, struct stat *st)
+{
+	struct statx sx;
+
+	if (!one_component(name))
+		return -EINVAL;
+	if (statx(dfd, name, AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MODE | STATX_INO, &sx) < 0) {
+		if (errno != ENOSYS)
+			return -errno;
+		return fstatat(dfd, name, st, 0) < 0 ? -errno : 0;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_mode = sx.stx_mode;
+	st->st_ino = sx.stx_ino;
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+	return 0;
 }
 
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)

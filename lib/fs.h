@@ -94,6 +94,12 @@ int gh_fs_openat(int dfd, int flags, const char *name);
 DIR *gh_fs_opendirat(int dfd, const char *name);
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);
+/*
+ * What an entry leads to, its final link followed (an /proc/<pid>/fd/<n>
+ * entry: the open file itself). Cached attributes only (AT_STATX_DONT_SYNC):
+ * a FUSE or NFS file behind a dead server answers instead of hanging the scan.
+ */
+int gh_fs_statat(int dfd, const char *name, struct stat *st);
 
 /*
  * An existing attribute, written with one write() (sysfs takes a value per

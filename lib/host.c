@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "journal.h"
@@ -775,51 +776,56 @@ static int load_console(struct gh_ctx *ctx, struct gh_host *h)
 	return 0;
 }
 
-static int build_patterns(struct gh_ctx *ctx, struct gh_host *h)
+/*
+ * Every node through which a process can hold a function being handed over:
+ * whatever the kernel registered under each function (DRM, sound, the USB
+ * devices of the card's xHCI, the UCSI i2c adapter, hidraw, input, fbN), the
+ * NVIDIA nodes, which the real driver makes without sysfs entries, and the
+ * VFIO group nodes.
+ */
+static int build_nodes(struct gh_ctx *ctx, struct gh_host *h)
 {
+	struct gh_holder_nodes *nodes = &h->nodes;
 	char p[PATH_MAX];
 	int r = 0;
 
 	/* Unloading the stack needs every NVIDIA node closed; an unbind only this card's. */
-	if (h->single_gpu && h->gpu_module[0] && h->stack.n) {
-		r = gh_strv_add(&h->patterns, "/dev/nvidia*");
-		if (r < 0)
-			return r;
-	}
-	for (unsigned i = 0; i < h->n_f; i++) {
+	if (h->single_gpu && h->gpu_module[0] && h->stack.n)
+		r = gh_holders_nodes_add_path(ctx, nodes, "/dev/nvidia*");
+	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
 		const struct gh_pci_dev *d = &h->f[i].dev;
 
-		if (!h->single_gpu && !strcmp(d->driver, "nvidia")) {
+		r = gh_holders_nodes_add_sysfs(ctx, nodes, d->addr);
+		if (r >= 0 && !h->single_gpu && !strcmp(d->driver, "nvidia")) {
 			int minor = gh_pci_nvidia_minor(ctx, d->addr);
 
 			if (minor >= 0) {
 				snprintf(p, sizeof(p), "/dev/nvidia%d", minor);
-				r = gh_strv_add(&h->patterns, p);
+				r = gh_holders_nodes_add_path(ctx, nodes, p);
 			} else {
 				gh_warn(ctx, "%s: cannot tell its /dev/nvidiaN from "
 					"/proc/driver/nvidia/gpus/%s/information (%s); checking every /dev/nvidia*",
 					d->addr, d->addr, strerror(-minor));
-				r = gh_strv_add(&h->patterns, "/dev/nvidia*");
+				r = gh_holders_nodes_add_path(ctx, nodes, "/dev/nvidia*");
 			}
 		}
+		/* The sysfs walk finds these too; by name they are found when sysfs lacks a dev file. */
 		for (size_t k = 0; k < d->drm.n && r >= 0; k++) {
 			if (gh_util_format(p, sizeof(p), "/dev/dri/%s", d->drm.v[k]) < 0)
 				return -ENAMETOOLONG;
-			r = gh_strv_add(&h->patterns, p);
+			r = gh_holders_nodes_add_path(ctx, nodes, p);
 		}
 		for (size_t k = 0; k < d->fbs.n && r >= 0; k++) {
 			if (gh_util_format(p, sizeof(p), "/dev/%s", d->fbs.v[k]) < 0)
 				return -ENAMETOOLONG;
-			r = gh_strv_add(&h->patterns, p);
+			r = gh_holders_nodes_add_path(ctx, nodes, p);
 		}
 		if (d->iommu_group >= 0 && r >= 0) {
 			snprintf(p, sizeof(p), "/dev/vfio/%d", d->iommu_group);
-			r = gh_strv_add(&h->patterns, p);
+			r = gh_holders_nodes_add_path(ctx, nodes, p);
 		}
-		if (r < 0)
-			return r;
 	}
-	return 0;
+	return r;
 }
 
 static bool unit_file_exists(struct gh_ctx *ctx, const char *unit)
@@ -861,36 +867,134 @@ static bool in_user_manager(const struct gh_holder *ho)
 {
 	size_t len = strlen(ho->unit);
 
-	return strstr(ho->cgroup, "/user@") != NULL || (len > 6 && !strcmp(ho->unit + len - 6, ".scope"));
+	return ho->user_manager || (len > 6 && !strcmp(ho->unit + len - 6, ".scope"));
+}
+
+/* gpu-hook's own session and unit (/proc/self), never to be killed or stopped. */
+struct self {
+	pid_t sid;
+	char unit[256];
+};
+
+static void read_self(struct gh_ctx *ctx, struct self *me)
+{
+	char buf[4096], ct[32];
+	unsigned long pid;
+	int n;
+
+	memset(me, 0, sizeof(*me));
+	n = gh_fs_readlink(ctx, buf, sizeof(buf), "/proc/self");
+	if (n > 0 && gh_util_parse_ulong(buf, 10, 4194304, &pid) >= 0)
+		gh_holders_proc_stat(ctx, (pid_t)pid, NULL, &me->sid);
+	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/proc/self/cgroup") < 0)
+		return;
+	for (char *line = buf; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		gh_holders_parse_cgroup(line + 3, me->unit, sizeof(me->unit), ct, sizeof(ct));
+		break;
+	}
 }
 
 /*
- * A holder inside a unit we stop anyway is that unit's stop; under
- * holders=stop-unit its unit joins the stop list; under kill it is killed;
- * everything else refuses the handoff, naming it.
+ * Processes whose end would cut off the host's logins or the very session
+ * that runs gpu-hook. NULL when the holder is none of them, else why. Names
+ * are compared as collected (escaped): a process calling itself "sshd" is
+ * refused rather than killed, which errs the safe way.
  */
-static int classify_holders(struct gh_host *h)
+static const char *protected_holder(const struct gh_holder *ho, const struct self *me)
 {
+	static const char *const comms[] = { "systemd", "systemd-logind", "dbus-daemon", "dbus-broker",
+					     "dbus-broker-lau", "sshd", "sshd-session", "sshd-auth", "cron", "crond",
+					     "atd" };
+	static const char *const units[] = { "systemd-logind.service", "dbus.service", "dbus-broker.service",
+					     "ssh.service", "sshd.service", "cron.service", "crond.service",
+					     "atd.service" };
+	bool system_unit = ho->unit[0] && !ho->container[0] && !ho->user_manager;
+
+	if (ho->pid == 1)
+		return "it is the init process";
+	if (me->sid > 0 && ho->pid == me->sid)
+		return "it leads the session gpu-hook runs in";
+	if (system_unit && me->unit[0] && !strcmp(ho->unit, me->unit))
+		return "it runs in the unit gpu-hook runs in";
+	for (size_t i = 0; i < GH_ARRAY_SIZE(comms); i++)
+		if (!strcmp(ho->comm, comms[i]))
+			return "logins and the system bus depend on it";
+	for (size_t i = 0; system_unit && i < GH_ARRAY_SIZE(units); i++)
+		if (!strcmp(ho->unit, units[i]))
+			return "logins and the system bus depend on it";
+	if (system_unit && (!strncmp(ho->unit, "ssh@", 4) || !strncmp(ho->unit, "sshd@", 5)))
+		return "logins and the system bus depend on it";
+	return NULL;
+}
+
+static int add_kill(struct gh_host *h, const struct gh_holder *ho, int pidfd)
+{
+	struct gh_kill *v = realloc(h->kill, (h->n_kill + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	h->kill = v;
+	v = &h->kill[h->n_kill++];
+	memset(v, 0, sizeof(*v));
+	v->pid = ho->pid;
+	v->start = ho->start;
+	v->pidfd = pidfd;
+	gh_util_copy(v->comm, sizeof(v->comm), ho->comm[0] ? ho->comm : "?");
+	return 0;
+}
+
+/*
+ * A container's process and a protected one refuse the handoff, named. A
+ * holder inside a unit of the system manager that we stop anyway is that
+ * unit's stop (a user manager's unit of the same name is not that unit);
+ * under holders=stop-unit its unit joins the stop list; under kill it is
+ * pinned and killed; everything else refuses the handoff, naming it.
+ */
+static int classify_holders(struct gh_ctx *ctx, struct gh_host *h)
+{
+	struct self me;
+
+	read_self(ctx, &me);
 	for (unsigned i = 0; i < h->holders.n; i++) {
 		const struct gh_holder *ho = &h->holders.v[i];
+		bool system_unit = ho->unit[0] && !ho->container[0] && !in_user_manager(ho);
+		const char *prot = ho->container[0] ? NULL : protected_holder(ho, &me);
 		char desc[1024];
 
 		if (gh_holders_describe(ho, desc, sizeof(desc)) < 0)
 			return -ENAMETOOLONG;
-		if (ho->unit[0] && !ho->container[0] && gh_strv_contains(&h->services, ho->unit))
+		if (prot) {
+			NOTE(&h->refusals, "held by %s (%s: gpu-hook never kills or stops it; close the device in it "
+			     "yourself)", desc, prot);
 			continue;
-		if (h->pol.holders == GH_HOLDERS_STOP_UNIT && ho->unit[0] && !ho->container[0] &&
-		    gh_services_valid_name(ho->unit) && !in_user_manager(ho)) {
+		}
+		if (system_unit && gh_strv_contains(&h->services, ho->unit))
+			continue;
+		if (h->pol.holders == GH_HOLDERS_STOP_UNIT && system_unit && gh_services_valid_name(ho->unit)) {
 			if (gh_strv_add(&h->services, ho->unit) < 0 || gh_strv_add(&h->services_known, ho->unit) < 0)
 				return -ENOMEM;
 			continue;
 		}
 		if (h->pol.holders == GH_HOLDERS_KILL && !ho->container[0]) {
-			char k[128];
+			int pidfd = -1, r = gh_holders_pin(ctx, ho, &pidfd);
 
-			snprintf(k, sizeof(k), "%d %.64s", (int)ho->pid, ho->comm);
-			if (gh_strv_push(&h->kill, k) < 0)
-				return -ENOMEM;
+			/* Gone since the scan (its number may be another's now): nothing of it to kill. */
+			if (r == -ESRCH)
+				continue;
+			if (r >= 0) {
+				r = add_kill(h, ho, pidfd);
+				if (r < 0) {
+					if (pidfd >= 0)
+						close(pidfd);
+					return r;
+				}
+				continue;
+			}
+			NOTE(&h->refusals, "held by %s (cannot pin it for holders = kill: %s; stop it yourself)", desc,
+			     r == -EINVAL ? "its start time is unknown" : strerror(-r));
 			continue;
 		}
 		NOTE(&h->refusals, "held by %s%s", desc,
@@ -921,11 +1025,11 @@ static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 	if (r >= 0 && gpu)
 		r = load_services(ctx, h);
 	if (r >= 0)
-		r = build_patterns(ctx, h);
+		r = build_nodes(ctx, h);
 	if (r >= 0)
-		r = gh_holders_scan(ctx, &h->patterns, &h->holders);
+		r = gh_holders_scan_nodes(ctx, &h->nodes, &h->holders);
 	if (r >= 0)
-		r = classify_holders(h);
+		r = classify_holders(ctx, h);
 	return r;
 }
 
@@ -1018,11 +1122,14 @@ void gh_host_free(struct gh_host *h)
 	gh_console_free(&h->con);
 	gh_strv_free(&h->vtcons);
 	gh_strv_free(&h->fwfbs);
-	gh_strv_free(&h->patterns);
+	gh_holders_nodes_free(&h->nodes);
 	gh_holders_free(&h->holders);
 	gh_strv_free(&h->services);
 	gh_strv_free(&h->services_known);
-	gh_strv_free(&h->kill);
+	for (unsigned i = 0; i < h->n_kill; i++)
+		if (h->kill[i].pidfd >= 0)
+			close(h->kill[i].pidfd);
+	free(h->kill);
 	gh_strv_free(&h->notes);
 	gh_strv_free(&h->refusals);
 	memset(h, 0, sizeof(*h));

@@ -29,6 +29,14 @@ struct gh_func {
 	bool added;		/* a sibling function of a listed display function */
 };
 
+/* A holder to end, pinned when found (gh_holders_pin). */
+struct gh_kill {
+	pid_t pid;
+	unsigned long long start;	/* /proc/<pid>/stat field 22 when found */
+	int pidfd;			/* -1 on a fixture root */
+	char comm[64];			/* escaped; fits a step's arg */
+};
+
 struct gh_host {
 	unsigned vmid;		/* 0 for manual to-vfio/to-host */
 	bool has_vm;
@@ -50,11 +58,12 @@ struct gh_host {
 	struct gh_strv vtcons;	/* bound fbcon vtconsoles to detach ("vtcon1") */
 	struct gh_strv fwfbs;	/* firmware framebuffers on the card ("efi-framebuffer.0") */
 
-	struct gh_strv patterns;	/* device nodes that pin the card */
+	struct gh_holder_nodes nodes;	/* device nodes of every function handed over */
 	struct gh_holder_set holders;
 	struct gh_strv services;	/* resolved units to stop: active now */
 	struct gh_strv services_known;	/* resolved policy units that exist on the host */
-	struct gh_strv kill;		/* "pid comm" of holders to kill (holders = kill) */
+	struct gh_kill *kill;		/* holders to kill (holders = kill) */
+	unsigned n_kill;
 
 	struct gh_strv notes;		/* entries left alone, sibling functions added, ... */
 	struct gh_strv refusals;

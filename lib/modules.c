@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,12 +355,13 @@ static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	return spawn_wait(argv);
 }
 
-static int real_signal(struct gh_ctx *ctx, pid_t pid, int sig)
+static int real_signal(struct gh_ctx *ctx, pid_t pid, int pidfd, int sig)
 {
 	(void)ctx;
-	if (pid <= 1)
+	/* A number alone may name another process by now. */
+	if (pid <= 1 || pidfd < 0)
 		return -EINVAL;
-	return kill(pid, sig) < 0 ? -errno : 0;
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
 static int real_set_affinity(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)

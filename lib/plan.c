@@ -50,6 +50,8 @@ static int add(struct gh_plan *p, enum gh_action a, const char *target, const ch
 		return -ENOMEM;
 	p->v = v;
 	memset(&v[p->n], 0, sizeof(v[p->n]));
+	v[p->n].op.pidfd = -1;
+	v[p->n].undo.pidfd = -1;
 	r = set_op(&v[p->n].op, a, target, arg);
 	if (r >= 0)
 		r = set_op(&v[p->n].undo, ua, utarget, uarg);
@@ -98,12 +100,16 @@ static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 
 	for (size_t i = 0; i < h->services.n && r >= 0; i++)
 		r = add(p, GH_ACT_SERVICE_STOP, h->services.v[i], NULL, GH_ACT_SERVICE_START, h->services.v[i], NULL);
-	for (size_t i = 0; i < h->kill.n && r >= 0; i++) {
-		char pid[32], comm[64];
+	for (unsigned i = 0; i < h->n_kill && r >= 0; i++) {
+		const struct gh_kill *k = &h->kill[i];
+		char pid[32];
 
-		if (sscanf(h->kill.v[i], "%31s %63[^\n]", pid, comm) != 2)
-			return -EINVAL;
-		r = add(p, GH_ACT_KILL, pid, comm, GH_ACT_NONE, NULL, NULL);
+		snprintf(pid, sizeof(pid), "%d", (int)k->pid);
+		r = add(p, GH_ACT_KILL, pid, k->comm, GH_ACT_NONE, NULL, NULL);
+		if (r >= 0) {
+			p->v[p->n - 1].op.start = k->start;
+			p->v[p->n - 1].op.pidfd = k->pidfd;
+		}
 	}
 	for (size_t i = 0; i < h->vtcons.n && r >= 0; i++)
 		r = add(p, GH_ACT_VTCON_UNBIND, h->vtcons.v[i], NULL, GH_ACT_VTCON_BIND, h->vtcons.v[i], NULL);

@@ -36,6 +36,9 @@ struct gh_op {
 	enum gh_action action;
 	char target[64];
 	char arg[64];
+	/* GH_ACT_KILL: the holder's start time (/proc/<pid>/stat field 22) and the pidfd taken when found (-1 none). */
+	unsigned long long start;
+	int pidfd;
 };
 
 struct gh_step {

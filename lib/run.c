@@ -10,6 +10,7 @@
 
 #include "console.h"
 #include "fs.h"
+#include "holders.h"
 #include "modules.h"
 #include "timebox.h"
 
@@ -158,24 +159,42 @@ static int vtcon_set(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeou
 	return 0;
 }
 
+/*
+ * The process the scan found, and no other: its start time must still be the
+ * one seen then (a pid is reused once its process is gone), and the signals
+ * go through the pidfd taken then.
+ */
 static int kill_holder(struct gh_ctx *ctx, const struct gh_op *op)
 {
+	unsigned long long now = 0;
 	unsigned long pid;
 	int r;
 
 	if (gh_util_parse_ulong(op->target, 10, 4194304, &pid) < 0 || pid < 2)
 		return -EINVAL;
-	r = ctx->ops->signal(ctx, (pid_t)pid, SIGTERM);
+	if (!op->start) {
+		gh_err(ctx, "pid %s: no start time was recorded when it was found; not killed by number alone", op->target);
+		return -EINVAL;
+	}
+	r = gh_holders_proc_stat(ctx, (pid_t)pid, &now, NULL);
+	if (r == -ESRCH || (r >= 0 && now != op->start)) {
+		gh_info(ctx, "pid %s (%s) has exited%s: not killed", op->target, op->arg,
+			r >= 0 ? " and its number now names another process" : "");
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = ctx->ops->signal(ctx, (pid_t)pid, op->pidfd, SIGTERM);
 	if (r == -ESRCH)
 		return 0;
 	if (r < 0)
 		return r;
 	for (int i = 0; i < 60; i++) {
-		if (ctx->ops->signal(ctx, (pid_t)pid, 0) == -ESRCH)
+		if (ctx->ops->signal(ctx, (pid_t)pid, op->pidfd, 0) == -ESRCH)
 			return 0;
 		usleep(50000);
 	}
-	r = ctx->ops->signal(ctx, (pid_t)pid, SIGKILL);
+	r = ctx->ops->signal(ctx, (pid_t)pid, op->pidfd, SIGKILL);
 	return r == -ESRCH ? 0 : r;
 }
 

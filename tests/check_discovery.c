@@ -178,13 +178,18 @@ START_TEST(holders_fd_maps_and_cgroups)
 	struct fx *fx = fx_new();
 	struct gh_strv pat = { 0 };
 	struct gh_holder_set set;
-	char desc[512];
+	char desc[512], maps[512];
 
+	fx_node(fx, "/dev/dri/card0", "/dev/tty");
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
+	fx_node(fx, "/dev/nvidia-caps/nvidia-cap1", "/dev/full");
 	fx_proc(fx, 10, "Xorg", "/usr/lib/xorg/Xorg", "/system.slice/gdm.service");
 	fx_proc_fd(fx, 10, 5, "/dev/dri/card0");
 	fx_proc_fd(fx, 10, 6, "socket:[1]");
 	fx_proc(fx, 11, "cuda\x1b[31m", "python", "/lxc/105/ns/system.slice/x.service");
-	fx_proc_maps(fx, 11, "7f00-7f01 rw-s 00000000 00:05 77 /dev/nvidia0\n7f02-7f03 r-xp 0 08:01 9 /usr/lib/libc.so\n");
+	ck_assert_int_lt(snprintf(maps, sizeof(maps), "7f00-7f01 rw-s 00000000 %s /dev/nvidia0\n7f02-7f03 r-xp 0 08:01 9 "
+				  "/usr/lib/libc.so\n", fx_node_id(fx, "/dev/nvidia0")), (int)sizeof(maps));
+	fx_proc_maps(fx, 11, maps);
 	fx_proc(fx, 12, "bash", "bash", "/user.slice/user-0.slice/session-4.scope");
 	fx_proc_fd(fx, 12, 1, "/dev/pts/0");
 	fx_proc(fx, 13, "kwin", "kwin_wayland",

@@ -5,17 +5,51 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixture.h"
 #include "holders.h"
+#include "modules.h"
 
 static void patterns(struct gh_strv *sv, const char *const *p)
 {
 	for (; *p; p++)
 		ck_assert_int_eq(gh_strv_push(sv, *p), 0);
+}
+
+#define FMT(buf, ...) ck_assert_int_lt(snprintf((buf), sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
+
+/* "start-end perms offset dev ino path" for a mapping of the fixture node at path. */
+static const char *map_of(struct fx *fx, const char *path, unsigned n)
+{
+	static char buf[8][256];
+	char *b = buf[n % 8];
+
+	ck_assert_int_lt(snprintf(b, sizeof(buf[0]), "7f%04x000000-7f%04x200000 rw-s 00000000 %s    %s", n, n, fx_node_id(fx, path), path), (int)sizeof(buf[0]));
+	return b;
+}
+
+/* A child that waits until go[1] is closed; go[0] is closed here. */
+static pid_t waiting_child(int go[2])
+{
+	pid_t child;
+
+	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		char c;
+
+		close(go[1]);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	close(go[0]);
+	return child;
 }
 
 static const struct gh_holder *find(const struct gh_holder_set *set, pid_t pid)
@@ -66,20 +100,33 @@ START_TEST(found_through_maps)
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
 
+	char maps[2048];
+
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
+	fx_node(fx, "/dev/nvidia-uvm", "/dev/random");
+	fx_node(fx, "/dev/dri/card0", "/dev/tty");
+	fx_node(fx, "/dev/dri/renderD128", "/dev/ptmx");
 	fx_proc(fx, 20, "python3", "python3 train.py", "/user.slice/user-0.slice/session-7.scope");
-	/* The fd is closed; two mappings of the node remain, plus lines without a path. */
-	fx_proc_maps(fx, 20,
-		     "55d0c000-55d0d000 r--p 00000000 08:01 131 /usr/bin/python3.11\n"
-		     "55d0e000-55d2f000 rw-p 00000000 00:00 0                          [heap]\n"
-		     "7f0000000000-7f0000200000 rw-s 00000000 00:05 1049    /dev/nvidia0\n"
-		     "7f0000200000-7f0000400000 rw-s 00200000 00:05 1049    /dev/nvidia0\n"
-		     "7f0000400000-7f0000401000 rw-p 00000000 00:00 0 \n"
-		     "7f0000500000-7f0000501000 r--p 00000000 08:01 99 /tmp/a /dev/nvidia0 b\n"
-		     "7f0000600000-7f0000601000 rw-s 00000000 00:05 1050 /dev/nvidia-uvm (deleted)\n"
-		     "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]");
-	/* Only the last line names it, and that line has no newline. */
+	/*
+	 * The fd is closed; two mappings of the node remain, plus lines without a
+	 * file, one whose path text names the node but whose inode is another
+	 * file's, and one of a node unlinked since (the text is not looked at).
+	 */
+	FMT(maps,
+		 "55d0c000-55d0d000 r--p 00000000 08:01 131 /usr/bin/python3.11\n"
+		 "55d0e000-55d2f000 rw-p 00000000 00:00 0                          [heap]\n"
+		 "%s\n%s\n"
+		 "7f0000400000-7f0000401000 rw-p 00000000 00:00 0 \n"
+		 "7f0000500000-7f0000501000 rw-s 00000000 08:01 99 /dev/nvidia0\n"
+		 "%s (deleted)\n"
+		 "7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]",
+		 map_of(fx, "/dev/nvidia0", 1), map_of(fx, "/dev/nvidia0", 2), map_of(fx, "/dev/nvidia-uvm", 3));
+	fx_proc_maps(fx, 20, maps);
+	/* Only the last line is one of the nodes, and that line has no newline. */
 	fx_proc(fx, 21, "Xwayland", NULL, "/system.slice/gdm.service");
-	fx_proc_maps(fx, 21, "7f00-7f01 rw-s 00000000 00:05 88 /dev/dri/card0\n7f02-7f03 rw-s 0 00:05 89 /dev/dri/renderD128");
+	FMT(maps, "7f00-7f01 rw-s 00000000 08:01 88 /dev/dri/card0\n%s",
+		 map_of(fx, "/dev/dri/renderD128", 4));
+	fx_proc_maps(fx, 21, maps);
 	patterns(&sv, pat);
 	ck_assert_int_eq(gh_holders_scan(fx->ctx, &sv, &set), 0);
 	ck_assert_uint_eq(set.n, 2);
@@ -104,13 +151,19 @@ START_TEST(fd_and_mmap_of_one_node)
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
 
+	char maps[1024];
+
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
+	fx_node(fx, "/dev/nvidiactl", "/dev/full");
+	fx_node(fx, "/dev/nvidia-caps/nvidia-cap2", "/dev/random");
 	fx_proc(fx, 30, "nv-hostengine", NULL, "/system.slice/nvidia-dcgm.service");
 	fx_proc_fd(fx, 30, 3, "/dev/nvidia0");
 	fx_proc_fd(fx, 30, 4, "/dev/nvidia0");
 	fx_proc_fd(fx, 30, 10, "/dev/nvidia-caps/nvidia-cap2");
-	fx_proc_fd(fx, 30, 11, "/dev/nvme0n1");
-	fx_proc_maps(fx, 30, "7f00-7f01 rw-s 0 00:05 1 /dev/nvidia0\n7f01-7f02 rw-s 0 00:05 1 /dev/nvidia0\n"
-			     "7f02-7f03 rw-s 0 00:05 2 /dev/nvidiactl\n");
+	fx_proc_fd(fx, 30, 11, "/dev/null");
+	FMT(maps, "%s\n%s\n%s\n", map_of(fx, "/dev/nvidia0", 1), map_of(fx, "/dev/nvidia0", 2),
+		 map_of(fx, "/dev/nvidiactl", 3));
+	fx_proc_maps(fx, 30, maps);
 	patterns(&sv, pat);
 	ck_assert_int_eq(gh_holders_scan(fx->ctx, &sv, &set), 0);
 	ck_assert_uint_eq(set.n, 1);
@@ -133,14 +186,19 @@ START_TEST(prefix_patterns)
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
 
+	fx_node(fx, "/dev/nvidia-caps/nvidia-cap1", "/dev/zero");
+	fx_node(fx, "/dev/nvidia-caps/nvidia-cap2", "/dev/full");
+	fx_node(fx, "/dev/dri/card0", "/dev/tty");
+	fx_node(fx, "/dev/dri/card00", "/dev/random");	/* exact means exact */
+	fx_node(fx, "/dev/nvidia-capsule", "/dev/ptmx");	/* not under the prefix's directory */
 	fx_proc(fx, 40, "a", NULL, NULL);
 	fx_proc_fd(fx, 40, 3, "/dev/nvidia-caps/nvidia-cap1");
 	fx_proc(fx, 41, "b", NULL, NULL);
-	fx_proc_fd(fx, 41, 3, "/dev/nvidia-caps");	/* the directory itself is not under it */
+	fx_proc_fd(fx, 41, 3, "/dev/nvidia-capsule");
 	fx_proc_fd(fx, 41, 4, "/dev/dri/card00");
-	fx_proc_fd(fx, 41, 5, "/dev/dri/card");
+	fx_proc_fd(fx, 41, 5, "/dev/null");
 	fx_proc(fx, 42, "c", NULL, NULL);
-	fx_proc_maps(fx, 42, "7f00-7f01 rw-s 0 00:05 1 /dev/nvidia-caps/nvidia-cap2\n");
+	fx_proc_maps(fx, 42, map_of(fx, "/dev/nvidia-caps/nvidia-cap2", 1));
 	patterns(&sv, pat);
 	ck_assert_int_eq(gh_holders_scan(fx->ctx, &sv, &set), 0);
 	ck_assert_uint_eq(set.n, 2);
@@ -174,6 +232,7 @@ START_TEST(cgroup_attribution)
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
 
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
 	for (size_t i = 0; i < GH_ARRAY_SIZE(t); i++) {
 		fx_proc(fx, t[i].pid, "holder", NULL, t[i].cgroup);
 		fx_proc_fd(fx, t[i].pid, 3, "/dev/nvidia0");
@@ -241,6 +300,7 @@ START_TEST(vanished_processes_are_skipped)
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
 
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
 	fx_mkdir(fx, "/proc/14");	/* exited between readdir and our look */
 	fx_proc(fx, 15, "gone", NULL, NULL);
 	fx_proc_fd(fx, 15, 3, "/dev/nvidia0");
@@ -270,6 +330,7 @@ START_TEST(pid_order_and_no_patterns)
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
 
+	fx_node(fx, "/dev/fb0", "/dev/zero");
 	fx_proc(fx, 100, "c", NULL, NULL);
 	fx_proc_fd(fx, 100, 3, "/dev/fb0");
 	fx_proc(fx, 9, "a", NULL, NULL);
@@ -300,9 +361,10 @@ START_TEST(overlong_maps_line)
 	char *maps = malloc(n + 200);
 
 	ck_assert_ptr_nonnull(maps);
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
 	memcpy(maps, "7f00-7f01 r--p 0 08:01 5 /", 26);
 	memset(maps + 26, 'x', n - 26);
-	strcpy(maps + n, "\n7f02-7f03 rw-s 0 00:05 6 /dev/nvidia0\n");
+	ck_assert_int_lt(snprintf(maps + n, 200, "\n%s\n", map_of(fx, "/dev/nvidia0", 1)), 200);
 	fx_proc(fx, 60, "big", NULL, NULL);
 	fx_proc_maps(fx, 60, maps);
 	free(maps);
@@ -322,13 +384,12 @@ START_TEST(own_process_only_excluded_on_real_root)
 	struct fx *fx = fx_new();
 	struct gh_strv sv = { 0 };
 	struct gh_holder_set set;
-	char tmpl[PATH_MAX], real[PATH_MAX];
-	const char *tmp = getenv("TMPDIR");
 	struct gh_ctx *ctx;
 	int fd, go[2];
 	pid_t child;
 
 	/* In a fixture root a pid equal to ours is just another fixture process. */
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
 	fx_proc(fx, (int)getpid(), "me", NULL, NULL);
 	fx_proc_fd(fx, (int)getpid(), 3, "/dev/nvidia0");
 	patterns(&sv, pat);
@@ -338,35 +399,124 @@ START_TEST(own_process_only_excluded_on_real_root)
 	gh_holders_free(&set);
 	gh_strv_free(&sv);
 
-	/* On the real root: a child sharing our open file is found, we are not. Read-only. */
-	snprintf(tmpl, sizeof(tmpl), "%s/gh-holder-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	fd = mkostemp(tmpl, O_CLOEXEC);
+	/* On the real root: a child sharing our open device is found, we are not. Read-only. */
+	fd = open("/dev/full", O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_ptr_nonnull(realpath(tmpl, real));
-	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		char c;
-
-		close(go[1]);
-		(void)!read(go[0], &c, 1);
-		_exit(0);
-	}
-	close(go[0]);
-	ck_assert_int_eq(gh_strv_push(&sv, real), 0);
+	child = waiting_child(go);
+	ck_assert_int_eq(gh_strv_push(&sv, "/dev/full"), 0);
 	ck_assert_int_eq(gh_ctx_new("/", &ctx), 0);
 	ck_assert_int_eq(gh_holders_scan(ctx, &sv, &set), 0);
 	close(go[1]);
 	waitpid(child, NULL, 0);
 	close(fd);
-	unlink(tmpl);
 	ck_assert_ptr_nonnull(find(&set, child));
 	ck_assert_ptr_null(find(&set, getpid()));
 	gh_holders_free(&set);
 	gh_ctx_free(ctx);
 	gh_strv_free(&sv);
 	fx_free(fx);
+}
+END_TEST
+
+/* Whatever the kernel registered under a function counts, however deep; nothing outside it does. */
+START_TEST(nodes_from_sysfs)
+{
+	static const char *const usb = "usb3/3-1/3-1.2/3-1.2:1.0/0003:046D:C52B.0001";
+	struct fx *fx = fx_new();
+	struct gh_holder_nodes nodes = { 0 };
+	char rel[PATH_MAX];
+
+	fx_pci(fx, "0000:01:00.2", 0x10de, 0x1ad8, 0x0c0330, "xhci_hcd", 14);
+	snprintf(rel, sizeof(rel), "%s/hidraw/hidraw0", usb);
+	fx_sysfs_dev(fx, "0000:01:00.2", rel, "1:5", "hidraw0");
+	snprintf(rel, sizeof(rel), "%s/input/input5/event5", usb);
+	fx_sysfs_dev(fx, "0000:01:00.2", rel, "1:7", "input/event5");
+	fx_sysfs_dev(fx, "0000:01:00.2", "usb3/3-1", "189:1", "bus/usb/003/002");
+	/* A disk behind the port, a device without DEVNAME, a link out of the tree, another function. */
+	fx_sysfs_dev(fx, "0000:01:00.2", "usb3/3-1/3-1.4/host0/target0:0:0/0:0:0:0/block/sdb", "8:16", "sdb");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:01:00.2/usb3/3-1/3-1.4/host0/target0:0:0/0:0:0:0/block/sdb/subsystem",
+		"../../../../../../../../../../class/block");
+	fx_file(fx, "/sys/devices/pci0000:00/0000:01:00.2/usb3/3-1/ttyUSB0/dev", "188:0\n");
+	fx_sysfs_dev(fx, "0000:00:1f.0", "misc/x", "10:1", "x");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:01:00.2/firmware_node", "../0000:00:1f.0");
+	fx_sysfs_dev(fx, "0000:01:00.2", "0000:02:00.0/drm/card9", "226:9", "dri/card9");
+	fx_node(fx, "/dev/input/event5", "/dev/full");
+	fx_node(fx, "/dev/hidraw0", "/dev/random");	/* not what sysfs says hidraw0 is: no inode for the maps */
+	ck_assert_int_eq(gh_holders_nodes_add_sysfs(fx->ctx, &nodes, "0000:01:00.2"), 0);
+	ck_assert_uint_eq(nodes.n, 4);
+	/* Directory order is the filesystem's: look each up. */
+	for (unsigned i = 0; i < nodes.n; i++) {
+		const struct gh_holder_node *n = &nodes.v[i];
+
+		if (n->rdev == makedev(1, 5)) {
+			ck_assert_str_eq(n->path, "/dev/hidraw0");
+			ck_assert_uint_eq(n->ino, 0);
+		} else if (n->rdev == makedev(1, 7)) {
+			ck_assert_str_eq(n->path, "/dev/input/event5");
+			ck_assert_uint_ne(n->ino, 0);
+		} else if (n->rdev == makedev(189, 1)) {
+			ck_assert_str_eq(n->path, "/dev/bus/usb/003/002");
+		} else {
+			ck_assert_uint_eq(n->rdev, makedev(188, 0));
+			ck_assert_str_eq(n->path, "/dev/char/188:0");
+		}
+	}
+	gh_holders_nodes_free(&nodes);
+	ck_assert_int_eq(gh_holders_nodes_add_sysfs(fx->ctx, &nodes, "0000:09:00.0"), 0);
+	ck_assert_uint_eq(nodes.n, 0);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+/* A comm may hold ") (" and blanks: the fields are counted from the last ')'. */
+START_TEST(stat_fields)
+{
+	struct fx *fx = fx_new();
+	unsigned long long start = 0;
+	pid_t sid = 0;
+
+	fx_file(fx, "/proc/70/stat", "70 (a) (b c) S 1 70 66 0 -1 4194560 1 0 0 0 1 2 0 0 20 0 1 0 987654 1 2\n");
+	ck_assert_int_eq(gh_holders_proc_stat(fx->ctx, 70, &start, &sid), 0);
+	ck_assert_uint_eq(start, 987654);
+	ck_assert_int_eq(sid, 66);
+	ck_assert_int_eq(gh_holders_proc_stat(fx->ctx, 71, &start, &sid), -ESRCH);
+	fx_file(fx, "/proc/72/stat", "72 (x) S 1 72 72\n");
+	ck_assert_int_eq(gh_holders_proc_stat(fx->ctx, 72, &start, &sid), -EINVAL);
+	fx_free(fx);
+}
+END_TEST
+
+/* On the real root the pin is a pidfd of that very process; a start time that differs is another process. */
+START_TEST(pin_by_pidfd_on_real_root)
+{
+	struct gh_holder h = { 0 };
+	struct gh_ctx *ctx;
+	int go[2], pidfd = -1, st;
+	pid_t child;
+
+	child = waiting_child(go);
+	ck_assert_int_eq(gh_ctx_new("/", &ctx), 0);
+	h.pid = child;
+	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), -EINVAL);	/* no start time: no pin */
+	ck_assert_int_eq(gh_holders_proc_stat(ctx, child, &h.start, NULL), 0);
+	h.start++;
+	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), -ESRCH);
+	ck_assert_int_eq(pidfd, -1);
+	h.start--;
+	ck_assert_int_eq(gh_holders_pin(ctx, &h, &pidfd), 0);
+	ck_assert_int_ge(pidfd, 0);
+	/* The real signal op goes through the pidfd, never the bare number. */
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, -1, 0), -EINVAL);
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, pidfd, 0), 0);
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, pidfd, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* Reaped: the pidfd says so, whoever has the number now. */
+	ck_assert_int_eq(gh_modules_real_ops.signal(ctx, child, pidfd, 0), -ESRCH);
+	close(pidfd);
+	close(go[1]);
+	gh_ctx_free(ctx);
 }
 END_TEST
 
@@ -389,7 +539,7 @@ START_TEST(describe)
 	ck_assert_str_eq(buf, "pid 900 (nvidia-persiste, nvidia-persistenced.service): ...");
 	ck_assert_int_eq(gh_holders_describe(&h, small, sizeof(small)), -ENAMETOOLONG);
 
-	gh_util_copy(h.comm, sizeof(h.comm), "cuda\x1b[31m");
+	gh_util_escape("cuda\x1b[31m", h.comm, sizeof(h.comm));
 	gh_util_copy(h.container, sizeof(h.container), "105");
 	ck_assert_int_eq(gh_holders_describe(&h, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "pid 900 (cuda\\x1b[31m, LXC container 105): /dev/nvidia0 (fd 4), /dev/nvidiactl (fd 3)");
@@ -416,6 +566,9 @@ int main(void)
 	tcase_add_test(tc, pid_order_and_no_patterns);
 	tcase_add_test(tc, overlong_maps_line);
 	tcase_add_test(tc, own_process_only_excluded_on_real_root);
+	tcase_add_test(tc, nodes_from_sysfs);
+	tcase_add_test(tc, stat_fields);
+	tcase_add_test(tc, pin_by_pidfd_on_real_root);
 	tcase_add_test(tc, describe);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);

@@ -188,10 +188,13 @@ START_TEST(holder_through_maps_and_lxc)
 	struct fx *fx = fx_new();
 	struct gh_host h;
 	struct gh_plan p;
+	char maps[256];
 
 	fx_host_single(fx);
 	fx_proc(fx, 3000, "python3", "python3 train.py", "/lxc/105/ns/system.slice/jupyter.service");
-	fx_proc_maps(fx, 3000, "7f0000000000-7f0000001000 rw-s 00000000 00:05 123 /dev/nvidia0\n");
+	ck_assert_int_lt(snprintf(maps, sizeof(maps), "7f0000000000-7f0000001000 rw-s 00000000 %s /dev/nvidia0\n",
+				  fx_node_id(fx, "/dev/nvidia0")), (int)sizeof(maps));
+	fx_proc_maps(fx, 3000, maps);
 	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
 	ck_assert(has_refusal(&p, "pid 3000"));
 	ck_assert(has_refusal(&p, "105"));
@@ -221,9 +224,10 @@ START_TEST(holders_policy_stop_unit)
 	/* A unit of a user's own systemd cannot be stopped by the system's systemctl. */
 	fx_proc(fx, 4100, "kwin_wayland", "kwin_wayland",
 		"/user.slice/user-1000.slice/user@1000.service/app.slice/plasma-kwin_wayland.service");
+	fx_node(fx, "/dev/nvidia-modeset", "/dev/random");
 	fx_proc_fd(fx, 4100, 8, "/dev/nvidia-modeset");
 	load_plan(fx, 111, GH_TO_VFIO, &h, &p);
-	ck_assert(has_refusal(&p, "plasma-kwin_wayland.service): /dev/nvidia-modeset (fd 8) (a user session or a unit of one"));
+	ck_assert(has_refusal(&p, "plasma-kwin_wayland.service of a user manager): /dev/nvidia-modeset (fd 8) (a user session or a unit of one"));
 	gh_plan_free(&p);
 	gh_host_free(&h);
 	fx_rm(fx, "/proc/4100");

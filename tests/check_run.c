@@ -409,6 +409,8 @@ START_TEST(vfio_group_still_held_at_post_stop)
 	char before[512], mid[512], after[512];
 	struct gh_journal j;
 
+	/* The group's node, as vfio-pci makes it: a real character device (fx_node). */
+	fx_node(fx, "/dev/vfio/14", "/dev/random");
 	state(fx, before, sizeof(before));
 	ck_assert_int_eq(pre_start(fx, 111), 0);
 	state(fx, mid, sizeof(mid));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,14 +290,71 @@ void fx_proc(struct fx *fx, int pid, const char *comm, const char *cmdline, cons
 	fwrite(cl, 1, strlen(cmdline ? cmdline : comm) + 1, f);
 	fclose(f);
 	free(cl);
+	fx_proc_stat(fx, pid, fx_proc_start(pid), pid);
 }
 
-void fx_proc_fd(struct fx *fx, int pid, int fd, const char *target)
+unsigned long long fx_proc_start(int pid)
+{
+	return 50000ULL + (unsigned long long)pid;
+}
+
+void fx_proc_stat(struct fx *fx, int pid, unsigned long long start, int sid)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+	fx_file(fx, p, "%d (x) S 1 %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %llu 12345678 100\n", pid, sid,
+		sid, start);
+}
+
+void fx_node(struct fx *fx, const char *path, const char *real)
+{
+	fx_link(fx, path, real);
+}
+
+void fx_proc_fd_text(struct fx *fx, int pid, int fd, const char *text)
 {
 	char p[PATH_MAX];
 
 	snprintf(p, sizeof(p), "/proc/%d/fd/%d", pid, fd);
-	fx_link(fx, p, target);
+	fx_link(fx, p, text);
+}
+
+void fx_proc_fd(struct fx *fx, int pid, int fd, const char *target)
+{
+	char real[PATH_MAX];
+	ssize_t n = -1;
+
+	if (!strncmp(target, "/dev/", 5))
+		n = readlink(fx_path(fx, target), real, sizeof(real) - 1);
+	if (n > 0) {
+		real[n] = '\0';
+		target = real;
+	}
+	fx_proc_fd_text(fx, pid, fd, target);
+}
+
+const char *fx_node_id(struct fx *fx, const char *path)
+{
+	static char buf[64];
+	struct stat st;
+
+	if (stat(fx_path(fx, path), &st) < 0)
+		die("stat", path);
+	snprintf(buf, sizeof(buf), "%02x:%02x %llu", major(st.st_dev), minor(st.st_dev),
+		 (unsigned long long)st.st_ino);
+	return buf;
+}
+
+void fx_sysfs_dev(struct fx *fx, const char *addr, const char *rel, const char *devnum, const char *devname)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "/sys/devices/pci0000:00/%s/%s/dev", addr, rel);
+	fx_file(fx, p, "%s\n", devnum);
+	snprintf(p, sizeof(p), "/sys/devices/pci0000:00/%s/%s/uevent", addr, rel);
+	fx_file(fx, p, "MAJOR=%.*s\nMINOR=%s\nDEVNAME=%s\n", (int)strcspn(devnum, ":"), devnum,
+		strchr(devnum, ':') + 1, devname);
 }
 
 void fx_proc_maps(struct fx *fx, int pid, const char *maps)
@@ -324,8 +382,14 @@ void fx_host_single(struct fx *fx)
 	fx_pci_attr(fx, "0000:01:00.0", "boot_vga", "1");
 	fx_pci_attr(fx, "0000:01:00.0", "subsystem_vendor", "0x1043");
 	fx_pci_attr(fx, "0000:01:00.0", "subsystem_device", "0x889c");
-	fx_mkdir(fx, "/sys/devices/pci0000:00/0000:01:00.0/drm/card0");
-	fx_mkdir(fx, "/sys/devices/pci0000:00/0000:01:00.0/drm/renderD128");
+	fx_sysfs_dev(fx, "0000:01:00.0", "drm/card0", "5:0", "dri/card0");
+	fx_sysfs_dev(fx, "0000:01:00.0", "drm/renderD128", "5:2", "dri/renderD128");
+	fx_sysfs_dev(fx, "0000:01:00.1", "sound/card0/controlC0", "1:9", "snd/controlC0");
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
+	fx_node(fx, "/dev/nvidiactl", "/dev/full");
+	fx_node(fx, "/dev/dri/card0", "/dev/tty");
+	fx_node(fx, "/dev/dri/renderD128", "/dev/ptmx");
+	fx_node(fx, "/dev/snd/controlC0", "/dev/urandom");
 	fx_mkdir(fx, "/sys/devices/pci0000:00/0000:01:00.0/graphics/fb0");
 	fx_link(fx, "/sys/class/graphics/fb0", "../../devices/pci0000:00/0000:01:00.0/graphics/fb0");
 	fx_link(fx, "/sys/devices/pci0000:00/0000:01:00.0/graphics/fb0/device", "../../../0000:01:00.0");

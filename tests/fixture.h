@@ -45,9 +45,27 @@ void fx_pci_attr(struct fx *fx, const char *addr, const char *attr, const char *
 void fx_driver(struct fx *fx, const char *driver, const char *module);
 /* /sys/module/<name> live with refcnt and holders (NULL-terminated). */
 void fx_module(struct fx *fx, const char *name, int refcnt, ...);
-/* /proc/<pid> with comm, cmdline (spaces become NULs) and cgroup path. */
+/*
+ * /proc/<pid> with comm, cmdline (spaces become NULs), cgroup path and a stat
+ * line (session = pid, start time fx_proc_start(pid)).
+ */
 void fx_proc(struct fx *fx, int pid, const char *comm, const char *cmdline, const char *cgroup);
+unsigned long long fx_proc_start(int pid);
+/* Rewrites /proc/<pid>/stat: another process with that number (start time), in session sid. */
+void fx_proc_stat(struct fx *fx, int pid, unsigned long long start, int sid);
+/*
+ * Device nodes: the fixture's node is a link to a real character device of
+ * this machine ("/dev/zero"), so that stat() gives a real st_rdev. An fd
+ * link to a fixture node's path points at that real device, as the kernel's
+ * fd link leads to the open file; fx_proc_fd_text keeps the text as given.
+ */
+void fx_node(struct fx *fx, const char *path, const char *real);
 void fx_proc_fd(struct fx *fx, int pid, int fd, const char *target);
+void fx_proc_fd_text(struct fx *fx, int pid, int fd, const char *text);
+/* The device and inode columns a maps line shows for a fixture node: "0:5 1049" (hex major:minor). */
+const char *fx_node_id(struct fx *fx, const char *path);
+/* A sysfs device under a PCI function: <rel>/dev "maj:min" and uevent DEVNAME. */
+void fx_sysfs_dev(struct fx *fx, const char *addr, const char *rel, const char *devnum, const char *devname);
 void fx_proc_maps(struct fx *fx, int pid, const char *maps);
 /* /etc/pve/qemu-server/<vmid>.conf */
 void fx_vmconf(struct fx *fx, unsigned vmid, const char *text);
@@ -58,6 +76,9 @@ void fx_vmconf(struct fx *fx, unsigned vmid, const char *text);
  * nvidia-drm fbdev (fb0, vtcon1), nvidia stack loaded, nvidia-persistenced
  * (pid 900) holding /dev/nvidiactl and /dev/nvidia0, a root port at
  * 0000:00:01.0, hostname pve1, VM 111 with hostpci0: 01:00,pcie=1,x-vga=1.
+ * Nodes (fx_node): /dev/nvidia0 = /dev/zero, /dev/nvidiactl = /dev/full,
+ * /dev/dri/card0 = /dev/tty and /dev/dri/renderD128 = /dev/ptmx (with their
+ * sysfs dev files), /dev/snd/controlC0 = /dev/urandom (under 01:00.1).
  */
 void fx_host_single(struct fx *fx);
 

@@ -7,12 +7,15 @@
  * The holder scan runs over a synthetic /proc in a fixture root: P
  * processes with F fd links each, a maps file of MAPS_LINES lines, comm,
  * cgroup, status and cmdline; one process in HOLD_EVERY holds /dev/nvidiactl
- * (fd) and /dev/nvidia0 (mmap), so the attribution path runs too. Each tree
+ * (fd) and /dev/nvidia0 (mmap), so the attribution path runs too. The
+ * fixture's nodes are links to real character devices (/dev/full,
+ * /dev/zero, ...) and so are the holders' fd links; the holder's maps line
+ * carries /dev/zero's device and inode, as the scan matches identities. Each tree
  * is grown in place (100 -> 1000 -> 10000 processes) outside the timing,
  * under $TMPDIR (default /tmp; the figures depend on its filesystem).
  * Beside gh_holders_scan, a floor makes the same system calls with no logic
- * (getdents, readlinkat, read of maps): what the kernel and the filesystem
- * cost whatever the scanner does.
+ * (getdents, statx of each fd link, read of maps): what the kernel and the
+ * filesystem cost whatever the scanner does.
  *
  *   bench_scale [--json FILE] [--smoke]
  */
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +44,12 @@
 
 static const char *const patterns[] = { "/dev/nvidia*", "/dev/dri/card1", "/dev/dri/renderD128", "/dev/fb0",
 					"/dev/vfio/14" };
+/* The fixture's nodes: each a link to a real character device, so stat() gives a real st_rdev. */
+static const char *const nodes[][2] = { { "nvidia0", "/dev/zero" },	     { "nvidiactl", "/dev/full" },
+					{ "dri/card1", "/dev/tty" },	     { "dri/renderD128", "/dev/ptmx" },
+					{ "fb0", "/dev/urandom" },	     { "vfio/14", "/dev/random" } };
+static const char *const node_dirs[] = { "dev", "dev/dri", "dev/vfio" };
+static char nvidia0_id[64];	/* "MAJ:MIN INO" of /dev/zero, as maps shows it */
 
 static void die(const char *what)
 {
@@ -117,7 +127,7 @@ static void add_fds(int proc, unsigned pid, unsigned fd_from, unsigned fds)
 		const char *t = fd_target(pid, fd, target, sizeof(target));
 
 		if (fd == fds - 1 && holds(pid))
-			t = "/dev/nvidiactl";
+			t = "/dev/full";	/* /dev/nvidiactl */
 		fmt(name, sizeof(name), "%u", fd);
 		if (symlinkat(t, dfd, name) < 0)
 			die(name);
@@ -148,9 +158,11 @@ static void add_proc(int proc, unsigned pid, unsigned fds)
 		const char *path = i % 4 == 3 ? "" : "/usr/lib/x86_64-linux-gnu/libexample.so.1.2.3";
 
 		if (i == MAPS_LINES / 2 && holds(pid))
-			path = "/dev/nvidia0";
-		fmt(line, sizeof(line), "7f%010x-7f%010x r-xp 00000000 08:01 %-10u %s\n", i * 0x1000u,
-		    (i + 1) * 0x1000u, 1000 + i, path);
+			fmt(line, sizeof(line), "7f%010x-7f%010x rw-s 00000000 %s /dev/nvidia0\n", i * 0x1000u,
+			    (i + 1) * 0x1000u, nvidia0_id);
+		else
+			fmt(line, sizeof(line), "7f%010x-7f%010x r-xp 00000000 08:01 %-10u %s\n", i * 0x1000u,
+			    (i + 1) * 0x1000u, 1000 + i, path);
 		memcpy(text + off, line, strlen(line));
 		off += strlen(line);
 	}
@@ -184,9 +196,15 @@ static void floor_scan(const char *root)
 		fdir = fdd < 0 ? NULL : fdopendir(fdd);
 		if (!fdir)
 			die("fd");
-		while ((fe = readdir(fdir)))
-			if (fe->d_name[0] != '.' && readlinkat(dirfd(fdir), fe->d_name, buf, sizeof(buf)) < 0)
+		while ((fe = readdir(fdir))) {
+			struct statx sx;
+
+			/* Most fixture links lead nowhere (sockets, pipes): ENOENT is the answer, as a real fd's is not. */
+			if (fe->d_name[0] != '.' &&
+			    statx(dirfd(fdir), fe->d_name, AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MODE | STATX_INO, &sx) < 0 &&
+			    errno != ENOENT)
 				die(fe->d_name);
+		}
 		closedir(fdir);
 		mfd = openat(pfd, "maps", O_RDONLY | O_CLOEXEC);
 		if (mfd < 0)
@@ -318,6 +336,12 @@ static int holders_bench(FILE *json, bool smoke)
 	size_t n_fds = smoke ? GH_ARRAY_SIZE(smoke_fds) : GH_ARRAY_SIZE(full_fds);
 	struct point pts[MAX_POINTS];
 	double x[MAX_POINTS][3], y[MAX_POINTS], coef[3], r2;
+	struct stat zero;
+
+	if (stat("/dev/zero", &zero) < 0)
+		die("/dev/zero");
+	fmt(nvidia0_id, sizeof(nvidia0_id), "%02x:%02x %llu", major(zero.st_dev), minor(zero.st_dev),
+	    (unsigned long long)zero.st_ino);
 	int n = 0;
 
 	printf("%-8s %-22s %11s %11s %10s %9s %7s\n", "scaling", "holder scan", "median ms", "floor ms",
@@ -331,6 +355,16 @@ static int holders_bench(FILE *json, bool smoke)
 		fmt(root, sizeof(root), "%s/gh-bench-scale-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(root))
 			die("mkdtemp");
+		for (size_t k = 0; k < GH_ARRAY_SIZE(node_dirs); k++) {
+			fmt(path, sizeof(path), "%s/%s", root, node_dirs[k]);
+			if (mkdir(path, 0755) < 0)
+				die(path);
+		}
+		for (size_t k = 0; k < GH_ARRAY_SIZE(nodes); k++) {
+			fmt(path, sizeof(path), "%s/dev/%s", root, nodes[k][0]);
+			if (symlink(nodes[k][1], path) < 0)
+				die(path);
+		}
 		fmt(path, sizeof(path), "%s/proc", root);
 		if (mkdir(path, 0755) < 0)
 			die(path);
