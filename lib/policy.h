@@ -13,6 +13,8 @@
  *   console  = auto | detach | keep                (default auto)
  *   restore  = yes | no                            (default yes)
  *   timeout  = 10s | 2500ms | 10                   (default 10 s, 1..300 s)
+ *   module_timeout  = 60s    one module load or unload   (default 60 s, 1..600 s)
+ *   service_timeout = 60s    one systemctl start or stop (default 60 s, 1..600 s)
  *   [drivers]
  *   0000:01:00.1 = snd_hda_intel                   host driver per function
  *   [pinning]
@@ -56,7 +58,9 @@ struct gh_policy {
 	enum gh_holders_mode holders;
 	enum gh_console_mode console;
 	bool restore;
-	unsigned timeout_ms;
+	unsigned timeout_ms;		/* one sysfs write or signal step */
+	unsigned module_timeout_ms;	/* one module load or unload */
+	unsigned service_timeout_ms;	/* one systemctl start or stop */
 	int vcpus[GH_POLICY_VCPUS_MAX];
 	size_t n_vcpus;			/* 0: no explicit map */
 	cpu_set_t others;

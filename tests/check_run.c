@@ -97,6 +97,7 @@ static const struct gh_ops fault_ops = {
 };
 
 static struct gh_ops ops;
+static const struct gh_deadlines dl5 = { 5000, 5000, 5000 };
 
 static struct fx *host(void)
 {
@@ -267,7 +268,7 @@ START_TEST(journal_after_each_step)
 	for (unsigned i = 0; i < disk.n_steps; i++)
 		ck_assert_int_eq(disk.status[i], GH_J_PENDING);
 	gh_journal_free(&disk);
-	ck_assert_int_eq(gh_run_forward(fx->ctx, &j, 5000), -EAGAIN);
+	ck_assert_int_eq(gh_run_forward(fx->ctx, &j, &dl5), -EAGAIN);
 	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &disk), 0);
 	ck_assert(!disk.complete);
 	for (unsigned i = 0; i < disk.n_steps; i++)
@@ -303,7 +304,7 @@ START_TEST(crash_mid_way_then_pre_start_again)
 	ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
 	/* The hook died during step 8: 1-7 done, 8 running. */
 	for (unsigned i = 0; i < 7; i++) {
-		ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, 5000, NULL), 0);
+		ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, &dl5, NULL), 0);
 		j.status[i] = GH_J_DONE;
 	}
 	j.status[7] = GH_J_RUNNING;
@@ -339,12 +340,12 @@ START_TEST(recover_from_every_recorded_state)
 		ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
 		ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
 		for (unsigned i = 0; i < k; i++) {
-			ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, 5000, NULL), 0);
+			ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, &dl5, NULL), 0);
 			j.status[i] = GH_J_DONE;
 		}
 		/* Step k+1 was running (its effect may or may not have happened: here it did). */
 		if (k < 13) {
-			gh_run_op(fx->ctx, &j.steps[k].op, 5000, NULL);
+			gh_run_op(fx->ctx, &j.steps[k].op, &dl5, NULL);
 			j.status[k] = GH_J_RUNNING;
 		} else {
 			j.complete = true;
