@@ -197,31 +197,27 @@ static void expect_error(const char *text, const char *message)
 	fx_free(fx);
 }
 
+static void expect_deadlines(const char *text, unsigned step_ms, unsigned module_ms, unsigned service_ms)
+{
+	struct fx *fx = fx_new();
+	struct gh_policy p;
+
+	ck_assert_int_eq(gh_policy_init(&p), 0);
+	ck_assert_msg(parse(fx, text, &p) == 0, "%s\n%s", text, fx->log);
+	ck_assert_uint_eq(p.timeout_ms, step_ms);
+	ck_assert_uint_eq(p.module_timeout_ms, module_ms);
+	ck_assert_uint_eq(p.service_timeout_ms, service_ms);
+	gh_policy_free(&p);
+	fx_free(fx);
+}
+
 /* module_timeout and service_timeout: the syntax of timeout, 1 s to 600 s, each on its own. */
 START_TEST(module_and_service_timeouts)
 {
-	static const struct {
-		const char *text;
-		unsigned step_ms, module_ms, service_ms;
-	} cases[] = {
-		{ "[handoff]\nmodule_timeout = 90s\n", 10000, 90000, 60000 },
-		{ "[handoff]\nservice_timeout = 120\n", 10000, 60000, 120000 },
-		{ "[handoff]\nmodule_timeout = 1000ms\nservice_timeout = 600s\ntimeout = 2s\n", 2000, 1000, 600000 },
-		{ "[handoff]\ntimeout = 300s\nmodule_timeout = 1s\n", 300000, 1000, 60000 },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct fx *fx = fx_new();
-		struct gh_policy p;
-
-		ck_assert_int_eq(gh_policy_init(&p), 0);
-		ck_assert_msg(parse(fx, cases[i].text, &p) == 0, "case %zu:\n%s", i, fx->log);
-		ck_assert_uint_eq(p.timeout_ms, cases[i].step_ms);
-		ck_assert_uint_eq(p.module_timeout_ms, cases[i].module_ms);
-		ck_assert_uint_eq(p.service_timeout_ms, cases[i].service_ms);
-		gh_policy_free(&p);
-		fx_free(fx);
-	}
+	expect_deadlines("[handoff]\nmodule_timeout = 90s\n", 10000, 90000, 60000);
+	expect_deadlines("[handoff]\nservice_timeout = 120\n", 10000, 60000, 120000);
+	expect_deadlines("[handoff]\nmodule_timeout = 1000ms\nservice_timeout = 600s\ntimeout = 2s\n", 2000, 1000, 600000);
+	expect_deadlines("[handoff]\ntimeout = 300s\nmodule_timeout = 1s\n", 300000, 1000, 60000);
 	expect_error("[handoff]\nmodule_timeout = 0\n", "p.ini:2: module_timeout: expected a duration from 1s to 600s");
 	expect_error("[handoff]\n\nservice_timeout = 601s\n",
 		     "p.ini:3: service_timeout: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '601s'");
