@@ -167,7 +167,7 @@ chmod +x /usr/bin/systemctl
 sleep 1000 &
 svc=$!
 echo $svc > /sys/fs/cgroup/system.slice/stuck.service/cgroup.procs
-printf '[handoff]\nservices = stuck.service\ntimeout = 2s\n' > /etc/gpu-hook/111.ini
+printf '[handoff]\nservices = stuck.service\nservice_timeout = 2s\n' > /etc/gpu-hook/111.ini
 t0=$(now)
 bounded 111 pre-start && { cat /tmp/last.log; fail "pre-start succeeded although the service did not stop"; }
 t1=$(now)
@@ -182,7 +182,7 @@ kill $svc; wait $svc 2>/dev/null
 # answers within its deadline, undoes what it can, and once remove() returns one
 # recover restores the host.
 start_row "remove() hangs on the way in"
-printf '[handoff]\ntimeout = 2s\n' > /etc/gpu-hook/111.ini
+printf '[handoff]\ntimeout = 2s\nmodule_timeout = 2s\n' > /etc/gpu-hook/111.ini
 echo 8000 > /sys/module/nvidia/parameters/remove_delay_ms
 t0=$(now)
 bounded 111 pre-start && { cat /tmp/last.log; fail "pre-start succeeded although remove() hung"; }
