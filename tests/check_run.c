@@ -601,12 +601,16 @@ START_TEST(wedged_card_answers_within_deadlines)
 	fx_rm(fx, "/sys/bus/pci/drivers/vfio-pci/0000:01:00.0");
 	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver");
 	lock_held(fx, "0000:01:00.0");
+	/* What vfio-pci's remove() waits for: a QEMU that still has the group open. */
+	fx_proc(fx, 3300, "kvm", "/usr/bin/kvm -id 111", "/qemu.slice/111.scope");
+	fx_proc_fd(fx, 3300, 30, "/dev/vfio/14");
 	journal_text(fx, jbefore, sizeof(jbefore));
 
 	ms = hook_ms(fx, r, "status", NULL, NULL);
 	ck_assert_msg(r->status == 0 && ms < 5000, "status %d after %llu ms\n%s", r->status, ms, r->err);
 	ck_assert_msg(strstr(r->out, "wedged: remove() stuck in the kernel; gpu-hook's way back for VM 111"), "%s",
 		      r->out);
+	ck_assert_msg(strstr(r->out, "; held by pid 3300 (kvm"), "%s", r->out);
 	ms = hook_ms(fx, r, "status", "111", "--json");
 	ck_assert_msg(r->status == 0 && ms < 5000, "status %d after %llu ms\n%s", r->status, ms, r->err);
 	ck_assert_msg(strstr(r->out, "\"wedged\":true") || strstr(r->out, "\"wedged\": true"), "%s", r->out);
@@ -632,7 +636,8 @@ START_TEST(wedged_card_answers_within_deadlines)
 	ck_assert_str_eq(jnow, jbefore);
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia"), 0);
 
-	/* remove() returns: the lock answers, the card is off vfio-pci with its override still set. */
+	/* remove() returns once QEMU is gone: the lock answers, the card is off vfio-pci, its override still set. */
+	fx_rm(fx, "/proc/3300");
 	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver_override");
 	fx_pci_attr(fx, "0000:01:00.0", "driver_override", "vfio-pci");
 	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
