@@ -156,6 +156,7 @@ static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, c
 				goto out;
 		}
 	}
+	gh_handoff_mark_suspects(ctx);
 	r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
 	if (r < 0)
 		goto out;
@@ -327,6 +328,7 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 		goto out;
 	}
 	/* pre-stop must never release anything: a shutdown can still time out and leave the VM running. */
+	gh_handoff_mark_suspects(ctx);
 	r = gh_host_load(ctx, vmid, &h);
 	if (r >= 0) {
 		plan.dir = GH_TO_VFIO;

@@ -185,6 +185,7 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 	ctx = gh_hook_ctx(o, "status");
 	if (!ctx)
 		return GH_EXIT_FAIL;
+	gh_handoff_mark_suspects(ctx);
 	if (o->json) {
 		root = json_object_new_object();
 		devs = json_object_new_array();

@@ -157,6 +157,23 @@ void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *
 		 held[0] ? "; " : "", held);
 }
 
+void gh_handoff_mark_suspects(struct gh_ctx *ctx)
+{
+	struct gh_strv keys = { 0 };
+
+	gh_journal_list(ctx, &keys);
+	for (size_t k = 0; k < keys.n; k++) {
+		struct gh_journal j;
+
+		if (gh_journal_load(ctx, keys.v[k], &j) < 0)
+			continue;
+		for (unsigned i = 0; i < j.n_dev; i++)
+			gh_pci_suspect(ctx, j.dev[i].addr);
+		gh_journal_free(&j);
+	}
+	gh_strv_free(&keys);
+}
+
 /*
  * Functions of a journal that do not answer under their device lock: a
  * write now would only join the stuck call. Each is named with its reason;

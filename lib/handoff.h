@@ -48,6 +48,8 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
  * driver is its driver link now ("" when none).
  */
 void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *driver, char *buf, size_t size);
+/* Every function a journal holds is read in a child from now on (gh_pci_suspect). */
+void gh_handoff_mark_suspects(struct gh_ctx *ctx);
 /* One refusal per function of h whose device lock did not answer (gh_pci_dev.wedged). */
 int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_strv *refusals);
 /* A journal key: "<vmid>", or "manual" for to-vfio/to-host. */

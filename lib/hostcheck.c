@@ -523,6 +523,7 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 int gh_hostcheck_run(struct gh_ctx *ctx, const unsigned *vmids, unsigned n_vmids, struct gh_findings *out)
 {
 	memset(out, 0, sizeof(*out));
+	gh_handoff_mark_suspects(ctx);
 	check_host(ctx, out);
 	for (unsigned i = 0; i < n_vmids; i++)
 		check_vm(ctx, vmids[i], out);

@@ -169,16 +169,36 @@ static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struc
 	return 0;
 }
 
+void gh_pci_suspect(struct gh_ctx *ctx, const char *addr)
+{
+	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
+		if (!strcmp(ctx->pci_suspects[i], addr))
+			return;
+	if (ctx->n_pci_suspects == GH_ARRAY_SIZE(ctx->pci_suspects) ||
+	    gh_util_copy(ctx->pci_suspects[ctx->n_pci_suspects], sizeof(ctx->pci_suspects[0]), addr) < 0) {
+		ctx->pci_suspect_all = true;
+		return;
+	}
+	ctx->n_pci_suspects++;
+}
+
 /*
  * A function whose lock may be held: with no driver (__device_release_driver
  * removes the driver link before it calls remove(), so a function stuck in
  * remove() shows none), on vfio-pci (its remove() waits for every user of
- * the device), or NVIDIA's (the cards gpu-hook hands over). A fork costs
- * about 1 ms; the host's other devices are read directly.
+ * the device), NVIDIA's (the cards gpu-hook hands over), or one a journal
+ * holds (a stuck probe() shows the driver it is probing: really_probe adds
+ * the link first). A fork costs about 1 ms (5 ms under TCG); the host's
+ * other devices are read directly.
  */
-static bool may_be_wedged(const struct gh_pci_dev *d)
+static bool may_be_wedged(const struct gh_ctx *ctx, const struct gh_pci_dev *d)
 {
-	return !d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de;
+	if (!d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de || ctx->pci_suspect_all)
+		return true;
+	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
+		if (!strcmp(ctx->pci_suspects[i], d->addr))
+			return true;
+	return false;
 }
 
 int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr)
@@ -254,7 +274,7 @@ int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
 		return r;
 	if (gh_fs_link_base(ctx, out->driver, sizeof(out->driver), "/sys/bus/pci/devices/%s/driver", addr) < 0)
 		out->driver[0] = '\0';
-	r = read_override(ctx, addr, may_be_wedged(out), out);
+	r = read_override(ctx, addr, may_be_wedged(ctx, out), out);
 	if (r < 0)
 		return r;
 	read_group(ctx, addr, &out->iommu_group);

@@ -33,11 +33,18 @@ struct gh_pci_dev {
 /*
  * Reads one function. -ENOENT when absent; -EINVAL (logged, naming the file
  * and value) when an id or class attribute is not a number. A function that
- * may be wedged (no driver, vfio-pci, or NVIDIA's) has driver_override read
+ * may be wedged (no driver, vfio-pci, NVIDIA's, or marked with
+ * gh_pci_suspect) has driver_override read
  * in a timeboxed child: when it does not answer, out->wedged is set, the
  * override is left "" (unknown) and 0 is returned.
  */
 int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out);
+/*
+ * Marks addr as one whose device lock may be held whatever its driver (a
+ * function a journal holds: a probe() of a timed-out step leaves the driver
+ * link pointing at the driver that is stuck).
+ */
+void gh_pci_suspect(struct gh_ctx *ctx, const char *addr);
 /*
  * Whether addr's device lock is held: its driver_override read in a
  * timeboxed child gets no answer within GH_PCI_LOCK_WAIT_MS. 1 wedged, 0 it

@@ -166,6 +166,16 @@ START_TEST(wedged_override_is_read_in_a_child)
 	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:02:00.0", &d), 0);
 	ck_assert(!d.wedged);
 	gh_pci_dev_free(&d);
+
+	/* A function a journal holds, stuck in its driver's probe(): the link shows that driver. */
+	lock_held(fx, "0000:02:00.0");
+	gh_pci_suspect(fx->ctx, "0000:02:00.0");
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:02:00.0", &d), 0);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, GH_PCI_LOCK_WAIT_MS + 1500);
+	ck_assert(d.wedged);
+	ck_assert_str_eq(d.driver, "igb");
+	gh_pci_dev_free(&d);
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
 }
