@@ -151,6 +151,15 @@ void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *
 	gh_strv_free(&keys);
 	if (from[0])
 		stuck_driver = from;
+	/* No driver and no journal: an NVIDIA display function was most likely leaving nvidia. */
+	if (!stuck_driver || !stuck_driver[0]) {
+		unsigned long vendor = 0, class = 0;
+
+		if (gh_fs_read_ulong(ctx, &vendor, "/sys/bus/pci/devices/%s/vendor", addr) >= 0 &&
+		    gh_fs_read_ulong(ctx, &class, "/sys/bus/pci/devices/%s/class", addr) >= 0 && vendor == 0x10de &&
+		    (class >> 16) == 0x03)
+			stuck_driver = "nvidia";
+	}
 	stuck_holders(ctx, stuck_driver, group, held, sizeof(held));
 	snprintf(buf, size, "wedged: %s stuck in the kernel; %s%s%s", what,
 		 cause[0] ? cause : "no gpu-hook journal names it (another program's unbind or probe?)",

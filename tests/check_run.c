@@ -649,6 +649,38 @@ START_TEST(wedged_card_answers_within_deadlines)
 END_TEST
 
 /*
+ * Another program's unbind is stuck in nvidia's remove() (no journal): the
+ * dry run and pre-start refuse at once, naming the card wedged and the
+ * process nvidia waits for, and change nothing.
+ */
+START_TEST(foreign_wedge_refuses_pre_start)
+{
+	struct fx *fx = host();
+	struct fx_run *r = malloc(sizeof(*r));
+	unsigned long long t0, ms;
+
+	ck_assert_ptr_nonnull(r);
+	fx_rm(fx, "/sys/bus/pci/drivers/nvidia/0000:01:00.0");
+	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver");
+	lock_held(fx, "0000:01:00.0");
+	ms = hook_ms(fx, r, "111", "pre-start", "--dry-run");
+	ck_assert_msg(r->status == 1 && ms < 5000, "dry run %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(strstr(r->out, "REFUSED") && strstr(r->out, "0000:01:00.0 is wedged: remove() stuck in the kernel; "
+							     "no gpu-hook journal names it"), "%s", r->out);
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(pre_start(fx, 111), -EPERM);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_msg(fx_log_has(fx, "refusing: 0000:01:00.0 is wedged: remove() stuck in the kernel"), "%s", fx->log);
+	/* nv_pci_remove waits for the users of /dev/nvidia0: nvidia-persistenced is named. */
+	ck_assert_msg(fx_log_has(fx, "held by pid 900 (nvidia-persiste"), "%s", fx->log);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia_drm"), 1);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/*
  * Each step gets the deadline of its kind: an unload or a systemctl stop
  * that takes 2 s finishes under module_timeout and service_timeout although
  * timeout (the sysfs writes') is 1 s, and times out when its own key is 1 s.
@@ -886,6 +918,7 @@ int main(void)
 	tcase_add_test(tc, remove_hangs_on_the_way_back);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
 	tcase_add_test(tc, wedged_card_answers_within_deadlines);
+	tcase_add_test(tc, foreign_wedge_refuses_pre_start);
 	tcase_add_test(tc, module_and_service_steps_get_their_deadlines);
 	tcase_add_test(tc, recover_and_settle_use_the_policy_deadline);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
