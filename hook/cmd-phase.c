@@ -19,8 +19,10 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 			    bool dry_run)
 {
 	const char *target = p->dir == GH_TO_VFIO ? "vfio-pci" : "the host drivers";
+	struct gh_deadlines dl;
 	char line[512];
 
+	gh_plan_deadlines(&h->pol, &dl);
 	fprintf(out, "VM %u %s: %u function%s -> %s%s\n", h->vmid, phase, h->n_f, h->n_f == 1 ? "" : "s", target,
 		dry_run ? " (dry run: nothing is changed)" : "");
 	if (h->n_f)
@@ -55,7 +57,12 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 	for (unsigned i = 0; i < p->n; i++) {
 		if (gh_plan_describe(&p->v[i].op, line, sizeof(line)) < 0)
 			snprintf(line, sizeof(line), "%s %s", gh_plan_action_name(p->v[i].op.action), p->v[i].op.target);
-		fprintf(out, "  %2u. %s\n", i + 1, line);
+		unsigned ms = gh_plan_deadline_ms(&dl, p->v[i].op.action);
+
+		if (ms % 1000)
+			fprintf(out, "  %2u. %s (deadline %u ms)\n", i + 1, line, ms);
+		else
+			fprintf(out, "  %2u. %s (deadline %u s)\n", i + 1, line, ms / 1000);
 		if (p->v[i].undo.action != GH_ACT_NONE && gh_plan_describe(&p->v[i].undo, line, sizeof(line)) >= 0)
 			fprintf(out, "      undo: %s\n", line);
 	}
@@ -201,6 +208,7 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 		if (already)
 			goto done;
 	}
+	gh_handoff_mark_suspects(ctx);
 	/* Giving back works from the journal when there is one: the VM config may have changed since. */
 	r = vmid && dir == GH_TO_HOST ? gh_handoff_load_journal(ctx, vmid, &h) : 0;
 	if (r == 0)
@@ -209,6 +217,8 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 		goto out;
 	if (o->dry_run) {
 		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, o, &h, key, phase, &plan);
+		if (r >= 0)
+			r = gh_handoff_wedged_refusals(ctx, &h, &plan.refusals);
 		if (r < 0) {
 			gh_err(ctx, "cannot build the plan: %s", strerror(-r));
 			goto out;
@@ -407,6 +417,7 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	 * pre-stop must never release anything: a shutdown can still time out and leave the VM running.
 	 * It reads no VM config: what the VM holds is in its journal.
 	 */
+	gh_handoff_mark_suspects(ctx);
 	r = gh_handoff_load_journal(ctx, vmid, &h);
 	if (r >= 0) {
 		plan.dir = GH_TO_VFIO;

@@ -8,6 +8,7 @@
 #include "watch.h"
 #include "affinity.h"
 #include "cpulist.h"
+#include "handoff.h"
 #include "host.h"
 #include "modules.h"
 #include "pci.h"
@@ -19,7 +20,7 @@ static struct json_object *str_or_null(const char *s)
 	return s && s[0] ? json_object_new_string(s) : NULL;
 }
 
-static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host_driver)
+static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host_driver, const char *wedged)
 {
 	struct json_object *o = json_object_new_object();
 	char hex[16];
@@ -40,20 +41,39 @@ static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host
 	json_object_object_add(o, "power_state", str_or_null(d->power_state));
 	if (host_driver)
 		json_object_object_add(o, "host_driver", str_or_null(host_driver));
+	json_object_object_add(o, "wedged", json_object_new_boolean(d->wedged));
+	json_object_object_add(o, "wedged_reason", str_or_null(wedged));
 	return o;
 }
 
-static void print_dev(const struct gh_pci_dev *d, const char *host_driver)
+static void print_dev(const struct gh_pci_dev *d, const char *host_driver, const char *wedged)
 {
 	char grp[16] = "-";
 
 	if (d->iommu_group >= 0)
 		snprintf(grp, sizeof(grp), "%d", d->iommu_group);
+	/* A wedged function's override is unknown: reading it would block with the stuck call. */
 	printf("%-13s %04x:%04x 0x%06x %-16s %-10s %-5s", d->addr, d->vendor, d->device, d->class,
-	       d->driver[0] ? d->driver : "-", d->override[0] ? d->override : "-", grp);
+	       d->driver[0] ? d->driver : "-", d->wedged ? "?" : d->override[0] ? d->override : "-", grp);
 	if (host_driver)
 		printf(" %s", host_driver[0] ? host_driver : "-");
 	putchar('\n');
+	if (wedged)
+		printf("  %s\n", wedged);
+}
+
+/* One function's row (and its wedged line), as text or JSON. */
+static void show_dev(struct gh_ctx *ctx, struct json_object *devs, const struct gh_pci_dev *d,
+		     const char *host_driver)
+{
+	char reason[1536];
+
+	if (d->wedged)
+		gh_handoff_wedged_reason(ctx, d->addr, d->driver, reason, sizeof(reason));
+	if (devs)
+		json_object_array_add(devs, dev_json(d, host_driver, d->wedged ? reason : NULL));
+	else
+		print_dev(d, host_driver, d->wedged ? reason : NULL);
 }
 
 static void print_header(bool vm)
@@ -203,6 +223,7 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 	ctx = gh_hook_ctx(o, "status");
 	if (!ctx)
 		return GH_EXIT_FAIL;
+	gh_handoff_mark_suspects(ctx);
 	if (o->json) {
 		root = json_object_new_object();
 		devs = json_object_new_array();
@@ -220,12 +241,8 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 			       h.n_f == 1 ? "" : "s");
 			print_header(true);
 		}
-		for (unsigned i = 0; i < h.n_f; i++) {
-			if (o->json)
-				json_object_array_add(devs, dev_json(&h.f[i].dev, h.f[i].host_driver));
-			else
-				print_dev(&h.f[i].dev, h.f[i].host_driver);
-		}
+		for (unsigned i = 0; i < h.n_f; i++)
+			show_dev(ctx, devs, &h.f[i].dev, h.f[i].host_driver);
 	} else {
 		r = gh_host_interesting(ctx, &addrs);
 		if (r < 0) {
@@ -242,10 +259,7 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 				continue;
 			if (r < 0)
 				goto out;
-			if (o->json)
-				json_object_array_add(devs, dev_json(&d, NULL));
-			else
-				print_dev(&d, NULL);
+			show_dev(ctx, devs, &d, NULL);
 			gh_pci_dev_free(&d);
 		}
 	}

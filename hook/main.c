@@ -17,7 +17,7 @@ static int cmd_version(const struct gh_cmd *cmd, struct gh_opts *o);
 /* "<vmid> <phase>" is matched before this table; see find_phase(). */
 static const struct gh_cmd commands[] = {
 	{ "status", gh_cmd_status, "status [<vmid>] [--json] [--root DIR]",
-	  "show the GPU functions, their drivers, overrides and IOMMU groups" },
+	  "show the GPU functions, their drivers, overrides and IOMMU groups, and any wedged card" },
 	{ "recover", gh_cmd_recover, "recover [<vmid>|manual] [--root DIR] [-v]",
 	  "give back what an unfinished or crashed handoff left behind, from /run/gpu-hook" },
 	{ "to-vfio", gh_cmd_to_vfio, "to-vfio <address>... [--dry-run] [--json] [--root DIR] [-v]",
@@ -55,7 +55,7 @@ void gh_hook_usage(FILE *f, const struct gh_cmd *cmd)
 		"       gpu-hook <command> [options]\n\n"
 		"Hands an NVIDIA GPU between the Proxmox host and a VM (a Proxmox VE hookscript).\n\n"
 		"  %-16s %s\n", "<vmid> <phase>", phase_cmd.desc);
-	fprintf(f, "  %-16s %s\n", "", "(--dry-run prints the plan or the reasons to refuse, and changes nothing)");
+	fprintf(f, "  %-16s %s\n", "", "(--dry-run prints the plan with each step's deadline, or the reasons to refuse; changes nothing)");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].desc);
 	fprintf(f,

@@ -57,6 +57,10 @@ struct gh_ctx {
 	const struct gh_ops *ops;
 	void *ops_data;
 	char migrated_from[256];	/* PVE_MIGRATED_FROM, "" when not migrating */
+	/* PCI functions a journal holds: their locked reads go to a child (gh_pci_suspect). */
+	char pci_suspects[64][16];
+	unsigned n_pci_suspects;
+	bool pci_suspect_all;		/* more than fit: every function is read in a child */
 };
 
 int gh_ctx_new(const char *root, struct gh_ctx **out);

@@ -343,6 +343,20 @@ int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char 
 	return read_str_at(AT_FDCWD, p, GH_FS_FOLLOW, buf, size);
 }
 
+int gh_fs_read_locked_attr(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	int fd, r;
+	WITH_PATH(p, fmt, -errno);
+
+	/* A plain blocking open and read, as the kernel's attribute would make any reader wait. */
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	r = read_fd_str(fd, buf, size);
+	close(fd);
+	return r;
+}
+
 int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...)
 {
 	char buf[64];

@@ -63,6 +63,13 @@ FILE *gh_fs_fopen(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
  * newline stripped. Length, or -errno (-EFBIG when it does not fit).
  */
 int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
+/*
+ * A sysfs attribute whose kernel side may sleep on a lock (driver_override
+ * under device_lock): opened and read as the kernel makes every reader wait,
+ * with no O_NONBLOCK and no type check. Only for a timeboxed child
+ * (lib/pci.c); a fixture's FIFO stands in for the held lock.
+ */
+int gh_fs_read_locked_attr(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...) GH_FMT(4, 5);
 /* A sysfs number such as "0x10de\n" or "14\n". 0 or -errno (-EINVAL: not a number). */
 int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *fmt, ...) GH_FMT(3, 4);
 /* The link's target text. Length or -errno. */

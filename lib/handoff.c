@@ -7,7 +7,9 @@
 
 #include "fs.h"
 #include "holders.h"
+#include "pci.h"
 #include "plan.h"
+#include "policy.h"
 #include "run.h"
 #include "timebox.h"
 
@@ -29,6 +31,195 @@ static bool all_on(struct gh_ctx *ctx, const struct gh_journal *j, const char *d
 			return false;
 	}
 	return j->n_dev > 0;
+}
+
+/*
+ * The deadlines for a run that starts from a journal (recover, the undo at
+ * the start of a new handoff): the policy of the journal's VM, or the
+ * defaults when it cannot be read (the errors are logged, and undoing must
+ * not wait on a config fix).
+ */
+static void journal_deadlines(struct gh_ctx *ctx, unsigned vmid, struct gh_deadlines *dl)
+{
+	struct gh_policy pol;
+
+	if (gh_policy_load(ctx, vmid, &pol) < 0) {
+		gh_policy_free(&pol);
+		gh_warn(ctx, "the policy cannot be used: undoing with the default deadlines");
+		if (gh_policy_init(&pol) < 0) {
+			dl->step_ms = 10000;
+			dl->module_ms = dl->service_ms = 60000;
+			return;
+		}
+	}
+	gh_plan_deadlines(&pol, dl);
+	gh_policy_free(&pol);
+}
+
+/* Who a journal belongs to, for messages: "VM 111" or "a manual to-vfio". */
+static void journal_owner(const struct gh_journal *j, char *buf, size_t size)
+{
+	if (j->vmid)
+		snprintf(buf, size, "VM %u", j->vmid);
+	else
+		snprintf(buf, size, "a manual to-vfio");
+}
+
+/* Processes holding the nodes that keep the stuck call waiting, "" when none is seen. */
+static void stuck_holders(struct gh_ctx *ctx, const char *driver, int group, char *buf, size_t size)
+{
+	struct gh_holder_set set = { 0 };
+	struct gh_strv pats = { 0 };
+	char node[32];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	/* nv_pci_remove waits while /dev/nvidiaN is open; vfio-pci's remove() while the group is. */
+	if (driver && !strncmp(driver, "nvidia", 6) && gh_strv_add(&pats, "/dev/nvidia*") < 0)
+		return;
+	if (group >= 0 && gh_util_format(node, sizeof(node), "/dev/vfio/%d", group) >= 0 && gh_strv_add(&pats, node) < 0) {
+		gh_strv_free(&pats);
+		return;
+	}
+	if (pats.n && gh_holders_scan(ctx, &pats, &set) >= 0) {
+		for (unsigned i = 0; i < set.n && i < 3; i++) {
+			char desc[256];
+
+			gh_holders_describe(&set.v[i], desc, sizeof(desc));
+			len += (size_t)snprintf(buf + len, size > len ? size - len : 0, "%s%s", i ? "; " : "held by ", desc);
+			if (len >= size)
+				break;
+		}
+	}
+	gh_holders_free(&set);
+	gh_strv_free(&pats);
+}
+
+void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *driver, char *buf, size_t size)
+{
+	struct gh_strv keys = { 0 };
+	char cause[768] = "", held[512] = "", owner[32];
+	const char *what = driver && driver[0] ? "probe() or another call under the device lock"
+					       : "remove()";
+	const char *stuck_driver = driver;
+	char from[64] = "";
+	int group = -1;
+
+	gh_journal_list(ctx, &keys);
+	for (size_t k = 0; k < keys.n && !cause[0]; k++) {
+		struct gh_journal j;
+		const struct gh_jdev *d;
+
+		if (gh_journal_load(ctx, keys.v[k], &j) < 0)
+			continue;
+		d = gh_journal_dev(&j, addr);
+		if (d) {
+			int step = -1;
+
+			group = d->iommu_group;
+			journal_owner(&j, owner, sizeof(owner));
+			/* This device's own step first, then whatever else of that run got stuck (a module unload). */
+			for (unsigned i = 0; i < j.n_steps && step < 0; i++)
+				if (j.status[i] == GH_J_WEDGED && !strcmp(j.steps[i].op.target, addr))
+					step = (int)i;
+			for (unsigned i = 0; i < j.n_steps && step < 0; i++)
+				if (j.status[i] == GH_J_WEDGED)
+					step = (int)i;
+			if (step >= 0) {
+				const struct gh_op *op = &j.steps[step].op;
+				char desc[512];
+
+				gh_plan_describe(op, desc, sizeof(desc));
+				if (op->action == GH_ACT_PROBE)
+					what = "probe()";
+				else if (op->action == GH_ACT_UNBIND || op->action == GH_ACT_MODULE_UNLOAD)
+					what = "remove()";
+				if (op->action == GH_ACT_UNBIND)
+					gh_util_copy(from, sizeof(from), op->arg);
+				else if (op->action == GH_ACT_MODULE_UNLOAD)
+					gh_util_copy(from, sizeof(from), d->host_driver);
+				snprintf(cause, sizeof(cause), "gpu-hook's step %d for %s timed out: %s (/run/gpu-hook/%s.json)",
+					 step + 1, owner, desc, keys.v[k]);
+			} else if (d->wedged) {
+				snprintf(cause, sizeof(cause), "gpu-hook's way back for %s timed out on it (/run/gpu-hook/%s.json)",
+					 owner, keys.v[k]);
+				gh_util_copy(from, sizeof(from), "vfio-pci");
+			}
+		}
+		gh_journal_free(&j);
+	}
+	gh_strv_free(&keys);
+	if (from[0])
+		stuck_driver = from;
+	/* No driver and no journal: an NVIDIA display function was most likely leaving nvidia. */
+	if (!stuck_driver || !stuck_driver[0]) {
+		unsigned long vendor = 0, class = 0;
+
+		if (gh_fs_read_ulong(ctx, &vendor, "/sys/bus/pci/devices/%s/vendor", addr) >= 0 &&
+		    gh_fs_read_ulong(ctx, &class, "/sys/bus/pci/devices/%s/class", addr) >= 0 && vendor == 0x10de &&
+		    (class >> 16) == 0x03)
+			stuck_driver = "nvidia";
+	}
+	stuck_holders(ctx, stuck_driver, group, held, sizeof(held));
+	snprintf(buf, size, "wedged: %s stuck in the kernel; %s%s%s", what,
+		 cause[0] ? cause : "no gpu-hook journal names it (another program's unbind or probe?)",
+		 held[0] ? "; " : "", held);
+}
+
+void gh_handoff_mark_suspects(struct gh_ctx *ctx)
+{
+	struct gh_strv keys = { 0 };
+
+	gh_journal_list(ctx, &keys);
+	for (size_t k = 0; k < keys.n; k++) {
+		struct gh_journal j;
+
+		if (gh_journal_load(ctx, keys.v[k], &j) < 0)
+			continue;
+		for (unsigned i = 0; i < j.n_dev; i++)
+			gh_pci_suspect(ctx, j.dev[i].addr);
+		gh_journal_free(&j);
+	}
+	gh_strv_free(&keys);
+}
+
+/*
+ * Functions of a journal that do not answer under their device lock: a
+ * write now would only join the stuck call. Each is named with its reason;
+ * -EBUSY when any.
+ */
+static int journal_wedged(struct gh_ctx *ctx, const struct gh_journal *j, const char *refusing)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < j->n_dev; i++) {
+		char reason[1536], drv[64] = "";
+
+		if (gh_pci_lock_stuck(ctx, j->dev[i].addr) != 1)
+			continue;
+		gh_fs_link_base(ctx, drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", j->dev[i].addr);
+		gh_handoff_wedged_reason(ctx, j->dev[i].addr, drv, reason, sizeof(reason));
+		gh_err(ctx, "%s: %s is %s; run 'gpu-hook recover %s' once it answers", refusing, j->dev[i].addr, reason,
+		       j->key);
+		r = -EBUSY;
+	}
+	return r;
+}
+
+int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_strv *refusals)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
+		char reason[1536], msg[1600];
+
+		if (!h->f[i].dev.wedged)
+			continue;
+		gh_handoff_wedged_reason(ctx, h->f[i].dev.addr, h->f[i].dev.driver, reason, sizeof(reason));
+		snprintf(msg, sizeof(msg), "%s is %s", h->f[i].dev.addr, reason);
+		r = gh_strv_add(refusals, msg);
+	}
+	return r;
 }
 
 /* Functions that another journal holds: that VM (or a manual to-vfio) has them. */
@@ -142,9 +333,15 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already)
 	}
 	gh_warn(ctx, "an earlier handoff (/run/gpu-hook/%s.json) did not finish or was changed since: undoing it first",
 		key);
-	r = journal_held(ctx, &j);
+	r = journal_wedged(ctx, &j, "cannot undo it");
 	if (r >= 0)
-		r = gh_run_return(ctx, &j, 10000);
+		r = journal_held(ctx, &j);
+	if (r >= 0) {
+		struct gh_deadlines dl;
+
+		journal_deadlines(ctx, j.vmid, &dl);
+		r = gh_run_return(ctx, &j, &dl);
+	}
 	if (r < 0)
 		gh_err(ctx, "cannot undo the earlier handoff; not starting a new one. Run 'gpu-hook recover %s' once the "
 			    "cause is fixed", key);
@@ -155,16 +352,20 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already)
 int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *key)
 {
 	unsigned long long t0 = gh_timebox_now_ms();
+	struct gh_deadlines dl;
 	struct gh_journal j;
 	struct gh_plan p;
 	int r;
 
+	gh_plan_deadlines(&h->pol, &dl);
 	r = gh_plan_build(h, GH_TO_VFIO, &p);
 	if (r < 0) {
 		gh_err(ctx, "cannot build the plan: %s", strerror(-r));
 		return r;
 	}
 	r = other_owners(ctx, h, key, &p.refusals);
+	if (r >= 0)
+		r = gh_handoff_wedged_refusals(ctx, h, &p.refusals);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < p.notes.n; i++)
@@ -181,7 +382,7 @@ int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *
 	if (gh_fs_exists(ctx, "/sys/bus/pci/drivers/vfio-pci") <= 0) {
 		struct gh_op load = { .action = GH_ACT_MODULE_LOAD, .target = "vfio_pci" };
 
-		r = gh_run_op(ctx, &load, h->pol.timeout_ms, NULL);
+		r = gh_run_op(ctx, &load, &dl, NULL);
 		if (r < 0) {
 			gh_err(ctx, "refusing: vfio-pci cannot be loaded; nothing was changed");
 			goto out;
@@ -198,12 +399,12 @@ int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *
 		gh_journal_free(&j);
 		goto out;
 	}
-	r = gh_run_forward(ctx, &j, h->pol.timeout_ms);
+	r = gh_run_forward(ctx, &j, &dl);
 	if (r < 0) {
 		int u;
 
 		gh_err(ctx, "the handoff failed: undoing what was done");
-		u = gh_run_return(ctx, &j, h->pol.timeout_ms);
+		u = gh_run_return(ctx, &j, &dl);
 		if (u < 0)
 			gh_err(ctx, "NOT everything could be undone: /run/gpu-hook/%s.json keeps the rest; run 'gpu-hook "
 				    "recover %s' once the cause is fixed", key, key);
@@ -222,10 +423,12 @@ out:
 int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key)
 {
 	unsigned long long t0 = gh_timebox_now_ms();
+	struct gh_deadlines dl;
 	struct gh_journal j;
 	struct gh_plan p;
 	int r;
 
+	gh_plan_deadlines(&h->pol, &dl);
 	r = gh_journal_dir(ctx);
 	if (r < 0)
 		return r;
@@ -237,12 +440,14 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 			return 0;
 		}
 		gh_info(ctx, "giving back what /run/gpu-hook/%s.json records", key);
-		r = journal_held(ctx, &j);
+		r = journal_wedged(ctx, &j, "not giving the card back");
+		if (r >= 0)
+			r = journal_held(ctx, &j);
 		if (r < 0) {
 			gh_journal_free(&j);
 			return r;
 		}
-		r = gh_run_return(ctx, &j, h->pol.timeout_ms);
+		r = gh_run_return(ctx, &j, &dl);
 		if (r < 0)
 			gh_err(ctx, "NOT everything came back: /run/gpu-hook/%s.json keeps the rest; run 'gpu-hook recover "
 				    "%s' once the cause is fixed", key, key);
@@ -261,6 +466,21 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 		gh_info(ctx, "%s", p.notes.v[i]);
 	for (size_t i = 0; i < p.refusals.n; i++)
 		gh_warn(ctx, "%s", p.refusals.v[i]);
+	/* A wedged function would only add a write that joins the stuck call. */
+	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
+		if (h->f[i].dev.wedged) {
+			char reason[1536];
+
+			gh_handoff_wedged_reason(ctx, h->f[i].dev.addr, h->f[i].dev.driver, reason, sizeof(reason));
+			gh_err(ctx, "not giving the card back: %s is %s; run post-stop again once it answers",
+			       h->f[i].dev.addr, reason);
+			r = -EBUSY;
+		}
+	}
+	if (r < 0) {
+		gh_plan_free(&p);
+		return r;
+	}
 	if (p.n) {
 		struct gh_strv nodes = { 0 };
 
@@ -273,7 +493,7 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 	}
 	if (p.n && r >= 0) {
 		gh_info(ctx, "no journal in /run/gpu-hook: returning what sysfs shows");
-		r = gh_run_plan(ctx, &p, h->pol.timeout_ms);
+		r = gh_run_plan(ctx, &p, &dl);
 		if (r >= 0)
 			gh_notice(ctx, "back on the host (%llu ms)", gh_timebox_now_ms() - t0);
 	}
@@ -302,6 +522,7 @@ int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h
 
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key)
 {
+	struct gh_deadlines dl;
 	struct gh_journal j;
 	int r = gh_journal_load(ctx, key, &j);
 
@@ -311,13 +532,20 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key)
 	}
 	if (r < 0)
 		return r;
+	/* Still stuck: refused before the wedged marks are cleared, so nothing changes. */
+	r = journal_wedged(ctx, &j, "refusing to recover");
+	if (r < 0) {
+		gh_journal_free(&j);
+		return r;
+	}
 	gh_run_unwedge(&j);
 	r = journal_held(ctx, &j);
 	if (r < 0) {
 		gh_journal_free(&j);
 		return r;
 	}
-	r = gh_run_return(ctx, &j, 10000);
+	journal_deadlines(ctx, j.vmid, &dl);
+	r = gh_run_return(ctx, &j, &dl);
 	if (r < 0)
 		gh_err(ctx, "recovery of %s is not complete: /run/gpu-hook/%s.json keeps the rest", key, key);
 	else

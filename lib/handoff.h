@@ -16,6 +16,11 @@
  * to the host (post-stop, to-host): from the journal when there is one (what
  * pre-start took is given back, even when the VM config changed since),
  * else from what sysfs shows now.
+ *
+ * A function whose device lock does not answer (a remove() or probe() stuck
+ * in the kernel) makes every direction, the undo at the start and recover
+ * refuse at once, naming it and why, instead of joining the stuck call.
+ * Runs from a journal use the deadlines of that VM's policy.
  */
 
 #include <stdbool.h>
@@ -42,6 +47,17 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
 /* Undoes one journal, retrying what was wedged. 0 recovered, 1 no such journal (logged as info), -errno. */
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
+/*
+ * Why a function does not answer under its device lock: "wedged: remove()
+ * stuck in the kernel; <the journal step that timed out, if a journal names
+ * it>; <the processes holding what the stuck call waits for, if seen>".
+ * driver is its driver link now ("" when none).
+ */
+void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *driver, char *buf, size_t size);
+/* Every function a journal holds is read in a child from now on (gh_pci_suspect). */
+void gh_handoff_mark_suspects(struct gh_ctx *ctx);
+/* One refusal per function of h whose device lock did not answer (gh_pci_dev.wedged). */
+int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_strv *refusals);
 /* A journal key: "<vmid>", or "manual" for to-vfio/to-host. */
 void gh_handoff_key(unsigned vmid, char *buf, size_t size);
 

@@ -1158,7 +1158,7 @@ int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out)
 		}
 		if (r < 0)
 			break;
-		if (d.vendor == 0x10de || is_gpu(&d) || is_stub_driver(d.driver) || d.override[0])
+		if (d.vendor == 0x10de || is_gpu(&d) || is_stub_driver(d.driver) || d.override[0] || d.wedged)
 			r = gh_strv_push(out, d.addr);
 		gh_pci_dev_free(&d);
 	}

@@ -87,7 +87,7 @@ struct gh_journal;
 int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct gh_host *h);
 void gh_host_free(struct gh_host *h);
 const struct gh_func *gh_host_func(const struct gh_host *h, const char *addr);
-/* All functions on the host that are NVIDIA's or sit on vfio-pci or carry an override. */
+/* All functions on the host that are NVIDIA's or sit on vfio-pci or carry an override, or are wedged. */
 int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out);
 
 #endif

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "handoff.h"
 #include "host.h"
 #include "install.h"
+#include "journal.h"
 #include "modules.h"
 #include "pci.h"
 #include "util.h"
@@ -322,6 +324,63 @@ static void check_two_gpu_driver(struct gh_ctx *ctx, struct gh_findings *f)
 		    cards, gh_util_trim(ver));
 }
 
+static bool reported_wedged(const struct gh_findings *f, const char *addr)
+{
+	size_t len = strlen(addr);
+
+	for (unsigned i = 0; i < f->n; i++)
+		if (!strncmp(f->v[i].what, addr, len) && !strncmp(f->v[i].what + len, " is wedged", 10))
+			return true;
+	return false;
+}
+
+static void wedged_finding(struct gh_ctx *ctx, struct gh_findings *f, const char *addr, const char *driver,
+			   const char *where, const char *key)
+{
+	char reason[1536], fix[160];
+
+	if (reported_wedged(f, addr))
+		return;
+	gh_handoff_wedged_reason(ctx, addr, driver, reason, sizeof(reason));
+	snprintf(fix, sizeof(fix), "end what the stuck call waits for (the processes named); once it returns, "
+		 "run 'gpu-hook recover%s%s'", key ? " " : "", key ? key : "");
+	add(f, GH_SEV_ERROR, where, fix, "%s is %s", addr, reason);
+}
+
+/*
+ * The functions a journal holds, read under their device lock in a child:
+ * one that does not answer is wedged; one a journal marks wedged but that
+ * answers again waits for recover.
+ */
+static void check_wedged(struct gh_ctx *ctx, struct gh_findings *f)
+{
+	struct gh_strv keys = { 0 };
+
+	gh_journal_list(ctx, &keys);
+	for (size_t k = 0; k < keys.n; k++) {
+		struct gh_journal j;
+		char where[64];
+
+		if (gh_journal_load(ctx, keys.v[k], &j) < 0)
+			continue;
+		snprintf(where, sizeof(where), "/run/gpu-hook/%s.json", keys.v[k]);
+		for (unsigned i = 0; i < j.n_dev; i++) {
+			char drv[64] = "", fix[96];
+
+			if (gh_pci_lock_stuck(ctx, j.dev[i].addr) == 1) {
+				gh_fs_link_base(ctx, drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", j.dev[i].addr);
+				wedged_finding(ctx, f, j.dev[i].addr, drv, where, keys.v[k]);
+			} else if (j.dev[i].wedged) {
+				snprintf(fix, sizeof(fix), "gpu-hook recover %s", keys.v[k]);
+				add(f, GH_SEV_WARNING, where, fix, "%s was wedged in the kernel and answers again: it is still "
+				    "off its host driver", j.dev[i].addr);
+			}
+		}
+		gh_journal_free(&j);
+	}
+	gh_strv_free(&keys);
+}
+
 static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 {
 	struct gh_strv groups = { 0 };
@@ -390,6 +449,7 @@ static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 		kmod_module_unref_list(list);
 	}
 	kmod_unref(k);
+	check_wedged(ctx, f);
 	check_two_gpu_driver(ctx, f);
 	if (gh_fs_read_str(ctx, val, sizeof(val), "/sys/module/nvidia_drm/parameters/fbdev") > 0) {
 		bool fbdev = gh_util_trim(val)[0] == 'Y';
@@ -464,7 +524,7 @@ static void check_hookscript(struct gh_ctx *ctx, struct gh_findings *f, unsigned
 
 static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 {
-	char where[128], storage[64], name[128];
+	char where[128], storage[64], name[128], key[16];
 	struct gh_host h;
 	int r;
 
@@ -476,6 +536,10 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 		gh_host_free(&h);
 		return;
 	}
+	snprintf(key, sizeof(key), "%u", vmid);
+	for (unsigned i = 0; i < h.n_f; i++)
+		if (h.f[i].dev.wedged)
+			wedged_finding(ctx, f, h.f[i].dev.addr, h.f[i].dev.driver, where, key);
 	for (size_t i = 0; i < h.refusals.n; i++) {
 		bool config = strstr(h.refusals.v[i], "not viable") || strstr(h.refusals.v[i], "IOMMU group") ||
 			      strstr(h.refusals.v[i], "missing") || strstr(h.refusals.v[i], "mapping") ||
@@ -515,6 +579,7 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 int gh_hostcheck_run(struct gh_ctx *ctx, const unsigned *vmids, unsigned n_vmids, struct gh_findings *out)
 {
 	memset(out, 0, sizeof(*out));
+	gh_handoff_mark_suspects(ctx);
 	check_host(ctx, out);
 	for (unsigned i = 0; i < n_vmids; i++)
 		check_vm(ctx, vmids[i], out);

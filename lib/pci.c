@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fs.h"
+#include "timebox.h"
 
 /* A name that is used as one path component (driver names come from config too). */
 static bool valid_component(const char *s)
@@ -60,13 +62,95 @@ static int read_required(struct gh_ctx *ctx, const char *addr, const char *attr,
 	return -EINVAL;
 }
 
-static int read_override(struct gh_ctx *ctx, const char *addr, char *buf, size_t size)
+/*
+ * Reads under the device lock. Linux drivers/pci/pci-sysfs.c
+ * driver_override_show() takes device_lock() around its copy (as do
+ * driver_override_store via driver_set_override, enable_store and
+ * __resource_resize_store, which gpu-hook reads never reach; so does
+ * drivers/pci/iov.c sriov_numvfs_show since 35ff867b765 "PCI/IOV: Serialize
+ * sysfs sriov_numvfs reads vs writes", which gpu-hook does not read). The
+ * driver core holds that lock across a driver's whole remove()
+ * (drivers/base/dd.c device_release_driver_internal -> __device_release_driver)
+ * and probe(), so while nvidia's remove() waits for its users a read of
+ * driver_override sleeps uninterruptibly with it, in whichever process reads.
+ * Nothing else gh_pci_read reads takes it: vendor, device, class and
+ * subsystem_* print fields of struct pci_dev (pci_config_attr), boot_vga and
+ * power_state too, the driver and iommu_group links are kernfs symlinks
+ * (fs/kernfs/symlink.c kernfs_getlink takes only the kernfs rwsem), and the
+ * drm/ and graphics/ listings are kernfs directories.
+ */
+struct locked_answer {
+	int r;
+	char raw[128];
+};
+
+struct locked_read {
+	struct gh_ctx *ctx;
+	const char *addr;
+	struct locked_answer *ans;	/* a shared page: the child closes every fd */
+};
+
+static int locked_read_child(void *arg)
+{
+	struct locked_read *lr = arg;
+
+	lr->ans->r = gh_fs_read_locked_attr(lr->ctx, lr->ans->raw, sizeof(lr->ans->raw),
+					    "/sys/bus/pci/devices/%s/driver_override", lr->addr);
+	return 0;
+}
+
+/* driver_override in a timeboxed child: 1 no answer, 0 with *rr and raw, -errno (logged) without a child. */
+static int locked_read(struct gh_ctx *ctx, const char *addr, char *raw, size_t size, int *rr)
+{
+	struct locked_read lr = { ctx, addr, NULL };
+	struct gh_timebox tb;
+	int r;
+
+	lr.ans = mmap(NULL, sizeof(*lr.ans), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (lr.ans == MAP_FAILED) {
+		r = -errno;
+		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: cannot map a page for the reader: %s", addr,
+		       strerror(-r));
+		return r;
+	}
+	lr.ans->r = -EIO;
+	r = gh_timebox_run(ctx, GH_PCI_LOCK_WAIT_MS, locked_read_child, &lr, &tb);
+	if (r < 0) {
+		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: cannot start a reader: %s", addr, strerror(-r));
+	} else if (tb.timed_out) {
+		gh_warn(ctx, "/sys/bus/pci/devices/%s/driver_override: no answer within %u ms (reader pid %d in state "
+			     "%s, wchan %s, left behind): the device lock is held in the kernel", addr,
+			GH_PCI_LOCK_WAIT_MS, (int)tb.pid, tb.state, tb.wchan);
+		r = 1;
+	} else {
+		*rr = lr.ans->r;
+		if (gh_util_copy(raw, size, lr.ans->raw) < 0)
+			*rr = -EFBIG;
+		r = 0;
+	}
+	munmap(lr.ans, sizeof(*lr.ans));
+	return r;
+}
+
+/* boxed: through a timeboxed child, for a function that may be wedged. */
+static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struct gh_pci_dev *out)
 {
 	char raw[128], esc[160];
 	int r;
 
-	buf[0] = '\0';
-	r = gh_fs_read_str(ctx, raw, sizeof(raw), "/sys/bus/pci/devices/%s/driver_override", addr);
+	out->override[0] = '\0';
+	if (boxed) {
+		int st = locked_read(ctx, addr, raw, sizeof(raw), &r);
+
+		if (st < 0)
+			return st;
+		if (st == 1) {
+			out->wedged = true;
+			return 0;
+		}
+	} else {
+		r = gh_fs_read_str(ctx, raw, sizeof(raw), "/sys/bus/pci/devices/%s/driver_override", addr);
+	}
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
@@ -76,12 +160,56 @@ static int read_override(struct gh_ctx *ctx, const char *addr, char *buf, size_t
 	/* The kernel shows an unset override as "(null)". */
 	if (!strcmp(gh_util_trim(raw), "(null)"))
 		return 0;
-	if (gh_util_copy(buf, size, gh_util_trim(raw)) < 0) {
+	if (gh_util_copy(out->override, sizeof(out->override), gh_util_trim(raw)) < 0) {
+		out->override[0] = '\0';
 		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: too long: \"%s\"", addr,
 		       gh_util_escape(raw, esc, sizeof(esc)));
 		return -EINVAL;
 	}
 	return 0;
+}
+
+void gh_pci_suspect(struct gh_ctx *ctx, const char *addr)
+{
+	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
+		if (!strcmp(ctx->pci_suspects[i], addr))
+			return;
+	if (ctx->n_pci_suspects == GH_ARRAY_SIZE(ctx->pci_suspects) ||
+	    gh_util_copy(ctx->pci_suspects[ctx->n_pci_suspects], sizeof(ctx->pci_suspects[0]), addr) < 0) {
+		ctx->pci_suspect_all = true;
+		return;
+	}
+	ctx->n_pci_suspects++;
+}
+
+/*
+ * A function whose lock may be held: with no driver (__device_release_driver
+ * removes the driver link before it calls remove(), so a function stuck in
+ * remove() shows none), on vfio-pci (its remove() waits for every user of
+ * the device), NVIDIA's (the cards gpu-hook hands over), or one a journal
+ * holds (a stuck probe() shows the driver it is probing: really_probe adds
+ * the link first). A fork costs about 1 ms (5 ms under TCG); the host's
+ * other devices are read directly.
+ */
+static bool may_be_wedged(const struct gh_ctx *ctx, const struct gh_pci_dev *d)
+{
+	if (!d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de || ctx->pci_suspect_all)
+		return true;
+	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
+		if (!strcmp(ctx->pci_suspects[i], d->addr))
+			return true;
+	return false;
+}
+
+int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr)
+{
+	char raw[128];
+	int rr, r;
+
+	if (!gh_pciid_is_addr(addr))
+		return -EINVAL;
+	r = locked_read(ctx, addr, raw, sizeof(raw), &rr);
+	return r;
 }
 
 static void read_group(struct gh_ctx *ctx, const char *addr, int *group)
@@ -146,7 +274,7 @@ int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
 		return r;
 	if (gh_fs_link_base(ctx, out->driver, sizeof(out->driver), "/sys/bus/pci/devices/%s/driver", addr) < 0)
 		out->driver[0] = '\0';
-	r = read_override(ctx, addr, out->override, sizeof(out->override));
+	r = read_override(ctx, addr, may_be_wedged(ctx, out), out);
 	if (r < 0)
 		return r;
 	read_group(ctx, addr, &out->iommu_group);

@@ -21,13 +21,36 @@ struct gh_pci_dev {
 	char power_state[16];		/* "D0", "" when absent */
 	struct gh_strv drm;		/* "card0", "renderD128" */
 	struct gh_strv fbs;		/* "fb0" */
+	bool wedged;			/* driver_override did not answer: the device lock is held */
 };
 
 /*
+ * How long a read under the device lock may take. Such a read answers in
+ * microseconds unless a remove() or probe() holds the lock in the kernel.
+ */
+#define GH_PCI_LOCK_WAIT_MS 1000
+
+/*
  * Reads one function. -ENOENT when absent; -EINVAL (logged, naming the file
- * and value) when an id or class attribute is not a number.
+ * and value) when an id or class attribute is not a number. A function that
+ * may be wedged (no driver, vfio-pci, NVIDIA's, or marked with
+ * gh_pci_suspect) has driver_override read
+ * in a timeboxed child: when it does not answer, out->wedged is set, the
+ * override is left "" (unknown) and 0 is returned.
  */
 int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out);
+/*
+ * Marks addr as one whose device lock may be held whatever its driver (a
+ * function a journal holds: a probe() of a timed-out step leaves the driver
+ * link pointing at the driver that is stuck).
+ */
+void gh_pci_suspect(struct gh_ctx *ctx, const char *addr);
+/*
+ * Whether addr's device lock is held: its driver_override read in a
+ * timeboxed child gets no answer within GH_PCI_LOCK_WAIT_MS. 1 wedged, 0 it
+ * answers (or the function is gone), -errno when no child could be started.
+ */
+int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr);
 void gh_pci_dev_free(struct gh_pci_dev *dev);
 /* Every address under /sys/bus/pci/devices, sorted. */
 int gh_pci_list(struct gh_ctx *ctx, struct gh_strv *out);

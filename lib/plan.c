@@ -31,6 +31,22 @@ const char *gh_plan_action_name(enum gh_action a)
 	return action_names[a];
 }
 
+void gh_plan_deadlines(const struct gh_policy *pol, struct gh_deadlines *out)
+{
+	out->step_ms = pol->timeout_ms;
+	out->module_ms = pol->module_timeout_ms;
+	out->service_ms = pol->service_timeout_ms;
+}
+
+unsigned gh_plan_deadline_ms(const struct gh_deadlines *d, enum gh_action a)
+{
+	if (a == GH_ACT_MODULE_LOAD || a == GH_ACT_MODULE_UNLOAD)
+		return d->module_ms;
+	if (a == GH_ACT_SERVICE_STOP || a == GH_ACT_SERVICE_START)
+		return d->service_ms;
+	return d->step_ms;
+}
+
 static int set_op(struct gh_op *op, enum gh_action a, const char *target, const char *arg)
 {
 	op->action = a;
@@ -311,7 +327,7 @@ static struct json_object *strv_json(const struct gh_strv *sv)
 	return a;
 }
 
-static struct json_object *op_json(const struct gh_op *op)
+static struct json_object *op_json(const struct gh_op *op, const struct gh_deadlines *dl)
 {
 	struct json_object *o = json_object_new_object();
 	char desc[512];
@@ -324,6 +340,7 @@ static struct json_object *op_json(const struct gh_op *op)
 								      : str_or_null(op->arg));
 	if (gh_plan_describe(op, desc, sizeof(desc)) >= 0)
 		json_object_object_add(o, "description", json_object_new_string(desc));
+	json_object_object_add(o, "deadline_ms", json_object_new_int64(gh_plan_deadline_ms(dl, op->action)));
 	return o;
 }
 
@@ -356,10 +373,12 @@ struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_hos
 				    bool dry_run)
 {
 	struct json_object *o = json_object_new_object();
-	struct json_object *devs, *steps, *host, *mods;
+	struct json_object *devs, *steps, *host, *mods, *dlo;
+	struct gh_deadlines dl;
 
 	if (!o)
 		return NULL;
+	gh_plan_deadlines(&h->pol, &dl);
 	json_object_object_add(o, "vmid", h->vmid ? json_object_new_int64(h->vmid) : NULL);
 	json_object_object_add(o, "phase", json_object_new_string(phase));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
@@ -395,13 +414,21 @@ struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_hos
 	}
 	json_object_object_add(o, "host", host);
 
+	dlo = json_object_new_object();
+	if (dlo) {
+		json_object_object_add(dlo, "timeout_ms", json_object_new_int64(dl.step_ms));
+		json_object_object_add(dlo, "module_timeout_ms", json_object_new_int64(dl.module_ms));
+		json_object_object_add(dlo, "service_timeout_ms", json_object_new_int64(dl.service_ms));
+	}
+	json_object_object_add(o, "deadlines", dlo);
 	steps = json_object_new_array();
 	for (unsigned i = 0; steps && i < p->n; i++) {
-		struct json_object *s = op_json(&p->v[i].op);
+		struct json_object *s = op_json(&p->v[i].op, &dl);
 
 		if (!s)
 			continue;
-		json_object_object_add(s, "undo", p->v[i].undo.action == GH_ACT_NONE ? NULL : op_json(&p->v[i].undo));
+		json_object_object_add(s, "undo",
+				       p->v[i].undo.action == GH_ACT_NONE ? NULL : op_json(&p->v[i].undo, &dl));
 		json_object_array_add(steps, s);
 	}
 	json_object_object_add(o, "steps", steps);

@@ -57,6 +57,20 @@ struct gh_plan {
 	struct gh_strv notes;
 };
 
+/*
+ * How long one step may take before its child is left behind: the policy's
+ * timeout for sysfs writes and signals, module_timeout for module loads and
+ * unloads, service_timeout for systemctl start and stop.
+ */
+struct gh_deadlines {
+	unsigned step_ms;
+	unsigned module_ms;
+	unsigned service_ms;
+};
+
+void gh_plan_deadlines(const struct gh_policy *pol, struct gh_deadlines *out);
+unsigned gh_plan_deadline_ms(const struct gh_deadlines *d, enum gh_action a);
+
 int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan *out);
 void gh_plan_free(struct gh_plan *p);
 const char *gh_plan_action_name(enum gh_action a);
@@ -65,7 +79,8 @@ int gh_plan_describe(const struct gh_op *op, char *buf, size_t size);
 /*
  * The JSON contract: { vmid, phase, dry_run, devices: [{address, class,
  * vendor, device, driver|null, override|null, iommu_group, target, ...}],
- * host: {...}, steps: [{action, target, arg, description, undo}],
+ * host: {...}, deadlines: {timeout_ms, module_timeout_ms, service_timeout_ms},
+ * steps: [{action, target, arg, description, deadline_ms, undo}],
  * refusals: [...], notes: [...] }. NULL on allocation failure.
  */
 struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_host *h, const char *phase,

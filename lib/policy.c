@@ -64,6 +64,9 @@ int gh_policy_init(struct gh_policy *p)
 	p->timeout_ms = 10000;
 	p->start_watch_ms = 1800000;
 	p->reboot_watch_ms = 60000;
+	/* A real nvidia-drm load boots each GPU's firmware: 1-3 s per GPU, and a host may have eight. */
+	p->module_timeout_ms = 60000;
+	p->service_timeout_ms = 60000;
 	p->wait_ms = 5000;
 	p->sched_policy = SCHED_OTHER;
 	CPU_ZERO(&p->others);
@@ -229,6 +232,15 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 			perr(pp, "reboot_watch: expected a duration from 1s to 60m (\"60s\"), not '%s'", esc);
 		else
 			p->reboot_watch_ms = ms;
+	} else if (!strcmp(key, "module_timeout") || !strcmp(key, "service_timeout")) {
+		unsigned ms;
+
+		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 600000)
+			perr(pp, "%s: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '%s'", key, esc);
+		else if (key[0] == 'm')
+			p->module_timeout_ms = ms;
+		else
+			p->service_timeout_ms = ms;
 	} else {
 		perr(pp, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
 	}

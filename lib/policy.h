@@ -15,6 +15,8 @@
  *   timeout  = 10s | 2500ms | 10                   (default 10 s, 1..300 s)
  *   start_watch  = 30m    watcher bound on a start under the config lock (10 s..24 h)
  *   reboot_watch = 60s    how long a reboot's post-stop keeps the card for the restart (1 s..60 m)
+ *   module_timeout  = 60s    one module load or unload   (default 60 s, 1..600 s)
+ *   service_timeout = 60s    one systemctl start or stop (default 60 s, 1..600 s)
  *   [drivers]
  *   0000:01:00.1 = snd_hda_intel                   host driver per function
  *   [pinning]
@@ -58,7 +60,9 @@ struct gh_policy {
 	enum gh_holders_mode holders;
 	enum gh_console_mode console;
 	bool restore;
-	unsigned timeout_ms;
+	unsigned timeout_ms;		/* one sysfs write or signal step */
+	unsigned module_timeout_ms;	/* one module load or unload */
+	unsigned service_timeout_ms;	/* one systemctl start or stop */
 	unsigned start_watch_ms;	/* lib/watch.h */
 	unsigned reboot_watch_ms;
 	int vcpus[GH_POLICY_VCPUS_MAX];

@@ -214,9 +214,10 @@ static int group_node(struct gh_ctx *ctx, const char *addr)
 	return -ENOENT;
 }
 
-int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, unsigned *elapsed_ms)
+int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, const struct gh_deadlines *dl, unsigned *elapsed_ms)
 {
 	unsigned long long t0 = gh_timebox_now_ms();
+	unsigned timeout_ms = gh_plan_deadline_ms(dl, op->action);
 	const char *t = op->target, *a = op->arg;
 	char path[PATH_MAX], cur[64];
 	struct call c = { .kind = CALL_SERVICE };
@@ -304,7 +305,7 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, u
 		if (!strcmp(cur, a))
 			break;
 		if (!strcmp(a, "vfio-pci") && gh_fs_exists(ctx, "/sys/bus/pci/drivers/vfio-pci") <= 0) {
-			r = module_call(ctx, timeout_ms, CALL_MOD_LOAD, "vfio_pci");
+			r = module_call(ctx, dl->module_ms, CALL_MOD_LOAD, "vfio_pci");
 			if (r < 0) {
 				if (r != -ETIMEDOUT)
 					gh_err(ctx, "cannot load vfio-pci: %s", strerror(-r));
@@ -383,7 +384,7 @@ static void log_step(struct gh_ctx *ctx, const char *label, unsigned i, unsigned
 		       r == -ETIMEDOUT ? "timed out" : strerror(-r), ms);
 }
 
-int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
+int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_deadlines *dl)
 {
 	int r;
 
@@ -397,7 +398,7 @@ int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms
 		r = gh_journal_save(ctx, j);
 		if (r < 0)
 			return r;
-		r = gh_run_op(ctx, op, timeout_ms, &ms);
+		r = gh_run_op(ctx, op, dl, &ms);
 		log_step(ctx, "step", i, j->n_steps, op, r, ms);
 		if (r < 0) {
 			j->status[i] = r == -ETIMEDOUT ? GH_J_WEDGED : GH_J_FAILED;
@@ -609,7 +610,7 @@ static const char *stranded_by(const struct gh_plan *p, const struct gh_journal 
  * stranded_by and gh_run_build_return).
  */
 static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_journal *j,
-			   unsigned timeout_ms, int *results, struct gh_strv *failed_devs, const char *label)
+			   const struct gh_deadlines *dl, int *results, struct gh_strv *failed_devs, const char *label)
 {
 	struct gh_strv loaded = { 0 };
 	const char *stranded = NULL;
@@ -634,7 +635,7 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, const st
 				i + 1, p->n, op->target, stranded);
 			continue;
 		}
-		r = gh_run_op(ctx, op, timeout_ms, &ms);
+		r = gh_run_op(ctx, op, dl, &ms);
 		log_step(ctx, label, i, p->n, op, r, ms);
 		results[i] = r;
 		if (r >= 0 && op->action == GH_ACT_MODULE_LOAD)
@@ -650,7 +651,7 @@ static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, const st
 	return first;
 }
 
-int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
+int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_deadlines *dl)
 {
 	struct gh_strv failed_devs = { 0 };
 	struct gh_plan p = { 0 };
@@ -667,7 +668,7 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 		gh_plan_free(&p);
 		return -ENOMEM;
 	}
-	first = run_best_effort(ctx, &p, j, timeout_ms, results, &failed_devs, "undo");
+	first = run_best_effort(ctx, &p, j, dl, results, &failed_devs, "undo");
 	for (unsigned i = 0; i < p.n; i++) {
 		struct gh_jdev *d = gh_journal_dev(j, p.v[i].op.target);
 
@@ -743,7 +744,7 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms)
 	return first;
 }
 
-int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms)
+int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_deadlines *dl)
 {
 	struct gh_strv failed_devs = { 0 };
 	int *results = calloc(p->n + 1, sizeof(int));
@@ -751,7 +752,7 @@ int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms
 
 	if (!results)
 		return -ENOMEM;
-	r = run_best_effort(ctx, p, NULL, timeout_ms, results, &failed_devs, "step");
+	r = run_best_effort(ctx, p, NULL, dl, results, &failed_devs, "step");
 	gh_strv_free(&failed_devs);
 	free(results);
 	return r;

@@ -15,8 +15,13 @@
 #include "journal.h"
 #include "plan.h"
 
-/* Runs one operation. 0, or -errno logged once here; -ETIMEDOUT when the child was stuck. */
-int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, unsigned *elapsed_ms);
+/*
+ * Runs one operation within its deadline (gh_plan_deadline_ms: module loads
+ * and unloads get dl->module_ms, systemctl dl->service_ms, the rest
+ * dl->step_ms). 0, or -errno logged once here; -ETIMEDOUT when the child was
+ * stuck.
+ */
+int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, const struct gh_deadlines *dl, unsigned *elapsed_ms);
 
 /*
  * Runs the journal's pending steps in order, saving the journal around each.
@@ -25,7 +30,7 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, unsigned timeout_ms, u
  * caller then undoes with gh_run_return(). On success the journal is marked
  * complete.
  */
-int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms);
+int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_deadlines *dl);
 
 /*
  * The way back from a journal: for what was (or may have been) done, in this
@@ -46,12 +51,12 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
  * back the journal is removed and 0 returned; otherwise the journal keeps
  * what is left to undo and the first error is returned.
  */
-int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, unsigned timeout_ms);
+int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_deadlines *dl);
 
 /* Clears the wedged marks so that a later return tries those devices again. */
 void gh_run_unwedge(struct gh_journal *j);
 
 /* Runs a plan without a journal (the way back when none was kept), best effort. */
-int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, unsigned timeout_ms);
+int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_deadlines *dl);
 
 #endif

@@ -135,6 +135,58 @@ START_TEST(dry_run_json)
 }
 END_TEST
 
+/*
+ * The dry run shows each step's deadline from the policy: module steps get
+ * module_timeout, systemctl steps service_timeout, the rest timeout.
+ */
+START_TEST(dry_run_deadlines)
+{
+	struct fx *fx = fx_new();
+	struct fx_run *r = calloc(1, sizeof(*r));
+	struct json_object *o, *steps, *dl;
+	unsigned modules = 0, services = 0, others = 0;
+
+	fx_example_host(fx);
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 5s\nmodule_timeout = 90s\nservice_timeout = 45000ms\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--json", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	o = json_tokener_parse(r->out);
+	ck_assert_ptr_nonnull(o);
+	dl = get(o, "deadlines");
+	ck_assert_int_eq(json_object_get_int(get(dl, "timeout_ms")), 5000);
+	ck_assert_int_eq(json_object_get_int(get(dl, "module_timeout_ms")), 90000);
+	ck_assert_int_eq(json_object_get_int(get(dl, "service_timeout_ms")), 45000);
+	steps = get(o, "steps");
+	for (size_t i = 0; i < json_object_array_length(steps); i++) {
+		struct json_object *s = json_object_array_get_idx(steps, i);
+		const char *a = json_object_get_string(get(s, "action"));
+		int ms = json_object_get_int(get(s, "deadline_ms"));
+
+		if (!strncmp(a, "module-", 7)) {
+			ck_assert_int_eq(ms, 90000);
+			modules++;
+		} else if (!strncmp(a, "service-", 8)) {
+			ck_assert_int_eq(ms, 45000);
+			services++;
+		} else {
+			ck_assert_msg(ms == 5000, "%s: %d", a, ms);
+			others++;
+		}
+	}
+	ck_assert(modules && services && others);
+	json_object_put(o);
+
+	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_msg(strstr(r->out, "unload module nvidia_drm (libkmod, no force) (deadline 90 s)"), "%s", r->out);
+	ck_assert_msg(strstr(r->out, "stop nvidia-persistenced.service (systemctl stop) (deadline 45 s)"), "%s", r->out);
+	ck_assert_msg(strstr(r->out, "/sys/bus/pci/drivers_probe (expect vfio-pci) (deadline 5 s)"), "%s", r->out);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(status_json)
 {
 	struct fx *fx = fx_new();
@@ -350,6 +402,7 @@ int main(void)
 	tcase_add_test(tc, bad_vmid);
 	tcase_add_test(tc, demo_dry_run);
 	tcase_add_test(tc, dry_run_json);
+	tcase_add_test(tc, dry_run_deadlines);
 	tcase_add_test(tc, status_json);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, refusal_exits_1);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* PCI functions read from a fixture sysfs. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "pci.h"
+#include "timebox.h"
 
 /* A Turing card: VGA, HDA, xHCI (built-in xhci_hcd), UCSI (nvidia-gpu), one group. */
 static void turing(struct fx *fx)
@@ -107,6 +111,70 @@ START_TEST(driver_override_values)
 	gh_pci_dev_free(&d);
 	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:01:00.2", &d), 0);
 	ck_assert_str_eq(d.override, "");
+	gh_pci_dev_free(&d);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+/*
+ * A remove() stuck in the kernel holds the device lock, and the kernel's
+ * driver_override_show() takes it: a reader sleeps until remove() returns.
+ * A FIFO that nobody writes blocks its reader in open() the same way.
+ */
+static void lock_held(struct fx *fx, const char *addr)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "/sys/devices/pci0000:00/%s/driver_override", addr);
+	fx_rm(fx, p);
+	ck_assert_int_eq(mkfifo(fx_path(fx, p), 0644), 0);
+}
+
+START_TEST(wedged_override_is_read_in_a_child)
+{
+	struct fx *fx = fx_new();
+	unsigned long long t0, ms;
+	struct gh_pci_dev d;
+
+	turing(fx);
+	fx_pci(fx, "0000:02:00.0", 0x8086, 0x1533, 0x020000, "igb", 20);
+	/* __device_release_driver drops the driver link before it calls remove(). */
+	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver");
+	lock_held(fx, "0000:01:00.0");
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:01:00.0", &d), 0);
+	ms = gh_timebox_now_ms() - t0;
+	ck_assert_msg(ms >= GH_PCI_LOCK_WAIT_MS - 50 && ms < GH_PCI_LOCK_WAIT_MS + 1500, "%llu ms", ms);
+	ck_assert(d.wedged);
+	ck_assert_str_eq(d.override, "");
+	ck_assert_str_eq(d.driver, "");
+	/* The rest of the function takes no lock and is read as usual. */
+	ck_assert_uint_eq(d.device, 0x1e84);
+	ck_assert_int_eq(d.iommu_group, 14);
+	gh_pci_dev_free(&d);
+	ck_assert_msg(fx_log_has(fx, "0000:01:00.0/driver_override: no answer within 1000 ms"), "%s", fx->log);
+	ck_assert_int_eq(gh_pci_lock_stuck(fx->ctx, "0000:01:00.0"), 1);
+
+	/* A function that answers: its value comes back from the child, and it is not wedged. */
+	fx_pci_attr(fx, "0000:01:00.1", "driver_override", "vfio-pci");
+	ck_assert_int_eq(gh_pci_lock_stuck(fx->ctx, "0000:01:00.1"), 0);
+	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:01:00.1", &d), 0);
+	ck_assert(!d.wedged);
+	ck_assert_str_eq(d.override, "vfio-pci");
+	gh_pci_dev_free(&d);
+	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:02:00.0", &d), 0);
+	ck_assert(!d.wedged);
+	gh_pci_dev_free(&d);
+
+	/* A function a journal holds, stuck in its driver's probe(): the link shows that driver. */
+	lock_held(fx, "0000:02:00.0");
+	gh_pci_suspect(fx->ctx, "0000:02:00.0");
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:02:00.0", &d), 0);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, GH_PCI_LOCK_WAIT_MS + 1500);
+	ck_assert(d.wedged);
+	ck_assert_str_eq(d.driver, "igb");
 	gh_pci_dev_free(&d);
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
@@ -344,6 +412,7 @@ int main(void)
 	tcase_add_test(tc, turing_card_four_functions);
 	tcase_add_test(tc, gpu_with_console_nodes);
 	tcase_add_test(tc, driver_override_values);
+	tcase_add_test(tc, wedged_override_is_read_in_a_child);
 	tcase_add_test(tc, unbound_without_group_or_power_state);
 	tcase_add_test(tc, bad_attribute_names_file_and_value);
 	tcase_add_test(tc, absent_and_invalid_addresses);

@@ -42,6 +42,8 @@ START_TEST(defaults)
 	ck_assert_int_eq(p.console, GH_CONSOLE_AUTO);
 	ck_assert(p.restore);
 	ck_assert_uint_eq(p.timeout_ms, 10000);
+	ck_assert_uint_eq(p.module_timeout_ms, 60000);
+	ck_assert_uint_eq(p.service_timeout_ms, 60000);
 	ck_assert_uint_eq(p.wait_ms, 5000);
 	ck_assert_int_eq(p.sched_policy, SCHED_OTHER);
 	ck_assert_int_eq(p.sched_priority, 0);
@@ -194,6 +196,40 @@ static void expect_error(const char *text, const char *message)
 	gh_policy_free(&p);
 	fx_free(fx);
 }
+
+static void expect_deadlines(const char *text, unsigned step_ms, unsigned module_ms, unsigned service_ms)
+{
+	struct fx *fx = fx_new();
+	struct gh_policy p;
+
+	ck_assert_int_eq(gh_policy_init(&p), 0);
+	ck_assert_msg(parse(fx, text, &p) == 0, "%s\n%s", text, fx->log);
+	ck_assert_uint_eq(p.timeout_ms, step_ms);
+	ck_assert_uint_eq(p.module_timeout_ms, module_ms);
+	ck_assert_uint_eq(p.service_timeout_ms, service_ms);
+	gh_policy_free(&p);
+	fx_free(fx);
+}
+
+/* module_timeout and service_timeout: the syntax of timeout, 1 s to 600 s, each on its own. */
+START_TEST(module_and_service_timeouts)
+{
+	expect_deadlines("[handoff]\nmodule_timeout = 90s\n", 10000, 90000, 60000);
+	expect_deadlines("[handoff]\nservice_timeout = 120\n", 10000, 60000, 120000);
+	expect_deadlines("[handoff]\nmodule_timeout = 1000ms\nservice_timeout = 600s\ntimeout = 2s\n", 2000, 1000, 600000);
+	expect_deadlines("[handoff]\ntimeout = 300s\nmodule_timeout = 1s\n", 300000, 1000, 60000);
+	expect_error("[handoff]\nmodule_timeout = 0\n", "p.ini:2: module_timeout: expected a duration from 1s to 600s");
+	expect_error("[handoff]\n\nservice_timeout = 601s\n",
+		     "p.ini:3: service_timeout: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '601s'");
+	expect_error("[handoff]\nmodule_timeout = 999ms\n", "p.ini:2: module_timeout: expected a duration");
+	expect_error("[handoff]\nservice_timeout = 11m\n", "p.ini:2: service_timeout: expected a duration");
+	expect_deadlines("[handoff]\nservice_timeout = 2m\n", 10000, 60000, 120000);
+	expect_error("[handoff]\nmodule_timeout = -5\n", "p.ini:2: module_timeout: expected a duration");
+	expect_error("[handoff]\nservice_timeout =\n", "p.ini:2: service_timeout: expected a duration");
+	/* Only [handoff] knows them. */
+	expect_error("[pinning]\nmodule_timeout = 60s\n", "p.ini:2: unknown key 'module_timeout' in [pinning]");
+}
+END_TEST
 
 START_TEST(bad_values)
 {
@@ -376,6 +412,7 @@ int main(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_key_and_override);
 	tcase_add_test(tc, values);
+	tcase_add_test(tc, module_and_service_timeouts);
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, indented_lines_are_not_continuations);
 	tcase_add_test(tc, long_lines);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,9 @@ static int f_module_remove(struct gh_ctx *ctx, const char *name)
 {
 	if (fault(ctx, "module", name))
 		return -EAGAIN;
+	/* A real unload or load of nvidia-drm takes seconds (GSP firmware per GPU). */
+	if (fault(ctx, "slow", name))
+		sleep(2);
 	return gh_sim_ops.module_remove(ctx, name);
 }
 
@@ -76,6 +80,8 @@ static int f_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 {
 	if (!strcmp(verb, "stop") && fault(ctx, "service", unit))
 		return -1;
+	if (fault(ctx, "slow", unit))
+		sleep(2);
 	return gh_sim_ops.service(ctx, verb, unit);
 }
 
@@ -97,6 +103,7 @@ static const struct gh_ops fault_ops = {
 };
 
 static struct gh_ops ops;
+static const struct gh_deadlines dl5 = { 5000, 5000, 5000 };
 
 static struct fx *host(void)
 {
@@ -267,7 +274,7 @@ START_TEST(journal_after_each_step)
 	for (unsigned i = 0; i < disk.n_steps; i++)
 		ck_assert_int_eq(disk.status[i], GH_J_PENDING);
 	gh_journal_free(&disk);
-	ck_assert_int_eq(gh_run_forward(fx->ctx, &j, 5000), -EAGAIN);
+	ck_assert_int_eq(gh_run_forward(fx->ctx, &j, &dl5), -EAGAIN);
 	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &disk), 0);
 	ck_assert(!disk.complete);
 	for (unsigned i = 0; i < disk.n_steps; i++)
@@ -303,7 +310,7 @@ START_TEST(crash_mid_way_then_pre_start_again)
 	ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
 	/* The hook died during step 8: 1-7 done, 8 running. */
 	for (unsigned i = 0; i < 7; i++) {
-		ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, 5000, NULL), 0);
+		ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, &dl5, NULL), 0);
 		j.status[i] = GH_J_DONE;
 	}
 	j.status[7] = GH_J_RUNNING;
@@ -339,12 +346,12 @@ START_TEST(recover_from_every_recorded_state)
 		ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
 		ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
 		for (unsigned i = 0; i < k; i++) {
-			ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, 5000, NULL), 0);
+			ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, &dl5, NULL), 0);
 			j.status[i] = GH_J_DONE;
 		}
 		/* Step k+1 was running (its effect may or may not have happened: here it did). */
 		if (k < 13) {
-			gh_run_op(fx->ctx, &j.steps[k].op, 5000, NULL);
+			gh_run_op(fx->ctx, &j.steps[k].op, &dl5, NULL);
 			j.status[k] = GH_J_RUNNING;
 		} else {
 			j.complete = true;
@@ -529,6 +536,232 @@ START_TEST(timeout_wedges_and_recover_restores)
 }
 END_TEST
 
+/*
+ * remove() stuck in the kernel holds the card's device lock, and the kernel's
+ * driver_override_show() takes it: every reader sleeps until remove()
+ * returns. A FIFO nobody writes blocks its readers in open() the same way.
+ */
+static void lock_held(struct fx *fx, const char *addr)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "/sys/devices/pci0000:00/%s/driver_override", addr);
+	fx_rm(fx, p);
+	ck_assert_int_eq(mkfifo(fx_path(fx, p), 0644), 0);
+}
+
+/* Runs the hook on the fixture (b, c may be NULL); returns how long it took. */
+static unsigned long long hook_ms(struct fx *fx, struct fx_run *r, const char *a, const char *b, const char *c)
+{
+	char *args[8];
+	unsigned long long t0 = gh_timebox_now_ms();
+	int n = 0;
+
+	args[n++] = (char *)a;
+	if (b)
+		args[n++] = (char *)b;
+	if (c)
+		args[n++] = (char *)c;
+	args[n++] = "--root";
+	args[n++] = fx->root;
+	args[n] = NULL;
+	fx_run_argv(r, NULL, args);
+	return gh_timebox_now_ms() - t0;
+}
+
+static void journal_text(struct fx *fx, char *buf, size_t size)
+{
+	ck_assert_int_ge(gh_fs_read_str(fx->ctx, buf, size, "/run/gpu-hook/111.json"), 0);
+}
+
+/*
+ * post-stop's unbind from vfio-pci timed out and remove() still holds the
+ * card's lock. status, check, recover, post-stop and a second pre-start each
+ * answer within their deadline, name the card wedged and why, and change
+ * nothing; once remove() returns, one recover restores the host.
+ */
+START_TEST(wedged_card_answers_within_deadlines)
+{
+	struct fx *fx = host();
+	struct fx_run *r = malloc(sizeof(*r));
+	char before[512], after[512], jbefore[16384], jnow[16384];
+	const char *why = "0000:01:00.0 is wedged: remove() stuck in the kernel; gpu-hook's way back for VM 111 timed "
+			  "out on it (/run/gpu-hook/111.json)";
+	unsigned long long t0, ms;
+	struct gh_journal j;
+
+	ck_assert_ptr_nonnull(r);
+	state(fx, before, sizeof(before));
+	short_deadline(fx);
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+	gh_journal_dev(&j, "0000:01:00.0")->wedged = true;
+	j.complete = false;
+	ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+	gh_journal_free(&j);
+	/* __device_release_driver drops the driver link, then calls the remove() that is stuck. */
+	fx_rm(fx, "/sys/bus/pci/drivers/vfio-pci/0000:01:00.0");
+	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver");
+	lock_held(fx, "0000:01:00.0");
+	/* What vfio-pci's remove() waits for: a QEMU that still has the group open. */
+	fx_proc(fx, 3300, "kvm", "/usr/bin/kvm -id 111", "/qemu.slice/111.scope");
+	/* The group's node as a character device: holders are matched by identity. */
+	fx_rm(fx, "/dev/vfio/14");
+	fx_node(fx, "/dev/vfio/14", "/dev/random");
+	fx_proc_fd(fx, 3300, 30, "/dev/vfio/14");
+	journal_text(fx, jbefore, sizeof(jbefore));
+
+	ms = hook_ms(fx, r, "status", NULL, NULL);
+	ck_assert_msg(r->status == 0 && ms < 5000, "status %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(strstr(r->out, "wedged: remove() stuck in the kernel; gpu-hook's way back for VM 111"), "%s",
+		      r->out);
+	ck_assert_msg(strstr(r->out, "; held by pid 3300 (kvm"), "%s", r->out);
+	ms = hook_ms(fx, r, "status", "111", "--json");
+	ck_assert_msg(r->status == 0 && ms < 5000, "status %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(strstr(r->out, "\"wedged\":true") || strstr(r->out, "\"wedged\": true"), "%s", r->out);
+	ck_assert_msg(strstr(r->out, "remove() stuck in the kernel"), "%s", r->out);
+	ms = hook_ms(fx, r, "check", "111", NULL);
+	ck_assert_msg(r->status == 1 && ms < 5000, "check %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(strstr(r->out, why), "%s", r->out);
+
+	fx_log_clear(fx);
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EBUSY);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_msg(fx_log_has(fx, "refusing to recover: 0000:01:00.0 is wedged: remove() stuck"), "%s", fx->log);
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(post_stop(fx, 111), -EBUSY);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 5000);
+	ck_assert_msg(fx_log_has(fx, "not giving the card back: 0000:01:00.0 is wedged"), "%s", fx->log);
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(pre_start(fx, 111), -EBUSY);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_msg(fx_log_has(fx, "cannot undo it: 0000:01:00.0 is wedged"), "%s", fx->log);
+	journal_text(fx, jnow, sizeof(jnow));
+	ck_assert_str_eq(jnow, jbefore);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia"), 0);
+
+	/* remove() returns once QEMU is gone: the lock answers, the card is off vfio-pci, its override still set. */
+	fx_rm(fx, "/proc/3300");
+	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver_override");
+	fx_pci_attr(fx, "0000:01:00.0", "driver_override", "vfio-pci");
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/*
+ * Another program's unbind is stuck in nvidia's remove() (no journal): the
+ * dry run and pre-start refuse at once, naming the card wedged and the
+ * process nvidia waits for, and change nothing.
+ */
+START_TEST(foreign_wedge_refuses_pre_start)
+{
+	struct fx *fx = host();
+	struct fx_run *r = malloc(sizeof(*r));
+	unsigned long long t0, ms;
+
+	ck_assert_ptr_nonnull(r);
+	fx_rm(fx, "/sys/bus/pci/drivers/nvidia/0000:01:00.0");
+	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver");
+	lock_held(fx, "0000:01:00.0");
+	ms = hook_ms(fx, r, "111", "pre-start", "--dry-run");
+	ck_assert_msg(r->status == 1 && ms < 5000, "dry run %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(strstr(r->out, "REFUSED") && strstr(r->out, "0000:01:00.0 is wedged: remove() stuck in the kernel; "
+							     "no gpu-hook journal names it"), "%s", r->out);
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(pre_start(fx, 111), -EPERM);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_msg(fx_log_has(fx, "refusing: 0000:01:00.0 is wedged: remove() stuck in the kernel"), "%s", fx->log);
+	/* nv_pci_remove waits for the users of /dev/nvidia0: nvidia-persistenced is named. */
+	ck_assert_msg(fx_log_has(fx, "held by pid 900 (nvidia-persiste"), "%s", fx->log);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia_drm"), 1);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/*
+ * Each step gets the deadline of its kind: an unload or a systemctl stop
+ * that takes 2 s finishes under module_timeout and service_timeout although
+ * timeout (the sysfs writes') is 1 s, and times out when its own key is 1 s.
+ */
+START_TEST(module_and_service_steps_get_their_deadlines)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+
+	state(fx, before, sizeof(before));
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 1s\nmodule_timeout = 4s\nservice_timeout = 4s\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	fx_file(fx, "/fault/slow", "nvidia_drm\n");
+	ck_assert_msg(pre_start(fx, 111) == 0, "%s", fx->log);
+	ck_assert_msg(post_stop(fx, 111) == 0, "%s", fx->log);
+	fx_file(fx, "/fault/slow", "nvidia-persistenced.service\n");
+	ck_assert_msg(pre_start(fx, 111) == 0, "%s", fx->log);
+	ck_assert_msg(post_stop(fx, 111) == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 10s\nmodule_timeout = 1s\n");
+	fx_file(fx, "/fault/slow", "nvidia_drm\n");
+	fx_log_clear(fx);
+	ck_assert_int_eq(pre_start(fx, 111), -ETIMEDOUT);
+	ck_assert_msg(fx_log_has(fx, "unload module nvidia_drm: no answer within 1000 ms"), "%s", fx->log);
+	sleep(2);
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 10s\nservice_timeout = 1s\n");
+	fx_file(fx, "/fault/slow", "nvidia-persistenced.service\n");
+	fx_log_clear(fx);
+	ck_assert_int_eq(pre_start(fx, 111), -ETIMEDOUT);
+	ck_assert_msg(fx_log_has(fx, "systemctl stop nvidia-persistenced.service: no answer within 1000 ms"), "%s",
+		      fx->log);
+	sleep(2);
+	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
+/*
+ * recover and the undo at the start of a new handoff give a stuck write the
+ * journal VM's policy deadline (1 s here), not a fixed 10 s.
+ */
+START_TEST(recover_and_settle_use_the_policy_deadline)
+{
+	for (int settle = 0; settle < 2; settle++) {
+		struct fx *fx = host();
+		char before[512];
+		unsigned long long t0, ms;
+		struct gh_journal j;
+		int r;
+
+		state(fx, before, sizeof(before));
+		short_deadline(fx);
+		ck_assert_int_eq(pre_start(fx, 111), 0);
+		ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
+		j.complete = false;
+		ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+		gh_journal_free(&j);
+		fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/vfio-pci/unbind\n");
+		fx_log_clear(fx);
+		t0 = gh_timebox_now_ms();
+		r = settle ? pre_start(fx, 111) : gh_handoff_recover(fx->ctx, "111");
+		ms = gh_timebox_now_ms() - t0;
+		ck_assert_msg(r < 0, "%s", fx->log);
+		ck_assert_msg(ms < 1000 + 2000, "%llu ms", ms);
+		ck_assert_msg(fx_log_has(fx, "unbind: no answer within 1000 ms"), "%s", fx->log);
+		kernel_answers_then_recover(fx, before);
+		fx_free(fx);
+	}
+}
+END_TEST
+
 START_TEST(holders_stop_unit_and_kill)
 {
 	struct fx *fx = host();
@@ -689,6 +922,10 @@ int main(void)
 	tcase_add_test(tc, vfio_group_still_held_at_post_stop);
 	tcase_add_test(tc, remove_hangs_on_the_way_back);
 	tcase_add_test(tc, timeout_wedges_and_recover_restores);
+	tcase_add_test(tc, wedged_card_answers_within_deadlines);
+	tcase_add_test(tc, foreign_wedge_refuses_pre_start);
+	tcase_add_test(tc, module_and_service_steps_get_their_deadlines);
+	tcase_add_test(tc, recover_and_settle_use_the_policy_deadline);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
 	tcase_add_test(tc, vfio_pci_unavailable_refuses_first);
 	tcase_add_test(tc, one_gpu_two_vms);

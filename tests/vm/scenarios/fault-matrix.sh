@@ -119,7 +119,7 @@ chmod +x /usr/bin/systemctl
 sleep 1000 &
 svc=$!
 echo $svc > /sys/fs/cgroup/system.slice/stuck.service/cgroup.procs
-printf '[handoff]\nservices = stuck.service\ntimeout = 2s\n' > /etc/gpu-hook/111.ini
+printf '[handoff]\nservices = stuck.service\nservice_timeout = 2s\n' > /etc/gpu-hook/111.ini
 expect_timeout "the service did not stop" 111 pre-start
 settle; r=$? # restore first either way, so later rows start from the host as it was
 if [ $took -gt 600 ]; then hung=1; else tally $r; fi
@@ -131,7 +131,7 @@ kill $svc; wait $svc 2>/dev/null
 # answers within its deadline, undoes what it can, and once remove() returns one
 # recover restores the host.
 start_row "remove() hangs on the way in"
-printf '[handoff]\ntimeout = 2s\n' > /etc/gpu-hook/111.ini
+printf '[handoff]\ntimeout = 2s\nmodule_timeout = 2s\n' > /etc/gpu-hook/111.ini
 echo 8000 > /sys/module/nvidia/parameters/remove_delay_ms
 expect_timeout "remove() hung" 111 pre-start
 [ -e /run/gpu-hook/111.json ] || fail "no journal after a wedged step"
