@@ -401,7 +401,15 @@ int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dea
 		r = gh_run_op(ctx, op, dl, &ms);
 		log_step(ctx, "step", i, j->n_steps, op, r, ms);
 		if (r < 0) {
-			j->status[i] = r == -ETIMEDOUT ? GH_J_WEDGED : GH_J_FAILED;
+			/*
+			 * A systemctl call that overran is killed; the unit is systemd's to
+			 * finish, nothing of the kernel is stuck, and starting the unit again
+			 * is a real undo. Anything else that overran sits in the kernel.
+			 */
+			j->status[i] = r == -ETIMEDOUT && op->action != GH_ACT_SERVICE_STOP &&
+						       op->action != GH_ACT_SERVICE_START ?
+					       GH_J_WEDGED :
+					       GH_J_FAILED;
 			if (r == -ETIMEDOUT && device_action(op->action)) {
 				struct gh_jdev *d = gh_journal_dev(j, op->target);
 
