@@ -146,8 +146,8 @@ static int query_in_child(void *arg)
 
 /*
  * systemctl is-active exits 0 for active (and reloading), 3 for every other
- * state and 4 for a unit it does not know. 1, no systemctl, or no ops: no
- * manager answered (-ENOSYS, -ENOENT, -1).
+ * state and 4 for a unit it does not know. Any other status (1: systemd is
+ * not PID 1), no systemctl (-ENOENT) or no ops (-ENOSYS): no manager answered.
  */
 static int ask_manager(struct gh_ctx *ctx, const char *unit)
 {
