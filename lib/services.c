@@ -6,7 +6,11 @@
 #include <string.h>
 
 #include "fs.h"
+#include "timebox.h"
 #include "util.h"
+
+/* is-active is a query PID 1 answers from memory: a bound for a wedged manager, not a stop's timeout. */
+#define QUERY_TIMEOUT_MS 5000
 
 bool gh_services_valid_name(const char *unit)
 {
@@ -110,7 +114,7 @@ static int instance_slice(const char *unit, char *buf, size_t size)
 	return 0;
 }
 
-int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
+int gh_services_cgroup_active(struct gh_ctx *ctx, const char *unit)
 {
 	char slice[320];
 	int r;
@@ -126,4 +130,62 @@ int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
 			r = populated(ctx, slice, unit);
 	}
 	return r;
+}
+
+struct query {
+	struct gh_ctx *ctx;
+	const char *unit;
+};
+
+static int query_in_child(void *arg)
+{
+	const struct query *q = arg;
+
+	return q->ctx->ops->service(q->ctx, "is-active", q->unit);
+}
+
+/*
+ * systemctl is-active exits 0 for active (and reloading), 3 for every other
+ * state and 4 for a unit it does not know. Any other status (1: systemd is
+ * not PID 1), no systemctl (-ENOENT) or no ops (-ENOSYS): no manager answered.
+ */
+static int ask_manager(struct gh_ctx *ctx, const char *unit)
+{
+	struct query q = { .ctx = ctx, .unit = unit };
+	struct gh_timebox tb;
+	int r;
+
+	if (!ctx->ops || !ctx->ops->service)
+		return -ENOSYS;
+	r = gh_timebox_run(ctx, QUERY_TIMEOUT_MS, query_in_child, &q, &tb);
+	if (r < 0)
+		return r;
+	if (tb.timed_out) {
+		gh_err(ctx, "systemctl is-active %s: no answer within %u ms", unit, QUERY_TIMEOUT_MS);
+		return -ETIMEDOUT;
+	}
+	if (tb.status == 0)
+		return 1;
+	if (tb.status == -3 || tb.status == -4)
+		return 0;
+	return tb.status < 0 ? tb.status : -EIO;
+}
+
+/*
+ * systemd's own answer first: a oneshot unit with RemainAfterExit=yes is
+ * "active (exited)" with an empty cgroup, and a stopped unit whose
+ * KillMode left processes behind is inactive with a populated one. The
+ * cgroup is read only where no manager answers (no systemctl, systemd not
+ * PID 1).
+ */
+int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
+{
+	int r;
+
+	if (!gh_services_valid_name(unit))
+		return -EINVAL;
+	r = ask_manager(ctx, unit);
+	if (r >= 0 || r == -ETIMEDOUT)
+		return r;
+	return gh_services_cgroup_active(ctx, unit);
 }

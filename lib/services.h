@@ -3,10 +3,12 @@
 #define GH_SERVICES_H
 
 /*
- * systemd units, read without systemctl so a fixture root can hold them: a
- * unit is active when its cgroup (/sys/fs/cgroup/system.slice/<unit>)
- * has processes in cgroup.procs. "display-manager.service" is resolved
- * through its alias link in /etc/systemd/system.
+ * systemd units: whether one is active is systemd's answer (systemctl
+ * is-active through ctx->ops, so the simulator answers for a fixture root);
+ * where no manager answers, a unit is active when its cgroup
+ * (/sys/fs/cgroup/system.slice/<unit>) has processes in cgroup.procs.
+ * "display-manager.service" is resolved through its alias link in
+ * /etc/systemd/system.
  */
 
 #include <stdbool.h>
@@ -18,10 +20,16 @@ bool gh_services_valid_name(const char *unit);
 /* Resolves aliases (display-manager.service -> gdm3.service); copies otherwise. */
 int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t size);
 /*
- * 1 active, 0 not, -errno. Also active: a unit whose processes sit in
- * sub-cgroups (cgroup.events "populated 1"), and an instance under
- * system.slice/system-<prefix>.slice/.
+ * 1 active (an "active (exited)" oneshot too), 0 not, -errno: systemctl
+ * is-active through ctx->ops->service, timeboxed; without ops, systemctl
+ * or a running systemd, gh_services_cgroup_active.
  */
 int gh_services_is_active(struct gh_ctx *ctx, const char *unit);
+/*
+ * The cgroup's view: 1 when processes are in the unit's cgroup.procs, or in
+ * sub-cgroups (cgroup.events "populated 1"), also for an instance under
+ * system.slice/system-<prefix>.slice/; 0 not, -errno.
+ */
+int gh_services_cgroup_active(struct gh_ctx *ctx, const char *unit);
 
 #endif

@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "pci.h"
 #include "pciid.h"
+#include "services.h"
 
 /* The NVIDIA graph and the drivers modules register (kernel.md). */
 static const struct {
@@ -255,12 +256,28 @@ static int end_process(struct gh_ctx *ctx, const char *pid)
 	return gh_fs_remove_tree(ctx, "/proc/%s", pid);
 }
 
+/*
+ * systemctl on a fixture root. A unit is active while its cgroup has
+ * processes, or, for a oneshot unit with RemainAfterExit=yes that is
+ * "active (exited)" with an empty cgroup, while the fixture file
+ * /run/gh-sim/active/<unit> exists: the simulator's stand-in for the state
+ * PID 1 keeps in memory. Answers with systemctl is-active's exit statuses.
+ */
 static int sim_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 {
 	char procs[256];
 	int r;
 
+	if (!strcmp(verb, "is-active")) {
+		r = gh_services_cgroup_active(ctx, unit);
+		if (r == 0)
+			r = gh_fs_exists(ctx, "/run/gh-sim/active/%s", unit);
+		return r < 0 ? r : r > 0 ? 0 : -3;
+	}
 	if (!strcmp(verb, "stop")) {
+		r = gh_fs_remove(ctx, "/run/gh-sim/active/%s", unit);
+		if (r < 0 && r != -ENOENT)
+			return r;
 		r = gh_fs_read_str(ctx, procs, sizeof(procs), "/sys/fs/cgroup/system.slice/%s/cgroup.procs", unit);
 		if (r > 0) {
 			char *save = NULL;

@@ -23,6 +23,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "run.h"
+#include "services.h"
 #include "sim.h"
 #include "timebox.h"
 
@@ -80,7 +81,8 @@ static int f_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 {
 	if (!strcmp(verb, "stop") && fault(ctx, "service", unit))
 		return -1;
-	if (fault(ctx, "slow", unit))
+	/* A slow stop or start; systemd answers is-active from memory. */
+	if (strcmp(verb, "is-active") && fault(ctx, "slow", unit))
 		sleep(2);
 	return gh_sim_ops.service(ctx, verb, unit);
 }
@@ -794,6 +796,30 @@ START_TEST(holders_stop_unit_and_kill)
 }
 END_TEST
 
+/* A listed oneshot unit that is "active (exited)" is stopped with the others and started again. */
+START_TEST(active_exited_unit_stopped_and_started)
+{
+	struct fx *fx = host();
+	char before[512], after[512];
+
+	fx_file(fx, "/lib/systemd/system/setup-vfio.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\n");
+	fx_file(fx, "/run/gh-sim/active/setup-vfio.service", "%s", "");
+	fx_file(fx, "/etc/gpu-hook/111.ini",
+		"[handoff]\nservices = nvidia-persistenced.service setup-vfio.service\n");
+	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "stop setup-vfio.service (systemctl stop): ok"));
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "setup-vfio.service"), 0);
+	ck_assert_int_eq(post_stop(fx, 111), 0);
+	ck_assert(fx_log_has(fx, "start setup-vfio.service (systemctl start): ok"));
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "setup-vfio.service"), 1);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(vfio_pci_unavailable_refuses_first)
 {
 	struct fx *fx = host();
@@ -929,6 +955,7 @@ int main(void)
 	tcase_add_test(tc, module_and_service_steps_get_their_deadlines);
 	tcase_add_test(tc, recover_and_settle_use_the_policy_deadline);
 	tcase_add_test(tc, holders_stop_unit_and_kill);
+	tcase_add_test(tc, active_exited_unit_stopped_and_started);
 	tcase_add_test(tc, vfio_pci_unavailable_refuses_first);
 	tcase_add_test(tc, one_gpu_two_vms);
 	tcase_add_test(tc, journal_cannot_be_written);

@@ -6,6 +6,7 @@
 
 #include "fixture.h"
 #include "services.h"
+#include "sim.h"
 #include "util.h"
 
 START_TEST(valid_names)
@@ -122,6 +123,65 @@ START_TEST(alias_then_state)
 }
 END_TEST
 
+/* A oneshot unit with RemainAfterExit=yes: "active (exited)", nothing in its cgroup. */
+START_TEST(active_exited_oneshot)
+{
+	struct fx *fx = fx_new();
+
+	gh_ctx_set_ops(fx->ctx, &gh_sim_ops, NULL);
+	fx_file(fx, "/lib/systemd/system/setup-vfio.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\n");
+	fx_file(fx, "/sys/fs/cgroup/system.slice/setup-vfio.service/cgroup.events", "populated 0\nfrozen 0\n");
+	fx_file(fx, "/run/gh-sim/active/setup-vfio.service", "%s", "");
+	fx_file(fx, "/sys/fs/cgroup/system.slice/gdm3.service/cgroup.procs", "777\n");
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "setup-vfio.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "gdm3.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "absent.service"), 0);
+	ck_assert_int_eq(gh_sim_ops.service(fx->ctx, "stop", "setup-vfio.service"), 0);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "setup-vfio.service"), 0);
+	ck_assert_int_eq(gh_sim_ops.service(fx->ctx, "start", "setup-vfio.service"), 0);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "setup-vfio.service"), 1);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+/* What a manager answers, by systemctl is-active's exit status; -ENOENT: no systemctl. */
+static int answer;
+
+static int fake_service(struct gh_ctx *ctx, const char *verb, const char *unit)
+{
+	(void)ctx;
+	(void)unit;
+	/* Any other verb is no answer (status 5): the cgroup would decide. */
+	return strcmp(verb, "is-active") ? -5 : answer;
+}
+
+START_TEST(manager_answer_wins_over_cgroup)
+{
+	struct fx *fx = fx_new();
+	struct gh_ops ops = { .service = fake_service };
+
+	gh_ctx_set_ops(fx->ctx, &ops, NULL);
+	/* KillMode=process left a child behind: systemd says inactive, the cgroup is populated. */
+	fx_file(fx, "/sys/fs/cgroup/system.slice/leftover.service/cgroup.procs", "4242\n");
+	answer = -3;
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 0);
+	answer = -4;	/* no such unit */
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 0);
+	answer = 0;
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "oneshot.service"), 1);
+	/* No systemctl, or systemd not PID 1 ("System has not been booted with systemd", status 1): the cgroup. */
+	answer = -ENOENT;
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "oneshot.service"), 0);
+	answer = -1;
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "bad name.service"), -EINVAL);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("services");
@@ -132,6 +192,8 @@ int main(void)
 	tcase_add_test(tc, active_by_cgroup);
 	tcase_add_test(tc, active_when_delegated_or_instantiated);
 	tcase_add_test(tc, alias_then_state);
+	tcase_add_test(tc, active_exited_oneshot);
+	tcase_add_test(tc, manager_answer_wins_over_cgroup);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
