@@ -148,7 +148,7 @@ SH
 }
 # Ends what opener_service started.
 opener_done() {
-	[ -s /tmp/opener.pid ] && kill "$(cat /tmp/opener.pid)" 2>/dev/null
+	[ -s /tmp/opener.pid ] && kill "$(cat /tmp/opener.pid)" 2>/dev/null || true # gone already when a scenario ended it
 	kill $svc 2>/dev/null
 	rm -f /usr/bin/systemctl /etc/gpu-hook/111.ini /tmp/opener.pid
 }
