@@ -560,6 +560,46 @@ int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fm
 	return write_once(open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644), value);
 }
 
+int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
+		       bool sync)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	ssize_t n;
+	int fd, dfd, r;
+
+	r = gh_fs_path(ctx, tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	if (r >= 0)
+		r = gh_fs_path(ctx, dst, sizeof(dst), "%s/%s", dir, name);
+	if (r < 0)
+		return r;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0 || (size_t)n != len)
+		r = n < 0 ? -errno : -ENOSPC;
+	else if (sync && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	if (!sync)
+		return 0;
+	dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir);
+	if (dfd < 0)
+		return dfd;
+	if (fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
 int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, -errno);

@@ -13,6 +13,7 @@
  */
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -115,6 +116,14 @@ int gh_fs_statat(int dfd, const char *name, struct stat *st);
 int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fmt, ...) GH_FMT(3, 4);
 /* A regular file created or truncated (O_NOFOLLOW), mode 0644. 0 or -errno. */
 int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fmt, ...) GH_FMT(3, 4);
+/*
+ * dir/name replaced whole: written to dir/.name.tmp (O_EXCL, O_NOFOLLOW, mode
+ * 0600), then renamed over it, so a reader sees the old file or the new one,
+ * never a part. With sync the data and then the directory entry are
+ * fsync'ed before it returns. 0 or -errno.
+ */
+int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
+		       bool sync);
 int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...) GH_FMT(3, 4);
 /* unlink or rmdir; -ENOENT passes through. */
 int gh_fs_remove(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);

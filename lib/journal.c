@@ -184,51 +184,23 @@ static bool valid_key(const char *key)
 int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 {
 	struct json_object *o;
-	const char *text;
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	size_t len;
-	ssize_t n;
-	int fd, dfd, r = 0;
+	char name[40], *text;
+	int r;
 
 	if (!valid_key(j->key))
 		return -EINVAL;
 	o = gh_journal_to_json(j);
 	if (!o)
 		return -ENOMEM;
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(text);
-	r = gh_fs_path(ctx, tmp, sizeof(tmp), "/run/gpu-hook/.%s.json.tmp", j->key);
-	if (r >= 0)
-		r = gh_fs_path(ctx, dst, sizeof(dst), "/run/gpu-hook/%s.json", j->key);
-	if (r < 0)
-		goto out;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	n = write(fd, text, len);
-	if (n < 0 || (size_t)n != len)
-		r = n < 0 ? -errno : -ENOSPC;
-	else if (write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-		r = -errno ? -errno : -EIO;
-	if (close(fd) < 0 && r >= 0)
-		r = -errno;
-	if (r >= 0 && rename(tmp, dst) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "/run/gpu-hook");
-	if (dfd >= 0) {
-		if (fsync(dfd) < 0)
-			r = -errno;
-		close(dfd);
-	}
-out:
+	r = asprintf(&text, "%s\n",
+		     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+	if (r < 0)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "%s.json", j->key);
+	/* Recovery after a crash reads this: the step must be on disk before it runs. */
+	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, strlen(text), true);
+	free(text);
 	if (r < 0)
 		gh_err(ctx, "cannot write the journal /run/gpu-hook/%s.json: %s", j->key, strerror(-r));
 	return r;

@@ -98,10 +98,9 @@ static bool valid_token(const char *s)
 int gh_watch_save(struct gh_ctx *ctx, const struct gh_watch *w)
 {
 	struct json_object *o = json_object_new_object();
-	char tmp[PATH_MAX], dst[PATH_MAX];
 	const char *text;
-	size_t len;
-	int fd, r;
+	char name[32];
+	int r;
 
 	if (!o)
 		return -ENOMEM;
@@ -113,28 +112,9 @@ int gh_watch_save(struct gh_ctx *ctx, const struct gh_watch *w)
 	json_object_object_add(o, "reboot_s", json_object_new_int64(w->reboot_s));
 	json_object_object_add(o, "token", json_object_new_string(w->token));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	len = strlen(text);
-	r = gh_fs_path(ctx, tmp, sizeof(tmp), "/run/gpu-hook/.%u.watch.tmp", w->vmid);
-	if (r >= 0)
-		r = gh_fs_path(ctx, dst, sizeof(dst), "/run/gpu-hook/%u.watch", w->vmid);
-	if (r < 0)
-		goto out;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	/* /run is tmpfs: no fsync, a reboot clears the record together with what it guards. */
-	if (write(fd, text, len) != (ssize_t)len)
-		r = -EIO;
-	if (close(fd) < 0 && r >= 0)
-		r = -errno;
-	if (r >= 0 && rename(tmp, dst) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-out:
+	snprintf(name, sizeof(name), "%u.watch", w->vmid);
+	/* No fsync: /run is tmpfs, and a reboot clears the record together with what it guards. */
+	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, strlen(text), false);
 	json_object_put(o);
 	if (r < 0)
 		gh_err(ctx, "cannot write the watcher record /run/gpu-hook/%u.watch: %s", w->vmid, strerror(-r));
