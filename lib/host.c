@@ -349,6 +349,40 @@ static int check_owners(struct gh_ctx *ctx, struct gh_host *h)
 	return 0;
 }
 
+/*
+ * A card leaving nvidia while nvidia-drm holds every card (modules.h): refused
+ * before the first write, or, with modeset_hold = reload, nvidia-drm and what
+ * is stacked on it unloaded around the unbind.
+ */
+static int load_modeset_hold(struct gh_ctx *ctx, struct gh_host *h)
+{
+	char why[512], msg[1024];
+	bool leaves = false;
+	int r;
+
+	for (unsigned i = 0; i < h->n_f; i++)
+		if (!strcmp(h->f[i].dev.driver, "nvidia"))
+			leaves = true;
+	if (!leaves)
+		return 0;
+	r = gh_modules_modeset_hold(ctx, &h->modeset);
+	if (r < 0 || !h->modeset.holds)
+		return r;
+	if (gh_modules_modeset_describe(&h->modeset, why, sizeof(why)) < 0)
+		return -ENAMETOOLONG;
+	if (h->pol.modeset_hold == GH_MODESET_HOLD_RELOAD) {
+		r = gh_modules_stack(ctx, "nvidia_modeset", &h->reload);
+		if (r < 0 || h->reload.n)
+			return r;
+		NOTE(&h->refusals, GH_HOST_MODESET_REFUSAL "reload: nvidia_modeset is not loaded, so there is nothing to reload "
+		     "to make nvidia-drm let go of the card (%s)", why);
+		return 0;
+	}
+	if (gh_util_format(msg, sizeof(msg), GH_HOST_MODESET_REFUSAL "refuse: %s. Fix: %s", why, GH_MODESET_HOLD_FIX) < 0)
+		return -ENAMETOOLONG;
+	return gh_strv_push(&h->refusals, msg);
+}
+
 static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 {
 	struct gh_strv bound = { 0 };
@@ -383,6 +417,8 @@ static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 			r = gh_strv_push(&h->others, bound.v[k]);
 	gh_strv_free(&bound);
 	h->single_gpu = h->others.n == 0;
+	if (r >= 0 && !h->single_gpu)
+		r = load_modeset_hold(ctx, h);
 	return r;
 }
 
@@ -432,6 +468,24 @@ static int build_patterns(struct gh_ctx *ctx, struct gh_host *h)
 	/* Unloading the stack needs every NVIDIA node closed; an unbind only this card's. */
 	if (h->single_gpu && h->gpu_module[0] && h->stack.n) {
 		r = gh_strv_add(&h->patterns, "/dev/nvidia*");
+		if (r < 0)
+			return r;
+	}
+	/* The reload unloads nvidia-drm: any open node of it, on any card, would stop that. */
+	if (h->reload.n) {
+		r = gh_strv_add(&h->patterns, "/dev/nvidia-modeset");
+		for (size_t k = 0; k < h->others.n && r >= 0; k++) {
+			struct gh_pci_dev o = { 0 };
+
+			if (gh_pci_read(ctx, h->others.v[k], &o) < 0)
+				continue;
+			for (size_t n = 0; n < o.drm.n && r >= 0; n++) {
+				r = gh_util_format(p, sizeof(p), "/dev/dri/%s", o.drm.v[n]);
+				if (r >= 0)
+					r = gh_strv_add(&h->patterns, p);
+			}
+			gh_pci_dev_free(&o);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -636,6 +690,7 @@ void gh_host_free(struct gh_host *h)
 	free(h->f);
 	gh_policy_free(&h->pol);
 	gh_modules_free(&h->stack);
+	gh_modules_free(&h->reload);
 	gh_strv_free(&h->others);
 	gh_console_free(&h->con);
 	gh_strv_free(&h->vtcons);

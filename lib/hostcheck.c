@@ -16,6 +16,7 @@
 #include "install.h"
 #include "modules.h"
 #include "pci.h"
+#include "policy.h"
 #include "util.h"
 
 /* libkmod's configuration directories, in its order of precedence. */
@@ -271,54 +272,32 @@ static bool cmdline_has(const char *cmdline, const char *key, const char *value_
 	return false;
 }
 
-/* "550.127.05" -> 550012705: three fields, the later two below 1000. 0 when it does not parse. */
-static unsigned long driver_version(const char *s)
-{
-	unsigned long part[3] = { 0 };
-	char buf[32], *save = NULL, *tok;
-	int i = 0;
-
-	if (gh_util_copy(buf, sizeof(buf), s) < 0)
-		return 0;
-	for (tok = strtok_r(gh_util_trim(buf), ".", &save); tok && i < 3; tok = strtok_r(NULL, ".", &save), i++)
-		if (gh_util_parse_ulong(tok, 10, i ? 999 : 99999, &part[i]) < 0)
-			return 0;
-	if (i < 2)
-		return 0;
-	return part[0] * 1000000 + part[1] * 1000 + part[2];
-}
-
 /*
- * Two cards on nvidia with nvidia-drm modeset=1: before 580.94.06, nvidia-drm
- * holds each card's usage count, so unbinding one card from nvidia (what a
- * two-GPU handoff does, the modules staying loaded) waits forever.
+ * Two cards on nvidia with nvidia-drm modeset=1 and a driver without per-GPU
+ * removal: the same detection the plan makes (gh_modules_modeset_hold), and
+ * what the policy's modeset_hold makes of it for every VM without its own.
  */
 static void check_two_gpu_driver(struct gh_ctx *ctx, struct gh_findings *f)
 {
-	struct gh_strv devs = { 0 };
-	char ver[32] = "", modeset[8] = "";
-	unsigned cards = 0;
-	unsigned long v;
+	struct gh_modeset_hold m;
+	struct gh_policy pol;
+	char why[512];
+	bool reload;
 
-	gh_pci_driver_devices(ctx, "nvidia", &devs);
-	for (size_t i = 0; i < devs.n; i++) {
-		struct gh_pci_dev d = { 0 };
-
-		if (gh_pci_read(ctx, devs.v[i], &d) == 0 && gh_pci_is_display(&d))
-			cards++;
-		gh_pci_dev_free(&d);
-	}
-	gh_strv_free(&devs);
-	if (cards < 2 || gh_fs_read_str(ctx, modeset, sizeof(modeset), "/sys/module/nvidia_drm/parameters/modeset") <= 0 ||
-	    gh_util_trim(modeset)[0] != 'Y' || gh_fs_read_str(ctx, ver, sizeof(ver), "/sys/module/nvidia/version") <= 0)
+	if (gh_modules_modeset_hold(ctx, &m) < 0 || !m.holds ||
+	    gh_modules_modeset_describe(&m, why, sizeof(why)) < 0)
 		return;
-	v = driver_version(ver);
-	if (v && v < 580094006UL)
-		add(f, GH_SEV_ERROR, "/sys/module/nvidia/version",
-		    "install NVIDIA driver 580.94.06 or newer, or set 'options nvidia-drm modeset=0'",
-		    "%u cards on nvidia with nvidia-drm modeset=1 and driver %s: before 580.94.06 nvidia-drm holds each "
-		    "card, so unbinding one for a VM would never finish (gpu-hook stops it at its timeout)",
-		    cards, gh_util_trim(ver));
+	/* A policy that cannot be read refuses every start anyway; check_vm names its lines. */
+	reload = gh_policy_load(ctx, 0, &pol) == 0 && pol.modeset_hold == GH_MODESET_HOLD_RELOAD;
+	gh_policy_free(&pol);
+	if (reload)
+		add(f, GH_SEV_INFO, m.source[0] ? m.source : "/sys/module/nvidia",
+		    "nothing to do; upgrading the driver to 580.105.08 or newer makes the reload unnecessary",
+		    "%s; modeset_hold = reload: a handoff reloads nvidia_drm and nvidia_modeset around the unbind, "
+		    "and the host's console on the other card goes away for that moment", why);
+	else
+		add(f, GH_SEV_ERROR, m.source[0] ? m.source : "/sys/module/nvidia", GH_MODESET_HOLD_FIX,
+		    "%s; modeset_hold = refuse: such a handoff is refused", why);
 }
 
 static void check_host(struct gh_ctx *ctx, struct gh_findings *f)

@@ -13,6 +13,7 @@
  *   console  = auto | detach | keep                (default auto)
  *   restore  = yes | no                            (default yes)
  *   timeout  = 10s | 2500ms | 10                   (default 10 s, 1..300 s)
+ *   modeset_hold = refuse | reload                 (default refuse; see modules.h)
  *   [drivers]
  *   0000:01:00.1 = snd_hda_intel                   host driver per function
  *   [pinning]
@@ -41,6 +42,8 @@
 
 enum gh_holders_mode { GH_HOLDERS_REFUSE, GH_HOLDERS_STOP_UNIT, GH_HOLDERS_KILL };
 enum gh_console_mode { GH_CONSOLE_AUTO, GH_CONSOLE_DETACH, GH_CONSOLE_KEEP };
+/* Two cards on an nvidia driver whose nvidia-drm holds them all: refuse, or reload nvidia-drm around the unbind. */
+enum gh_modeset_hold_mode { GH_MODESET_HOLD_REFUSE, GH_MODESET_HOLD_RELOAD };
 
 struct gh_policy_driver {
 	char addr[GH_PCI_ADDR_LEN];
@@ -57,6 +60,7 @@ struct gh_policy {
 	enum gh_console_mode console;
 	bool restore;
 	unsigned timeout_ms;
+	enum gh_modeset_hold_mode modeset_hold;
 	int vcpus[GH_POLICY_VCPUS_MAX];
 	size_t n_vcpus;			/* 0: no explicit map */
 	cpu_set_t others;
