@@ -398,9 +398,12 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 		bool config = strstr(h.refusals.v[i], "not viable") || strstr(h.refusals.v[i], "IOMMU group") ||
 			      strstr(h.refusals.v[i], "missing") || strstr(h.refusals.v[i], "mapping");
 
+		bool modeset = !strncmp(h.refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL));
+
 		add(f, config ? GH_SEV_ERROR : GH_SEV_WARNING, where,
-		    config ? "pass the whole group through, move the card, or fix the config"
-			   : "a start now would be refused for this reason",
+		    config    ? "pass the whole group through, move the card, or fix the config"
+		    : modeset ? GH_MODESET_HOLD_FIX
+			      : "a start now would be refused for this reason",
 		    "%s", h.refusals.v[i]);
 	}
 	if (!h.vm.hookscript[0]) {

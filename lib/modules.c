@@ -332,7 +332,7 @@ int gh_modules_modeset_hold(struct gh_ctx *ctx, struct gh_modeset_hold *out)
 			out->removes_gpu = true;
 			gh_util_copy(out->source, sizeof(out->source), "/proc/kallsyms");
 		} else if (r < 0) {
-			gh_info(ctx, "/proc/kallsyms: %s; going by the driver version", strerror(-r));
+			gh_dbg(ctx, "/proc/kallsyms: %s; going by the driver version", strerror(-r));
 		}
 	}
 	out->holds = out->cards >= 2 && out->modeset && !out->removes_gpu;

@@ -113,7 +113,8 @@ static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 		p->already = true;
 		return gh_strv_push(&p->notes, "every function is already on vfio-pci: nothing to do");
 	}
-	if (!h->n_f)
+	/* An unbind that would never return is not planned at all (the refusal says why). */
+	if (!h->n_f || (h->modeset.holds && !h->reload.n))
 		return 0;
 
 	for (size_t i = 0; i < h->services.n && r >= 0; i++)

@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hostcheck.h"
 #include "fixture.h"
+#include "hostcheck.h"
+#include "plan.h"
 
 static unsigned vms[] = { 111, 112 };
 
@@ -57,39 +58,89 @@ START_TEST(clean_host)
 }
 END_TEST
 
-/* Two cards on nvidia, nvidia-drm modeset=1: flagged for drivers before 580.94.06 only. */
-START_TEST(two_gpus_old_driver)
+/*
+ * Two cards on nvidia, nvidia-drm modeset=1: check flags a driver without
+ * per-GPU removal exactly when a start of VM 111 would be refused (or, under
+ * modeset_hold = reload, reloads nvidia-drm), by the same detection.
+ */
+START_TEST(two_gpus_modeset_agrees)
 {
 	static const struct {
-		const char *version, *modeset;
+		const char *proc, *sysmod, *kallsyms, *modeset, *policy;
 		int cards;
-		bool flagged;
+		int sev;		/* -1: no finding */
+		const char *says, *where;
 	} cases[] = {
-		{ "550.127.05\n", "Y\n", 2, true },	{ "580.94.05\n", "Y\n", 2, true },
-		{ "580.94.06\n", "Y\n", 2, false },	{ "590.44.01\n", "Y\n", 2, false },
-		{ "550.127.05\n", "Y\n", 1, false },	{ "550.127.05\n", "N\n", 2, false },
-		{ "garbage\n", "Y\n", 2, false },
+		{ "550.127.05", NULL, NULL, "Y", NULL, 2, GH_SEV_ERROR, "550.127.05", "/proc/driver/nvidia/version" },
+		{ "580.94.05", NULL, NULL, "Y", NULL, 2, GH_SEV_ERROR, "580.94.05", "/proc/driver/nvidia/version" },
+		{ "580.95.05", NULL, NULL, "Y", NULL, 2, GH_SEV_ERROR, "580.95.05", "/proc/driver/nvidia/version" },
+		{ NULL, "550.127.05", NULL, "Y", NULL, 2, GH_SEV_ERROR, "550.127.05", "/sys/module/nvidia/version" },
+		{ NULL, "garbage", NULL, "Y", NULL, 2, GH_SEV_ERROR, "unknown version", "/sys/module/nvidia" },
+		{ "550.127.05", NULL, NULL, "Y", "reload", 2, GH_SEV_INFO, "modeset_hold = reload", "/proc/driver/nvidia/version" },
+		{ "580.94.06", NULL, NULL, "Y", NULL, 2, -1, NULL, NULL },
+		{ "580.105.08", NULL, NULL, "Y", NULL, 2, -1, NULL, NULL },
+		{ "590.44.01", NULL, NULL, "Y", NULL, 2, -1, NULL, NULL },
+		{ "550.127.05", NULL, "0000000000000000 t nvidia_modeset_remove\t[nvidia]\n", "Y", NULL, 2, -1, NULL, NULL },
+		{ "550.127.05", NULL, NULL, "Y", NULL, 1, -1, NULL, NULL },
+		{ "550.127.05", NULL, NULL, "N", NULL, 2, -1, NULL, NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fx *fx = fx_new();
-		struct gh_findings f;
-		unsigned problems;
 		const struct gh_finding *hit;
+		struct gh_findings f;
+		struct gh_host h;
+		struct gh_plan p;
+		unsigned problems;
+		bool refused = false, reloads = false, vm_flagged = false;
 
 		fx_example_host(fx);
-		fx_file(fx, "/sys/module/nvidia/version", "%s", cases[i].version);
-		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "%s", cases[i].modeset);
+		if (cases[i].proc)
+			fx_file(fx, "/proc/driver/nvidia/version",
+				"NVRM version: NVIDIA UNIX x86_64 Kernel Module  %s  Tue Oct  8 03:22:07 UTC 2024\n"
+				"GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n", cases[i].proc);
+		if (cases[i].sysmod)
+			fx_file(fx, "/sys/module/nvidia/version", "%s\n", cases[i].sysmod);
+		if (cases[i].kallsyms)
+			fx_file(fx, "/proc/kallsyms", "0000000000000000 T _text\n%s", cases[i].kallsyms);
+		if (cases[i].policy) {
+			fx_file(fx, "/etc/gpu-hook/gpu-hook.ini", "[handoff]\nmodeset_hold = %s\n", cases[i].policy);
+			fx_chmod(fx, "/etc/gpu-hook/gpu-hook.ini", 0644);
+		}
+		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "%s\n", cases[i].modeset);
 		if (cases[i].cards == 2)
 			fx_pci(fx, "0000:02:00.0", 0x10de, 0x2204, 0x030000, "nvidia", 15);
 		ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
-		hit = find(&f, "cards on nvidia with nvidia-drm modeset=1", &problems);
-		ck_assert_msg((hit != NULL) == cases[i].flagged, "case %zu (%s)", i, cases[i].version);
+		hit = find(&f, "nvidia-drm modeset=1", &problems);
+		ck_assert_msg((hit != NULL) == (cases[i].sev >= 0), "case %zu: %s", i, hit ? hit->what : "no finding");
 		if (hit) {
-			ck_assert_int_eq(hit->severity, GH_SEV_ERROR);
-			ck_assert(strstr(hit->fix, "580.94.06"));
+			ck_assert_int_eq(hit->severity, cases[i].sev);
+			ck_assert_msg(strstr(hit->what, cases[i].says), "case %zu: %s", i, hit->what);
+			ck_assert_str_eq(hit->where, cases[i].where);
+			if (cases[i].sev == GH_SEV_ERROR) {
+				ck_assert(strstr(hit->what, "modeset_hold = refuse"));
+				ck_assert(strstr(hit->fix, "580.105.08"));
+				ck_assert(strstr(hit->fix, "modeset_hold = reload"));
+				ck_assert(strstr(hit->fix, "modeset=0"));
+			}
 		}
+		for (unsigned k = 0; k < f.n; k++)
+			if (!strcmp(f.v[k].where, "VM 111") && strstr(f.v[k].what, "modeset_hold = refuse"))
+				vm_flagged = true;
 		gh_hostcheck_free(&f);
+
+		/* The plan for VM 111 says the same. */
+		ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
+		ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
+		for (size_t k = 0; k < p.refusals.n; k++)
+			refused |= strstr(p.refusals.v[k], "modeset_hold = refuse") != NULL;
+		for (unsigned k = 0; k < p.n; k++)
+			reloads |= p.v[k].op.action == GH_ACT_MODULE_LOAD && !strcmp(p.v[k].op.target, "nvidia_drm");
+		ck_assert_msg(refused == (cases[i].sev == GH_SEV_ERROR), "case %zu: check and plan disagree", i);
+		ck_assert_msg(vm_flagged == refused, "case %zu: VM 111's finding", i);
+		ck_assert_msg(reloads == (cases[i].sev == GH_SEV_INFO), "case %zu: reload", i);
+		gh_plan_free(&p);
+		gh_host_free(&h);
 		fx_free(fx);
 	}
 }
@@ -187,7 +238,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, clean_host);
 	tcase_add_test(tc, each_misconfiguration);
-	tcase_add_test(tc, two_gpus_old_driver);
+	tcase_add_test(tc, two_gpus_modeset_agrees);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

@@ -184,6 +184,7 @@ START_TEST(modeset_hold_refuses)
 		ck_assert(has_refusal(&p, "modeset=0"));
 		ck_assert(!h.modeset.removes_gpu);
 		ck_assert_uint_eq(h.reload.n, 0);
+		ck_assert_uint_eq(p.n, 0);
 		/* Nothing is written: no journal, no override, no unbind. */
 		before = fx_tree_digest(fx->root);
 		gh_handoff_key(111, key, sizeof(key));
