@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* gpu-hook check: a clean host has no problem; each misconfiguration is found, with where and how to fix it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixture.h"
@@ -146,6 +147,120 @@ START_TEST(two_gpus_modeset_agrees)
 }
 END_TEST
 
+/* One warning per LXC config line that names a GPU node by number; "" for a clean config. */
+static void expect_lxc(const char *conf, const char *where, const char *says, const char *fix, bool uvm_loaded)
+{
+	struct fx *fx = fx_new();
+	struct gh_findings f;
+	unsigned hits = 0;
+
+	fx_example_host(fx);
+	fx_file(fx, "/proc/devices", "Character devices:\n  1 mem\n195 nvidia\n226 drm\n%s\nBlock devices:\n  8 sd\n509 nvidia-uvm\n",
+		uvm_loaded ? "509 nvidia-uvm" : "510 nvidia-nvlink");
+	fx_link(fx, "/sys/class/drm/card1", "../../devices/pci0000:00/0000:02:00.0/drm/card1");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:02:00.0/drm/card1/device", "../../../0000:02:00.0");
+	fx_link(fx, "/sys/class/drm/renderD128", "../../devices/pci0000:00/0000:02:00.0/drm/renderD128");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:02:00.0/drm/renderD128/device", "../../../0000:02:00.0");
+	fx_file(fx, "/etc/pve/lxc/105.conf", "%s", conf);
+	ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
+	for (unsigned i = 0; i < f.n; i++) {
+		if (strncmp(f.v[i].where, "/etc/pve/lxc/", 13))
+			continue;
+		hits++;
+		ck_assert_msg(says && strstr(f.v[i].what, says), "unexpected: %s (%s)", f.v[i].what, f.v[i].where);
+		ck_assert_str_eq(f.v[i].where, where);
+		ck_assert_int_eq(f.v[i].severity, GH_SEV_WARNING);
+		ck_assert_msg(strstr(f.v[i].fix, fix), "fix: %s", f.v[i].fix);
+	}
+	ck_assert_uint_eq(hits, says ? 1 : 0);
+	gh_hostcheck_free(&f);
+	fx_free(fx);
+}
+
+/* LXC configs that pass GPU nodes by number break when the names move after a round trip. */
+START_TEST(lxc_nodes_by_number)
+{
+	static const char head[] = "arch: amd64\ncores: 4\nhostname: jellyfin\n";
+	static const struct {
+		const char *lines, *where, *says, *fix;
+	} cases[] = {
+		{ "dev0: /dev/dri/card1,gid=44\n", "/etc/pve/lxc/105.conf:4", "dev0 passes /dev/dri/card1 by number",
+		  "lxc.mount.entry: /dev/dri/by-path/pci-0000:02:00.0-card dev/dri/card1" },
+		{ "\ndev1: path=/dev/dri/renderD128,gid=104,mode=0666\n", "/etc/pve/lxc/105.conf:5",
+		  "dev1 passes /dev/dri/renderD128", "/dev/dri/by-path/pci-0000:02:00.0-render dev/dri/renderD128" },
+		{ "lxc.mount.entry: /dev/dri/card1 dev/dri/card1 none bind,optional,create=file\n", "/etc/pve/lxc/105.conf:4",
+		  "lxc.mount.entry passes /dev/dri/card1", "/dev/dri/by-path/pci-0000:02:00.0-card" },
+		{ "lxc.cgroup2.devices.allow: c 226:1 rwm\n", "/etc/pve/lxc/105.conf:4", "allows DRM minor 1 (/dev/dri/card1 now)",
+		  "c 226:* rwm and pass the node by its stable name, /dev/dri/by-path/pci-0000:02:00.0-card" },
+		{ "lxc.cgroup.devices.allow: c 226:128 rwm\n", "/etc/pve/lxc/105.conf:4",
+		  "allows DRM minor 128 (/dev/dri/renderD128 now)", "/dev/dri/by-path/pci-0000:02:00.0-render" },
+		/* A node sysfs does not know: the fix still names the stable form. */
+		{ "dev0: /dev/dri/card7\n", "/etc/pve/lxc/105.conf:4", "/dev/dri/card7", "/dev/dri/by-path/pci-<addr>-card" },
+		/* nvidia-uvm's major, read from /proc/devices (the block device of the same number is not it). */
+		{ "lxc.cgroup2.devices.allow: c 195:* rwm\nlxc.cgroup2.devices.allow: c 509:* rwm\n",
+		  "/etc/pve/lxc/105.conf:5", "allows c 509:*, nvidia-uvm's major now", "devN:" },
+	};
+	char conf[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(conf, sizeof(conf), "%s%s", head, cases[i].lines);
+		expect_lxc(conf, cases[i].where, cases[i].says, cases[i].fix, true);
+	}
+	/* Without nvidia-uvm loaded its major is unknown: nothing to say. */
+	snprintf(conf, sizeof(conf), "%slxc.cgroup2.devices.allow: c 509:* rwm\n", head);
+	expect_lxc(conf, "", NULL, "", false);
+
+	/* Clean: stable names, whole classes, nodes by path, the description, snapshots. */
+	expect_lxc("#GPU transcoding, was dev0%3A /dev/dri/card1\n"
+		   "arch: amd64\n"
+		   "dev0: /dev/nvidia0\n"
+		   "dev1: /dev/nvidia-uvm\n"
+		   "dev2: /dev/dri/by-path/pci-0000:02:00.0-render,gid=104\n"
+		   "lxc.cgroup2.devices.allow: c 195:* rwm\n"
+		   "lxc.cgroup2.devices.allow: c 226:* rwm\n"
+		   "lxc.cgroup2.devices.allow: b 509:0 rwm\n"
+		   "lxc.mount.entry: /dev/dri/by-path/pci-0000:02:00.0-card dev/dri/card1 none bind,optional,create=file\n"
+		   "lxc.mount.entry: /dev/dri dev/dri none bind,optional,create=dir\n"
+		   "lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file\n"
+		   "\n[before-gpu]\ndev0: /dev/dri/card1\nlxc.cgroup2.devices.allow: c 226:0 rwm\n",
+		   "", NULL, "", true);
+}
+END_TEST
+
+/* A container config that cannot be read is named with its line, and the others are still checked. */
+START_TEST(lxc_bad_files)
+{
+	struct fx *fx = fx_new();
+	struct gh_findings f;
+	const struct gh_finding *hit;
+	unsigned problems;
+	char *longline = malloc(10000);
+
+	ck_assert_ptr_nonnull(longline);
+	memset(longline, 'x', 9999);
+	longline[9999] = '\0';
+	fx_example_host(fx);
+	fx_file(fx, "/etc/pve/lxc/105.conf", "arch: amd64\ndescription: %s\ndev0: /dev/dri/card0\n", longline);
+	fx_mkdir(fx, "/etc/pve/lxc/106.conf");
+	fx_file(fx, "/etc/pve/lxc/notes.txt", "dev0: /dev/dri/card0\n");
+	ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
+	hit = find(&f, "line longer than", &problems);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->where, "/etc/pve/lxc/105.conf:2");
+	hit = find(&f, "dev0 passes /dev/dri/card0", &problems);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->where, "/etc/pve/lxc/105.conf:3");
+	hit = find(&f, "read error", &problems);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->where, "/etc/pve/lxc/106.conf");
+	for (unsigned i = 0; i < f.n; i++)
+		ck_assert_ptr_null(strstr(f.v[i].where, "notes.txt"));
+	gh_hostcheck_free(&f);
+	free(longline);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(each_misconfiguration)
 {
 	struct fx *fx;
@@ -239,6 +354,8 @@ int main(void)
 	tcase_add_test(tc, clean_host);
 	tcase_add_test(tc, each_misconfiguration);
 	tcase_add_test(tc, two_gpus_modeset_agrees);
+	tcase_add_test(tc, lxc_nodes_by_number);
+	tcase_add_test(tc, lxc_bad_files);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
