@@ -474,17 +474,17 @@ static int build_patterns(struct gh_ctx *ctx, struct gh_host *h)
 	/* The reload unloads nvidia-drm: any open node of it, on any card, would stop that. */
 	if (h->reload.n) {
 		r = gh_strv_add(&h->patterns, "/dev/nvidia-modeset");
+		/* The node names only: the other card's attributes may sit behind a wedged device_lock. */
 		for (size_t k = 0; k < h->others.n && r >= 0; k++) {
-			struct gh_pci_dev o = { 0 };
+			struct gh_strv nodes = { 0 };
 
-			if (gh_pci_read(ctx, h->others.v[k], &o) < 0)
-				continue;
-			for (size_t n = 0; n < o.drm.n && r >= 0; n++) {
-				r = gh_util_format(p, sizeof(p), "/dev/dri/%s", o.drm.v[n]);
+			gh_fs_list(ctx, &nodes, "/sys/bus/pci/devices/%s/drm", h->others.v[k]);
+			for (size_t n = 0; n < nodes.n && r >= 0; n++) {
+				r = gh_util_format(p, sizeof(p), "/dev/dri/%s", nodes.v[n]);
 				if (r >= 0)
 					r = gh_strv_add(&h->patterns, p);
 			}
-			gh_pci_dev_free(&o);
+			gh_strv_free(&nodes);
 		}
 		if (r < 0)
 			return r;

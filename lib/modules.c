@@ -291,6 +291,11 @@ static int kallsyms_has(struct gh_ctx *ctx, const char *symbol)
 	return found;
 }
 
+/*
+ * Display functions bound to nvidia, by their class alone: another card may
+ * be wedged in remove() with its device_lock held, and reading its
+ * driver_override would block this process for good.
+ */
 static unsigned count_cards(struct gh_ctx *ctx)
 {
 	struct gh_strv devs = { 0 };
@@ -298,11 +303,11 @@ static unsigned count_cards(struct gh_ctx *ctx)
 
 	gh_pci_driver_devices(ctx, "nvidia", &devs);
 	for (size_t i = 0; i < devs.n; i++) {
-		struct gh_pci_dev d = { 0 };
+		unsigned long class;
 
-		if (gh_pci_read(ctx, devs.v[i], &d) == 0 && gh_pci_is_display(&d))
+		if (gh_fs_read_ulong(ctx, &class, "/sys/bus/pci/devices/%s/class", devs.v[i]) == 0 &&
+		    (class >> 16) == 0x03)
 			cards++;
-		gh_pci_dev_free(&d);
 	}
 	gh_strv_free(&devs);
 	return cards;

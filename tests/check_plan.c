@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixture.h"
 #include "fs.h"
 #include "handoff.h"
+#include "journal.h"
 #include "plan.h"
+#include "run.h"
 #include "sim.h"
 
 /* The plan as one line per step, "action target arg", for exact comparison. */
@@ -354,6 +357,38 @@ START_TEST(modeset_hold_reload)
 	ck_assert_str_eq(st, "01:00.0=vfio-pci 02:00.0=bound drm:1 modeset:1");
 	gh_plan_free(&p);
 	gh_host_free(&h);
+
+	/*
+	 * The way back reloads them too: nvidia-drm came back without the card and
+	 * would not take it up later, so they go before the card returns and load after.
+	 */
+	{
+		struct gh_journal j;
+		int *undoes = NULL;
+
+		ck_assert_int_eq(gh_journal_load(fx->ctx, key, &j), 0);
+		ck_assert_int_eq(gh_run_build_return(&j, &p, &undoes), 0);
+		plan_lines(&p, lines, sizeof(lines));
+		ck_assert_msg(strstr(lines, "remove-id 0000:01:00.1 10de 22ba\n"
+					    "module-unload nvidia_drm\n"
+					    "module-unload nvidia_modeset\n"
+					    "probe 0000:01:00.0 nvidia\n"
+					    "probe 0000:01:00.1 snd_hda_intel\n"
+					    "module-load nvidia_modeset\n"
+					    "module-load nvidia_drm\n"
+					    "verify 0000:01:00.0 nvidia\n"), "%s", lines);
+		/* Each step of the reload is undone by exactly one step of the way back. */
+		for (unsigned i = 0; i < p.n; i++)
+			if (p.v[i].op.action == GH_ACT_MODULE_LOAD || p.v[i].op.action == GH_ACT_MODULE_UNLOAD) {
+				ck_assert_int_ge(undoes[i], 0);
+				ck_assert_int_eq(j.steps[undoes[i]].op.action, p.v[i].op.action == GH_ACT_MODULE_LOAD
+											? GH_ACT_MODULE_UNLOAD
+											: GH_ACT_MODULE_LOAD);
+			}
+		free(undoes);
+		gh_plan_free(&p);
+		gh_journal_free(&j);
+	}
 	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
 	ck_assert_int_eq(gh_handoff_to_host(fx->ctx, &h, key), 0);
 	gh_host_free(&h);
@@ -740,6 +775,8 @@ int main(void)
 	Suite *s = suite_create("plan");
 	TCase *tc = tcase_create("core");
 
+	/* The modeset_hold tests build a fixture host per driver version. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, single_gpu_pre_start);
 	tcase_add_test(tc, two_gpu_host_keeps_modules);
 	tcase_add_test(tc, modeset_hold_refuses);
