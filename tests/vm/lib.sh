@@ -21,3 +21,165 @@ host_state() {
 	printf 'fbcon=%s fb=%s journals=%s\n' "$(fbcon_bound)" "$(cut -d' ' -f2 /proc/fb | tr '\n' ,)" \
 		"$(ls /run/gpu-hook 2>/dev/null | grep '\.json$' | tr '\n' ,)"
 }
+# Starts the guest's nvidia-persistenced stand-in (tools/systemctl.sh becomes
+# /usr/bin/systemctl): it holds every /dev/nvidiaN. Later starts, gpu-hook's
+# own at post-stop included, take START_DELAY seconds (default 0).
+persistenced() { # [START_DELAY]
+	echo "${1:-0}" > /etc/nvidia-persistenced.delay
+	ln -sf systemctl.sh /usr/bin/systemctl
+	d=$(cat /etc/nvidia-persistenced.delay)
+	echo 0 > /etc/nvidia-persistenced.delay
+	systemctl start nvidia-persistenced.service || fail "the nvidia-persistenced stand-in did not start"
+	echo "$d" > /etc/nvidia-persistenced.delay
+}
+# The pid of the nvidia-persistenced stand-in, or nothing.
+persistenced_pid() { cat /sys/fs/cgroup/system.slice/nvidia-persistenced.service/cgroup.procs 2>/dev/null; }
+# Uptime in centiseconds.
+now() { cut -d' ' -f1 /proc/uptime | tr -d .; }
+# Runs CMD with a bound of SECS seconds, output to /tmp/within.out, and returns
+# its status, or 124 when it has not exited by then: it is left running (a task
+# stuck in the kernel outlives SIGKILL, and waiting for it would hang the
+# scenario, as busybox's timeout does). WITHIN_MS is the time it took.
+within() { # SECS CMD...
+	local lim=$(($1 * 10)) n=0 p st t0
+	shift
+	t0=$(now)
+	"$@" > /tmp/within.out 2>&1 &
+	p=$!
+	while [ $n -lt $lim ]; do
+		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$p/status 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		usleep 100000
+		n=$((n + 1))
+	done
+	WITHIN_MS=$((($(now) - t0) * 10))
+	if [ $n -ge $lim ]; then
+		echo "within: '$*' did not answer in $((lim / 10)) s (state $st, wchan $(cat /proc/$p/wchan 2>/dev/null))" >> /tmp/within.out
+		kill -9 $p 2>/dev/null
+		return 124
+	fi
+	wait $p
+}
+# The PCI address of the device fb0 belongs to ("none" without one).
+fb0_device() { d=$(readlink /sys/class/graphics/fb0/device 2>/dev/null) && echo "${d##*/}" || echo none; }
+# How many times nvidia_drm brought a GPU up ("Loading driver" in the kernel log).
+drm_loads() { dmesg | grep -c '\[nvidia-drm\] \[GPU ID 0x[0-9a-f]*\] Loading driver' || true; }
+
+# The fault matrices (scenarios/fault-matrix*.sh): rows of runs, each ending
+# restored, lost or hung, against the host as it was ($before).
+table=""
+total_lost=0 total_hung=0
+record() { # name runs
+	table="$table$(printf '%-36s %5d %8d %5d %5d' "$1" "$2" "$ok" "$lost" "$hung")
+"
+	total_lost=$((total_lost + lost)); total_hung=$((total_hung + hung))
+	[ $((ok + lost + hung)) -eq "$2" ] || fail "$1: $((ok + lost + hung)) outcomes for $2 runs"
+}
+# gpu-hook with a bound. It exits 0, 1 or 2; anything else (busybox timeout's 143
+# after 30 s, or a signal) counts as hung.
+bounded() {
+	timeout 30 gpu-hook "$@" >/tmp/last.log 2>&1; rc=$?
+	[ $rc -le 2 ] || echo "gpu-hook $*: no answer in 30 s (exit $rc)" >>/tmp/last.log
+	return $rc
+}
+# snd_hda_intel probes codecs asynchronously; QEMU's emulated codec fails that
+# probe when the controller is reset again while it runs, so every run starts
+# from a settled audio function, as a host does between VM starts.
+audio_settled() {
+	local n a
+	for a in /sys/bus/pci/devices/0000:0[12]:00.1; do
+		a=${a##*/} n=0
+		while [ $n -lt 200 ]; do
+			[ -e "/sys/bus/pci/devices/$a/sound" ] && break
+			[ "$(drv "$a")" = snd_hda_intel ] || break
+			usleep 20000; n=$((n + 1))
+		done
+	done
+}
+# One recover at most, then the verdict: restored (0), lost (1) or hung (2).
+settle() {
+	if [ "$(host_state)" != "$before" ]; then
+		bounded recover; [ $? -gt 2 ] && return 2
+	fi
+	audio_settled
+	[ "$(host_state)" = "$before" ] && return 0
+	echo "LOST: $(host_state)"; echo "was:  $before"; cat /tmp/last.log; dmesg | tail -n 12
+	return 1
+}
+tally() { case $1 in 0) ok=$((ok + 1)) ;; 1) lost=$((lost + 1)) ;; *) hung=$((hung + 1)) ;; esac; }
+start_row() { ok=0 lost=0 hung=0; echo "== $1"; }
+expect_log() { grep -q "$1" /tmp/last.log || { cat /tmp/last.log; fail "$2"; }; }
+# The table of rows, and the verdict: no run may lose the host or hang.
+matrix_verdict() {
+	printf '%-36s %5s %8s %5s %5s\n' fault runs restored lost hung
+	printf '%s' "$table"
+	[ $total_lost -eq 0 ] || fail "$total_lost runs lost the host"
+	[ $total_hung -eq 0 ] || fail "$total_hung runs hung"
+}
+# A policy service whose stop opens NODE (a holder that appears after gpu-hook
+# made its plan, as a monitoring agent restarted at that moment does): a unit
+# opener.service with a process in its cgroup ($svc), and a systemctl that, on
+# "stop", starts a setsid process holding NODE (pid in /tmp/opener.pid).
+# VM 111's policy names it, with a 2 s step deadline.
+opener_service() { # NODE
+	echo "$1" > /tmp/opener.node
+	rm -f /tmp/opener.pid
+	mkdir -p /sys/fs/cgroup/system.slice/opener.service /etc/gpu-hook
+	cat > /usr/bin/systemctl <<'SH'
+#!/bin/sh
+case " $* " in *" stop "*)
+	setsid sh -c 'exec 3<"$(cat /tmp/opener.node)"; echo $$ > /tmp/opener.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 &
+	usleep 200000 ;;
+esac
+exit 0
+SH
+	chmod +x /usr/bin/systemctl
+	sleep 1000 &
+	svc=$!
+	echo $svc > /sys/fs/cgroup/system.slice/opener.service/cgroup.procs
+	printf '[handoff]\nservices = opener.service\ntimeout = 2s\n' > /etc/gpu-hook/111.ini
+}
+# Ends what opener_service started.
+opener_done() {
+	[ -s /tmp/opener.pid ] && kill "$(cat /tmp/opener.pid)" 2>/dev/null
+	kill $svc 2>/dev/null
+	rm -f /usr/bin/systemctl /etc/gpu-hook/111.ini /tmp/opener.pid
+}
+# The /dev/nvidiaN of the GPU at ADDR.
+nvidia_node() { echo "/dev/nvidia$(sed -n 's/^Device Minor:[[:space:]]*//p' "/proc/driver/nvidia/gpus/$1/information")"; }
+# gpu-hook ARGS with a bound of SECS (within): prints its output and how it
+# ended; its status is left in $rc (124: no answer).
+hook() { # SECS ARGS...
+	local lim=$1
+	shift
+	rc=0
+	within "$lim" gpu-hook "$@" || rc=$?
+	cat /tmp/within.out
+	echo "gpu-hook $*: exit $rc in $WITHIN_MS ms"
+}
+# Card 1 (01:00) handed over on a two-GPU host: both its functions on vfio-pci, card 2 still on its drivers.
+expect_card1_handed() {
+	expect_drv 0000:01:00.0 vfio-pci
+	expect_drv 0000:01:00.1 vfio-pci
+	expect_drv 0000:02:00.0 nvidia
+	expect_drv 0000:02:00.1 snd_hda_intel
+}
+# gpu-hook ARGS (bounded) must fail on its 2 s step deadline; $took is how long
+# it took, in centiseconds.
+expect_timeout() { # WHY ARGS...
+	local why=$1 t0
+	shift
+	t0=$(now)
+	bounded "$@" && { cat /tmp/last.log; fail "gpu-hook $* succeeded although $why"; }
+	took=$(($(now) - t0))
+	cat /tmp/last.log
+	expect_log 'no answer within 2000 ms' "no timeout reported"
+}
+# gpu-hook ARGS (bound SECS, see hook) must succeed and leave the host as $before.
+expect_restores() { # SECS ARGS...
+	hook "$@"
+	[ $rc -eq 0 ] || fail "gpu-hook $*: exit $rc"
+	after=$(host_state)
+	echo "after:  $after"
+	[ "$after" = "$before" ] || fail "host not restored; before: $before"
+}

@@ -20,6 +20,25 @@ sleep 0.2
 if rmmod nvidia_uvm && rmmod nvidia_drm && rmmod nvidia_modeset && rmmod nvidia 2>/tmp/err; then fail "nvidia unloaded while /dev/nvidia0 was open"; fi
 grep -q 'Resource temporarily unavailable\|in use' /tmp/err || fail "unexpected rmmod error: $(cat /tmp/err)"
 kill $holder
+wait $holder 2>/dev/null || true
+# The driver version, in the real file's format, from the nv_version knob (default 580.105.08).
+grep -q '^NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580\.105\.08  Release Build' /proc/driver/nvidia/version \
+	|| fail "no version line: $(cat /proc/driver/nvidia/version)"
+# The usage count (nv_pci_remove): an open /dev/nvidia0 makes remove() wait, in D state,
+# logging, until it is closed (nvidia_drm, which would hold its own, was unloaded above).
+sleep 1000 < /dev/nvidia0 &
+holder=$!
+sleep 0.2
+echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/unbind &
+unbind=$!
+sleep 2
+[ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$unbind/status)" = D ] || fail "remove() did not wait for the open /dev/nvidia0"
+dmesg | grep -q 'NVRM: Attempting to remove device 0000:01:00.0 with non-zero usage count!' || fail "no usage-count message: $(dmesg | tail -n 3)"
+kill $holder
+wait $unbind || fail "the unbind failed once the node was closed"
+[ "$(readlink /sys/bus/pci/devices/0000:01:00.0/driver)" = "" ] || fail "still bound after remove()"
+echo 0000:01:00.0 > /sys/bus/pci/drivers/nvidia/bind || fail "cannot bind the GPU again"
+[ -c /dev/nvidia0 ] || fail "no /dev/nvidia0 after the bind"
 echo "stubs ok"
 # A static gpu-hook runs with no shared library in the guest at all.
 if [ -e /etc/gpu-hook-binary ]; then

@@ -3,8 +3,12 @@
  * Test stub of nvidia-drm.ko with modeset=1 fbdev=1: the firmware
  * framebuffer is kicked out for good (real nvidia-drm does it through the
  * aperture helpers) and a framebuffer "nvidia-drmdrmfb" whose parent is the
- * GPU takes the console. Unloading it leaves the dummy console.
+ * GPU takes the console. Unloading it leaves the dummy console. With
+ * modeset=1 it holds a usage count on every GPU through nvidia-modeset
+ * from its load to its unload (nv_drm_dev_load -> nvkms_open_gpu ->
+ * nvidia_dev_get), which is what blocks a per-card unbind on older drivers.
  */
+#include <linux/delay.h>
 #include <linux/aperture.h>
 #include <linux/fb.h>
 #include <linux/mm.h>
@@ -14,12 +18,20 @@
 #include <linux/version.h>
 
 int nvidia_modeset_stub_ping(void);
+int nvkms_stub_allocate_devices(void);
+void nvkms_stub_free_devices(void);
 
 static bool modeset = true;
 module_param(modeset, bool, 0444);
 /* 0: no framebuffer of its own; the firmware framebuffer keeps the console. */
 static bool fbdev = true;
 module_param(fbdev, bool, 0444);
+/*
+ * Milliseconds module init sleeps before the GPU comes up: a real load with
+ * modeset=1 boots each GPU's GSP firmware (NVIDIA documents 1-3 s per GPU).
+ */
+static unsigned int load_delay_ms;
+module_param(load_delay_ms, uint, 0444);
 
 #define W 640
 #define H 480
@@ -54,13 +66,30 @@ static struct pci_dev *find_gpu(void)
 	return NULL;
 }
 
+/* nv_drm_dev_load() logs this for each GPU it brings up (NV_DRM_DEV_LOG_INFO). */
+static void log_loads(void)
+{
+	struct pci_dev *pdev = NULL;
+
+	while ((pdev = pci_get_device(0x1234, 0x11e8, pdev)))
+		if (pdev->dev.driver && !strcmp(pdev->dev.driver->name, "nvidia"))
+			pr_info("[nvidia-drm] [GPU ID 0x%08x] Loading driver\n",
+				(pci_domain_nr(pdev->bus) << 16) | (pdev->bus->number << 8) | PCI_SLOT(pdev->devfn));
+}
+
 static int __init drm_init(void)
 {
 	struct pci_dev *gpu;
 	int r;
 
 	nvidia_modeset_stub_ping();
-	if (!modeset || !fbdev)
+	if (load_delay_ms)
+		msleep(load_delay_ms);
+	if (!modeset)
+		return 0;
+	nvkms_stub_allocate_devices();
+	log_loads();
+	if (!fbdev)
 		return 0;
 	gpu = find_gpu();
 	if (!gpu)
@@ -73,11 +102,15 @@ static int __init drm_init(void)
 #endif
 	info = framebuffer_alloc(0, &gpu->dev);
 	pci_dev_put(gpu);
-	if (!info)
+	if (!info) {
+		nvkms_stub_free_devices();
 		return -ENOMEM;
+	}
 	info->screen_buffer = vmalloc_user(W * H * 4);
 	if (!info->screen_buffer) {
 		framebuffer_release(info);
+		info = NULL;
+		nvkms_stub_free_devices();
 		return -ENOMEM;
 	}
 	strscpy(info->fix.id, "nvidia-drmdrmfb", sizeof(info->fix.id));
@@ -100,17 +133,20 @@ static int __init drm_init(void)
 		vfree(info->screen_buffer);
 		framebuffer_release(info);
 		info = NULL;
+		nvkms_stub_free_devices();
 	}
 	return r;
 }
 
 static void __exit drm_exit(void)
 {
-	if (!info)
-		return;
-	unregister_framebuffer(info);
-	vfree(info->screen_buffer);
-	framebuffer_release(info);
+	if (info) {
+		unregister_framebuffer(info);
+		vfree(info->screen_buffer);
+		framebuffer_release(info);
+	}
+	if (modeset)
+		nvkms_stub_free_devices();
 }
 
 module_init(drm_init);
