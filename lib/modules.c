@@ -292,23 +292,17 @@ static int kallsyms_has(struct gh_ctx *ctx, const char *symbol)
 }
 
 /*
- * Display functions bound to nvidia, by their class alone: another card may
- * be wedged in remove() with its device_lock held, and reading its
- * driver_override would block this process for good.
+ * Cards on nvidia: the functions bound to it (its id table takes only the
+ * GPU function of a card). Nothing of theirs is read: another card may be
+ * wedged in remove() with its device_lock held.
  */
 static unsigned count_cards(struct gh_ctx *ctx)
 {
 	struct gh_strv devs = { 0 };
-	unsigned cards = 0;
+	unsigned cards;
 
 	gh_pci_driver_devices(ctx, "nvidia", &devs);
-	for (size_t i = 0; i < devs.n; i++) {
-		unsigned long class;
-
-		if (gh_fs_read_ulong(ctx, &class, "/sys/bus/pci/devices/%s/class", devs.v[i]) == 0 &&
-		    (class >> 16) == 0x03)
-			cards++;
-	}
+	cards = (unsigned)devs.n;
 	gh_strv_free(&devs);
 	return cards;
 }
