@@ -46,8 +46,9 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 		fprintf(out, "host: %s", h->single_gpu ? "one GPU on " : "more than one GPU on ");
 		fprintf(out, "%s", h->gpu_driver);
 		if (!h->single_gpu)
-			fprintf(out, " (%zu other function%s stay%s: modules stay loaded)", h->others.n,
-				h->others.n == 1 ? "" : "s", h->others.n == 1 ? "s" : "");
+			fprintf(out, " (%zu other function%s stay%s: modules stay loaded%s)", h->others.n,
+				h->others.n == 1 ? "" : "s", h->others.n == 1 ? "s" : "",
+				h->reload.n ? ", nvidia-drm reloads around the unbind" : "");
 		else if (h->stack.n)
 			fprintf(out, " (module stack: %zu module%s)", (size_t)h->stack.n, h->stack.n == 1 ? "" : "s");
 		fprintf(out, "; console %s\n", h->console_on_card ? "on this card" : "elsewhere");

@@ -699,6 +699,40 @@ static int others_coming_back(struct gh_ctx *ctx, struct gh_host *h)
 	return r;
 }
 
+/*
+ * A card leaving nvidia while nvidia-drm holds every card (modules.h): refused
+ * before the first write, or, with modeset_hold = reload, nvidia-drm and what
+ * is stacked on it unloaded around the unbind.
+ */
+static int load_modeset_hold(struct gh_ctx *ctx, struct gh_host *h)
+{
+	char why[512], msg[1024];
+	bool leaves = false;
+	int r;
+
+	for (unsigned i = 0; i < h->n_f; i++)
+		if (!strcmp(h->f[i].dev.driver, "nvidia"))
+			leaves = true;
+	if (!leaves)
+		return 0;
+	r = gh_modules_modeset_hold(ctx, &h->modeset);
+	if (r < 0 || !h->modeset.holds)
+		return r;
+	if (gh_modules_modeset_describe(&h->modeset, why, sizeof(why)) < 0)
+		return -ENAMETOOLONG;
+	if (h->pol.modeset_hold == GH_MODESET_HOLD_RELOAD) {
+		r = gh_modules_stack(ctx, "nvidia_modeset", &h->reload);
+		if (r < 0 || h->reload.n)
+			return r;
+		NOTE(&h->refusals, GH_HOST_MODESET_REFUSAL "reload: nvidia_modeset is not loaded, so there is nothing to reload "
+		     "to make nvidia-drm let go of the card (%s)", why);
+		return 0;
+	}
+	if (gh_util_format(msg, sizeof(msg), GH_HOST_MODESET_REFUSAL "refuse: %s. Fix: %s", why, GH_MODESET_HOLD_FIX) < 0)
+		return -ENAMETOOLONG;
+	return gh_strv_push(&h->refusals, msg);
+}
+
 static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 {
 	struct gh_strv bound = { 0 };
@@ -735,6 +769,8 @@ static int load_stack(struct gh_ctx *ctx, struct gh_host *h)
 	if (r >= 0)
 		r = others_coming_back(ctx, h);
 	h->single_gpu = h->others.n == 0;
+	if (r >= 0 && !h->single_gpu)
+		r = load_modeset_hold(ctx, h);
 	return r;
 }
 
@@ -792,6 +828,22 @@ static int build_nodes(struct gh_ctx *ctx, struct gh_host *h)
 	/* Unloading the stack needs every NVIDIA node closed; an unbind only this card's. */
 	if (h->single_gpu && h->gpu_module[0] && h->stack.n)
 		r = gh_holders_nodes_add_path(ctx, nodes, "/dev/nvidia*");
+	/* The reload unloads nvidia-drm: any open node of it, on any card, would stop that. */
+	if (h->reload.n && r >= 0) {
+		r = gh_holders_nodes_add_path(ctx, nodes, "/dev/nvidia-modeset");
+		/* The node names only: the other card's attributes may sit behind a wedged device_lock. */
+		for (size_t k = 0; k < h->others.n && r >= 0; k++) {
+			struct gh_strv drm = { 0 };
+
+			gh_fs_list(ctx, &drm, "/sys/bus/pci/devices/%s/drm", h->others.v[k]);
+			for (size_t n = 0; n < drm.n && r >= 0; n++) {
+				r = gh_util_format(p, sizeof(p), "/dev/dri/%s", drm.v[n]);
+				if (r >= 0)
+					r = gh_holders_nodes_add_path(ctx, nodes, p);
+			}
+			gh_strv_free(&drm);
+		}
+	}
 	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
 		const struct gh_pci_dev *d = &h->f[i].dev;
 
@@ -1118,6 +1170,7 @@ void gh_host_free(struct gh_host *h)
 	free(h->f);
 	gh_policy_free(&h->pol);
 	gh_modules_free(&h->stack);
+	gh_modules_free(&h->reload);
 	gh_strv_free(&h->others);
 	gh_console_free(&h->con);
 	gh_strv_free(&h->vtcons);

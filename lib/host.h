@@ -52,6 +52,8 @@ struct gh_host {
 	struct gh_modset stack;	/* gpu_module and its holders, removal order */
 	struct gh_strv others;	/* other functions bound to gpu_driver: a two-GPU host */
 	bool single_gpu;	/* no other function on gpu_driver: unload the stack */
+	struct gh_modeset_hold modeset;	/* read when a card leaves nvidia on a host with others */
+	struct gh_modset reload;	/* modeset_hold = reload: nvidia_modeset and its holders, removal order */
 
 	struct gh_console con;
 	bool console_on_card;
@@ -75,6 +77,8 @@ struct gh_host {
  * -ENOENT. Reasons to refuse are not errors: they land in h->refusals.
  */
 int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
+/* How the refusals about nvidia-drm's hold on every card start (they matter only before a handoff). */
+#define GH_HOST_MODESET_REFUSAL "modeset_hold = "
 /* The same for an explicit list of functions (to-vfio / to-host / status). */
 int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct gh_host *h);
 /*

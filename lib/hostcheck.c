@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "modules.h"
 #include "pci.h"
+#include "policy.h"
 #include "util.h"
 
 /* libkmod's configuration directories, in its order of precedence. */
@@ -274,54 +275,32 @@ static bool cmdline_has(const char *cmdline, const char *key, const char *value_
 	return false;
 }
 
-/* "550.127.05" -> 550012705: three fields, the later two below 1000. 0 when it does not parse. */
-static unsigned long driver_version(const char *s)
-{
-	unsigned long part[3] = { 0 };
-	char buf[32], *save = NULL, *tok;
-	int i = 0;
-
-	if (gh_util_copy(buf, sizeof(buf), s) < 0)
-		return 0;
-	for (tok = strtok_r(gh_util_trim(buf), ".", &save); tok && i < 3; tok = strtok_r(NULL, ".", &save), i++)
-		if (gh_util_parse_ulong(tok, 10, i ? 999 : 99999, &part[i]) < 0)
-			return 0;
-	if (i < 2)
-		return 0;
-	return part[0] * 1000000 + part[1] * 1000 + part[2];
-}
-
 /*
- * Two cards on nvidia with nvidia-drm modeset=1: before 580.94.06, nvidia-drm
- * holds each card's usage count, so unbinding one card from nvidia (what a
- * two-GPU handoff does, the modules staying loaded) waits forever.
+ * Two cards on nvidia with nvidia-drm modeset=1 and a driver without per-GPU
+ * removal: the same detection the plan makes (gh_modules_modeset_hold), and
+ * what the policy's modeset_hold makes of it for every VM without its own.
  */
 static void check_two_gpu_driver(struct gh_ctx *ctx, struct gh_findings *f)
 {
-	struct gh_strv devs = { 0 };
-	char ver[32] = "", modeset[8] = "";
-	unsigned cards = 0;
-	unsigned long v;
+	struct gh_modeset_hold m;
+	struct gh_policy pol;
+	char why[512];
+	bool reload;
 
-	gh_pci_driver_devices(ctx, "nvidia", &devs);
-	for (size_t i = 0; i < devs.n; i++) {
-		struct gh_pci_dev d = { 0 };
-
-		if (gh_pci_read(ctx, devs.v[i], &d) == 0 && gh_pci_is_display(&d))
-			cards++;
-		gh_pci_dev_free(&d);
-	}
-	gh_strv_free(&devs);
-	if (cards < 2 || gh_fs_read_str(ctx, modeset, sizeof(modeset), "/sys/module/nvidia_drm/parameters/modeset") <= 0 ||
-	    gh_util_trim(modeset)[0] != 'Y' || gh_fs_read_str(ctx, ver, sizeof(ver), "/sys/module/nvidia/version") <= 0)
+	if (gh_modules_modeset_hold(ctx, &m) < 0 || !m.holds ||
+	    gh_modules_modeset_describe(&m, why, sizeof(why)) < 0)
 		return;
-	v = driver_version(ver);
-	if (v && v < 580094006UL)
-		add(f, GH_SEV_ERROR, "/sys/module/nvidia/version",
-		    "install NVIDIA driver 580.94.06 or newer, or set 'options nvidia-drm modeset=0'",
-		    "%u cards on nvidia with nvidia-drm modeset=1 and driver %s: before 580.94.06 nvidia-drm holds each "
-		    "card, so unbinding one for a VM would never finish (gpu-hook stops it at its timeout)",
-		    cards, gh_util_trim(ver));
+	/* A policy that cannot be read refuses every start anyway; check_vm names its lines. */
+	reload = gh_policy_load(ctx, 0, &pol) == 0 && pol.modeset_hold == GH_MODESET_HOLD_RELOAD;
+	gh_policy_free(&pol);
+	if (reload)
+		add(f, GH_SEV_INFO, m.source[0] ? m.source : "/sys/module/nvidia",
+		    "nothing to do; upgrading the driver to 580.105.08 or newer makes the reload unnecessary",
+		    "%s; modeset_hold = reload: a handoff reloads nvidia_drm and nvidia_modeset around the unbind, "
+		    "and the host's console on the other card goes away for that moment", why);
+	else
+		add(f, GH_SEV_ERROR, m.source[0] ? m.source : "/sys/module/nvidia", GH_MODESET_HOLD_FIX,
+		    "%s; modeset_hold = refuse: such a handoff is refused", why);
 }
 
 static bool reported_wedged(const struct gh_findings *f, const char *addr)
@@ -522,6 +501,186 @@ static void check_hookscript(struct gh_ctx *ctx, struct gh_findings *f, unsigned
 		close(self);
 }
 
+/*
+ * Container configs that pass GPU nodes by number. Names move: with fbdev,
+ * nvidia-drm drops the firmware framebuffer's card0, so a reloaded nvidia-drm
+ * can come back as card0 instead of card1, and nvidia-uvm's major is given
+ * out at load. /dev/dri/by-path/pci-<addr>-card and -render do not move.
+ */
+#define LXC_MAX_FILES 4096
+#define LXC_MAX_LINES 65536
+#define DRM_MAJOR 226
+
+/* nvidia-uvm's character major from /proc/devices, or -1 when it is not loaded. */
+static long uvm_major(struct gh_ctx *ctx)
+{
+	FILE *fp = gh_fs_fopen(ctx, "/proc/devices");
+	char line[256];
+	bool chr = false;
+	long major = -1;
+
+	if (!fp)
+		return -1;
+	for (int n = 0; n < 4096 && major < 0 && fgets(line, sizeof(line), fp); n++) {
+		unsigned long m;
+		char num[16], name[64];
+
+		if (!strncmp(line, "Character devices:", 18) || !strncmp(line, "Block devices:", 14))
+			chr = line[0] == 'C';
+		else if (chr && sscanf(line, " %15s %63s", num, name) == 2 && !strcmp(name, "nvidia-uvm") &&
+			 gh_util_parse_ulong(num, 10, 4095, &m) == 0)
+			major = (long)m;
+	}
+	fclose(fp);
+	return major;
+}
+
+/* "card1" / "renderD128" (a number after the prefix), else false. */
+static bool drm_node_name(const char *name)
+{
+	const char *digits = !strncmp(name, "card", 4) ? name + 4 : !strncmp(name, "renderD", 7) ? name + 7 : NULL;
+
+	return digits && *digits && strspn(digits, "0123456789") == strlen(digits);
+}
+
+/* The stable name of a DRM node: /dev/dri/by-path/pci-<addr>-card or -render, its address from sysfs. */
+static void stable_drm_name(struct gh_ctx *ctx, const char *node, char *buf, size_t size)
+{
+	char addr[64];
+
+	if (gh_fs_link_base(ctx, addr, sizeof(addr), "/sys/class/drm/%s/device", node) < 0 || !gh_pciid_is_addr(addr))
+		gh_util_copy(addr, sizeof(addr), "<addr>");
+	if (gh_util_format(buf, size, "/dev/dri/by-path/pci-%s-%s", addr, node[0] == 'c' ? "card" : "render") < 0)
+		gh_util_copy(buf, size, "/dev/dri/by-path/");
+}
+
+static void lxc_flag_node(struct gh_ctx *ctx, struct gh_findings *f, const char *where, const char *key,
+			  const char *node)
+{
+	char stable[128], fix[256];
+
+	stable_drm_name(ctx, node, stable, sizeof(stable));
+	if (gh_util_format(fix, sizeof(fix), "pass it by its stable name: lxc.mount.entry: %s dev/dri/%s none "
+			   "bind,optional,create=file", stable, node) < 0)
+		gh_util_copy(fix, sizeof(fix), "pass it by its stable name, /dev/dri/by-path/pci-<addr>-card or -render");
+	add(f, GH_SEV_WARNING, where, fix, "%s passes /dev/dri/%s by number: DRM card numbers move (a reloaded "
+	    "nvidia-drm can come back as card0 instead of card1), so after a handoff it may get another card or none",
+	    key, node);
+}
+
+static void lxc_line(struct gh_ctx *ctx, struct gh_findings *f, const char *where, const char *key,
+		     const char *value, long uvm)
+{
+	char path[256] = "", type[4], maj[16], min[16];
+	unsigned long m, n;
+
+	if (!strncmp(key, "dev", 3) && key[3] && strspn(key + 3, "0123456789") == strlen(key + 3)) {
+		/* [path=]<path>[,gid=..,mode=..]: Proxmox takes the node's numbers at each container start. */
+		sscanf(value, "%255[^,]", path);
+		if (!strncmp(path, "path=", 5))
+			memmove(path, path + 5, strlen(path + 5) + 1);
+		if (!strncmp(path, "/dev/dri/", 9) && drm_node_name(path + 9))
+			lxc_flag_node(ctx, f, where, key, path + 9);
+	} else if (!strcmp(key, "lxc.mount.entry")) {
+		if (sscanf(value, "%255s", path) == 1 && !strncmp(path, "/dev/dri/", 9) && drm_node_name(path + 9))
+			lxc_flag_node(ctx, f, where, key, path + 9);
+	} else if (!strcmp(key, "lxc.cgroup2.devices.allow") || !strcmp(key, "lxc.cgroup.devices.allow")) {
+		if (sscanf(value, "%3s %15[^:]:%15s", type, maj, min) != 3 || strcmp(type, "c") ||
+		    gh_util_parse_ulong(maj, 10, 4095, &m) < 0)
+			return;
+		if (m == DRM_MAJOR && gh_util_parse_ulong(min, 10, 1048575, &n) == 0) {
+			char node[32], stable[128], fix[256];
+
+			snprintf(node, sizeof(node), "%s%lu", n >= 128 ? "renderD" : "card", n);
+			stable_drm_name(ctx, node, stable, sizeof(stable));
+			if (gh_util_format(fix, sizeof(fix), "allow c %d:* rwm and pass the node by its stable name, %s",
+					   DRM_MAJOR, stable) < 0)
+				gh_util_copy(fix, sizeof(fix), "pass the node by its /dev/dri/by-path/ name");
+			add(f, GH_SEV_WARNING, where, fix,
+			    "%s allows DRM minor %lu (/dev/dri/%s now) by number: DRM card numbers move when nvidia-drm "
+			    "reloads, so after a handoff the rule may name another card or none", key, n, node);
+		} else if (uvm >= 0 && (long)m == uvm) {
+			add(f, GH_SEV_WARNING, where,
+			    "pass /dev/nvidia-uvm and /dev/nvidia-uvm-tools with devN: entries, whose numbers Proxmox "
+			    "reads at each container start, instead of a fixed major",
+			    "%s allows c %lu:%s, nvidia-uvm's major now: the kernel gives nvidia-uvm its major when it "
+			    "loads, so after a reload the rule may not match", key, m, min);
+		}
+	}
+}
+
+static void check_lxc_file(struct gh_ctx *ctx, struct gh_findings *f, const char *name, long uvm)
+{
+	char file[300], where[320], line[4096];
+	bool midline = false;
+	FILE *fp;
+	int n = 0;
+
+	snprintf(file, sizeof(file), "/etc/pve/lxc/%s", name);
+	fp = gh_fs_fopen(ctx, "%s", file);
+	if (!fp) {
+		add(f, GH_SEV_WARNING, file, "check the file's permissions", "cannot read the container config: %s",
+		    strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		bool start = !midline;
+		char key[64], *value;
+		size_t len = strlen(line);
+
+		midline = len && line[len - 1] != '\n' && !feof(fp);
+		if (!start)
+			continue;
+		snprintf(where, sizeof(where), "%s:%d", file, ++n);
+		if (n > LXC_MAX_LINES) {
+			add(f, GH_SEV_WARNING, where, "check the file", "more than %d lines: the rest is not checked",
+			    LXC_MAX_LINES);
+			break;
+		}
+		if (midline) {
+			add(f, GH_SEV_WARNING, where, "check the file", "line longer than %zu characters: not checked",
+			    sizeof(line) - 2);
+			continue;
+		}
+		/* Snapshots and pending changes follow the first section header. */
+		if (line[0] == '[')
+			break;
+		value = strchr(line, ':');
+		if (line[0] == '#' || !value || (size_t)(value - line) >= sizeof(key))
+			continue;
+		memcpy(key, line, (size_t)(value - line));
+		key[value - line] = '\0';
+		value = gh_util_trim(value + 1);
+		lxc_line(ctx, f, where, gh_util_trim(key), value, uvm);
+	}
+	if (ferror(fp))
+		add(f, GH_SEV_WARNING, file, "check the file", "read error after line %d", n);
+	fclose(fp);
+}
+
+static void check_lxc(struct gh_ctx *ctx, struct gh_findings *f)
+{
+	struct gh_strv files = { 0 };
+	long uvm = uvm_major(ctx);
+	unsigned checked = 0;
+
+	gh_fs_list(ctx, &files, "/etc/pve/lxc");
+	for (size_t i = 0; i < files.n; i++) {
+		const char *name = files.v[i];
+		size_t len = strlen(name);
+
+		if (len < 6 || strcmp(name + len - 5, ".conf") || strspn(name, "0123456789") != len - 5)
+			continue;
+		if (checked++ == LXC_MAX_FILES) {
+			add(f, GH_SEV_WARNING, "/etc/pve/lxc", "nothing to do", "more than %d files: the rest is not checked",
+			    LXC_MAX_FILES);
+			break;
+		}
+		check_lxc_file(ctx, f, name, uvm);
+	}
+	gh_strv_free(&files);
+}
+
 static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 {
 	char where[128], storage[64], name[128], key[16];
@@ -546,9 +705,12 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 			      strstr(h.refusals.v[i], "no PCI device found") || strstr(h.refusals.v[i], "more than once") ||
 			      strstr(h.refusals.v[i], "mediated device");
 
+		bool modeset = !strncmp(h.refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL));
+
 		add(f, config ? GH_SEV_ERROR : GH_SEV_WARNING, where,
-		    config ? "pass the whole group through, move the card, or fix the config"
-			   : "a start now would be refused for this reason",
+		    config    ? "pass the whole group through, move the card, or fix the config"
+		    : modeset ? GH_MODESET_HOLD_FIX
+			      : "a start now would be refused for this reason",
 		    "%s", h.refusals.v[i]);
 	}
 	if (!h.vm.hookscript[0]) {
@@ -581,6 +743,7 @@ int gh_hostcheck_run(struct gh_ctx *ctx, const unsigned *vmids, unsigned n_vmids
 	memset(out, 0, sizeof(*out));
 	gh_handoff_mark_suspects(ctx);
 	check_host(ctx, out);
+	check_lxc(ctx, out);
 	for (unsigned i = 0; i < n_vmids; i++)
 		check_vm(ctx, vmids[i], out);
 	return 0;

@@ -15,7 +15,7 @@ enum gh_severity { GH_SEV_INFO, GH_SEV_WARNING, GH_SEV_ERROR };
 
 struct gh_finding {
 	enum gh_severity severity;
-	char what[256];
+	char what[512];
 	char where[256];
 	char fix[256];
 };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "pci.h"
 
 #define STACK_MAX 64
 
@@ -209,6 +210,151 @@ int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out
 	if (r < 0)
 		gh_modules_free(out);
 	return r;
+}
+
+/* "550.127.05" -> 550127005: two or three fields, the later ones below 1000. 0 when it does not parse. */
+static unsigned long version_number(const char *s)
+{
+	unsigned long part[3] = { 0 };
+	char buf[32], *save = NULL, *tok;
+	int i = 0;
+
+	if (gh_util_copy(buf, sizeof(buf), s) < 0)
+		return 0;
+	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save), i++)
+		if (i == 3 || gh_util_parse_ulong(tok, 10, i ? 999 : 99999, &part[i]) < 0)
+			return 0;
+	if (i < 2)
+		return 0;
+	return part[0] * 1000000 + part[1] * 1000 + part[2];
+}
+
+bool gh_modules_version_removes_gpu(const char *version)
+{
+	unsigned long v = version_number(version);
+
+	/* 580.95.05 was cut before nvidia_modeset_remove() went in. */
+	return (v >= 580094006UL && v != 580095005UL) || v >= 580105008UL;
+}
+
+/*
+ * "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.95.05  Release Build  (...)"
+ * or "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.127.05  Tue Oct  8 ...": the
+ * first word of the first line that is a version number.
+ */
+static int proc_version(struct gh_ctx *ctx, char *buf, size_t size)
+{
+	char text[512], *save = NULL;
+	int r = gh_fs_read_str(ctx, text, sizeof(text), "/proc/driver/nvidia/version");
+
+	/* Only the first line matters; the rest (the GCC version) may not fit. */
+	if (r == -EFBIG)
+		r = 0;
+	if (r < 0)
+		return r;
+	text[sizeof(text) - 1] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	for (char *t = strtok_r(text, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+		if (strchr(t, '.') && version_number(t))
+			return gh_util_copy(buf, size, t);
+	return -EINVAL;
+}
+
+/* Bounded: a real kallsyms has a few hundred thousand lines. */
+#define KALLSYMS_MAX_LINES 8000000UL
+
+/* 1 when /proc/kallsyms names the symbol, 0 when not, -errno when it cannot be read. */
+static int kallsyms_has(struct gh_ctx *ctx, const char *symbol)
+{
+	FILE *f = gh_fs_fopen(ctx, "/proc/kallsyms");
+	char line[1024];
+	unsigned long n = 0;
+	bool midline = false;
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (!found && n < KALLSYMS_MAX_LINES && fgets(line, sizeof(line), f)) {
+		char name[600];
+		bool start = !midline;
+
+		midline = !strchr(line, '\n');
+		if (!start)
+			continue;
+		n++;
+		/* "ffffffffc0a1b2c0 t nvidia_modeset_remove\t[nvidia]" (zeros without kptr rights). */
+		if (strstr(line, symbol) && sscanf(line, "%*s %*s %599s", name) == 1 && !strcmp(name, symbol))
+			found = 1;
+	}
+	if (!found && ferror(f))
+		found = -EIO;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Cards on nvidia: the functions bound to it (its id table takes only the
+ * GPU function of a card). Nothing of theirs is read: another card may be
+ * wedged in remove() with its device_lock held.
+ */
+static unsigned count_cards(struct gh_ctx *ctx)
+{
+	struct gh_strv devs = { 0 };
+	unsigned cards;
+
+	gh_pci_driver_devices(ctx, "nvidia", &devs);
+	cards = (unsigned)devs.n;
+	gh_strv_free(&devs);
+	return cards;
+}
+
+int gh_modules_modeset_hold(struct gh_ctx *ctx, struct gh_modeset_hold *out)
+{
+	char val[16];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->cards = count_cards(ctx);
+	out->modeset = gh_fs_read_str(ctx, val, sizeof(val), "/sys/module/nvidia_drm/parameters/modeset") > 0 &&
+		       (gh_util_trim(val)[0] == 'Y' || !strcmp(val, "1"));
+	if (proc_version(ctx, out->version, sizeof(out->version)) >= 0) {
+		gh_util_copy(out->source, sizeof(out->source), "/proc/driver/nvidia/version");
+	} else if (gh_fs_read_str(ctx, val, sizeof(val), "/sys/module/nvidia/version") > 0 &&
+		   version_number(gh_util_trim(val))) {
+		gh_util_copy(out->version, sizeof(out->version), val);
+		gh_util_copy(out->source, sizeof(out->source), "/sys/module/nvidia/version");
+	}
+	out->removes_gpu = out->version[0] && gh_modules_version_removes_gpu(out->version);
+	/* The symbol tells for a driver whose number says otherwise (a backport, a vendor build). */
+	if (!out->removes_gpu && out->cards >= 2 && out->modeset) {
+		r = kallsyms_has(ctx, "nvidia_modeset_remove");
+		if (r > 0) {
+			out->removes_gpu = true;
+			gh_util_copy(out->source, sizeof(out->source), "/proc/kallsyms");
+		} else if (r < 0) {
+			gh_dbg(ctx, "/proc/kallsyms: %s; going by the driver version", strerror(-r));
+		}
+	}
+	out->holds = out->cards >= 2 && out->modeset && !out->removes_gpu;
+	return 0;
+}
+
+int gh_modules_modeset_describe(const struct gh_modeset_hold *m, char *buf, size_t size)
+{
+	if (m->removes_gpu && !strcmp(m->source, "/proc/kallsyms"))
+		return gh_util_format(buf, size, "NVIDIA driver %s releases one card at a time (/proc/kallsyms has "
+				      "nvidia_modeset_remove)", m->version[0] ? m->version : "(version unknown)");
+	if (m->removes_gpu)
+		return gh_util_format(buf, size, "NVIDIA driver %s (%s) releases one card at a time", m->version,
+				      m->source);
+	if (!m->version[0])
+		return gh_util_format(buf, size, "%u cards on nvidia, nvidia-drm modeset=1, NVIDIA driver of unknown "
+				      "version (no /proc/driver/nvidia/version or /sys/module/nvidia/version, no "
+				      "nvidia_modeset_remove in /proc/kallsyms), taken as without per-GPU removal: "
+				      "nvidia-drm holds every card, so unbinding one never finishes", m->cards);
+	return gh_util_format(buf, size, "%u cards on nvidia, nvidia-drm modeset=1, NVIDIA driver %s (%s) without "
+			      "per-GPU removal (580.94.06+ but not 580.95.05, or 580.105.08+): nvidia-drm holds every "
+			      "card, so unbinding one never finishes", m->cards, m->version, m->source);
 }
 
 /*

@@ -40,6 +40,40 @@ const char *gh_modules_state_name(enum gh_mod_state s);
 /* Module names compare with '-' and '_' equal, as the kernel does. */
 bool gh_modules_name_eq(const char *a, const char *b);
 
+/*
+ * nvidia-drm with modeset=1 takes a usage count on every card at load
+ * (nv_drm_dev_load -> nvkms_open_gpu -> nvidia_dev_get) and gives it back only
+ * at unload; nv-pci.c nv_pci_remove waits for that count forever unless the
+ * driver first asks nvidia-modeset to let go of the card
+ * (nvidia_modeset_remove(), added with per-GPU removal: 580.94.06 and later
+ * except 580.95.05, and 580.105.08 and later). With two or more cards on
+ * nvidia, an older driver never finishes unbinding one of them.
+ */
+struct gh_modeset_hold {
+	unsigned cards;		/* display functions bound to nvidia */
+	bool modeset;		/* /sys/module/nvidia_drm/parameters/modeset is Y */
+	bool removes_gpu;	/* the driver lets go of one card */
+	bool holds;		/* cards >= 2, modeset, !removes_gpu: a per-card unbind never returns */
+	char version[32];	/* "" when unknown */
+	char source[64];	/* what told removes_gpu: "/proc/kallsyms", a version file, "" */
+};
+
+/*
+ * The one detection, for the plan and for check alike. The symbol in
+ * /proc/kallsyms is evidence of per-GPU removal (addresses may read as
+ * zeros; the names are there); otherwise the version from
+ * /proc/driver/nvidia/version, then /sys/module/nvidia/version. Unknown
+ * version without the symbol: not capable (the safe answer). Reads only.
+ */
+int gh_modules_modeset_hold(struct gh_ctx *ctx, struct gh_modeset_hold *out);
+/* "580.105.08": true when that driver has per-GPU removal. */
+bool gh_modules_version_removes_gpu(const char *version);
+/* One sentence naming the driver and what told, for refusals and check. */
+int gh_modules_modeset_describe(const struct gh_modeset_hold *m, char *buf, size_t size);
+#define GH_MODESET_HOLD_FIX                                                                              \
+	"upgrade the NVIDIA driver to 580.105.08 or newer, or set modeset_hold = reload in [handoff] "   \
+	"(nvidia_drm and nvidia_modeset are reloaded around the unbind), or set 'options nvidia-drm modeset=0'"
+
 /* The real ops: libkmod for modules, sched_{set,get}affinity for threads. */
 extern const struct gh_ops gh_modules_real_ops;
 

@@ -99,6 +99,26 @@ static bool stack_provides(const struct gh_host *h, const char *driver)
 	return driver[0] && !strcmp(driver, h->gpu_driver) && h->single_gpu && h->stack.n > 0;
 }
 
+/* What the reload costs the host, said in the dry run and the log. */
+static int reload_note(const struct gh_host *h, struct gh_plan *p)
+{
+	char mods[256] = "", others[256] = "", note[1024];
+
+	for (unsigned i = 0; i < h->reload.n; i++)
+		if (gh_util_format(mods + strlen(mods), sizeof(mods) - strlen(mods), "%s%s", i ? ", " : "",
+				   h->reload.v[i].name) < 0)
+			return -ENAMETOOLONG;
+	if (gh_strv_join(&h->others, ", ", others, sizeof(others)) < 0)
+		return -ENAMETOOLONG;
+	if (gh_util_format(note, sizeof(note),
+			   "modeset_hold = reload: NVIDIA driver %s cannot release one card while nvidia-drm "
+			   "(modeset=1) holds them all, so %s unload before the card leaves nvidia and load again "
+			   "after; for that moment the host's console and displays on the other card (%s) go away",
+			   h->modeset.version[0] ? h->modeset.version : "(version unknown)", mods, others) < 0)
+		return -ENAMETOOLONG;
+	return gh_strv_push(&p->notes, note);
+}
+
 static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 {
 	bool all_there = h->n_f > 0;
@@ -111,7 +131,8 @@ static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 		p->already = true;
 		return gh_strv_push(&p->notes, "every function is already on vfio-pci: nothing to do");
 	}
-	if (!h->n_f)
+	/* An unbind that would never return is not planned at all (the refusal says why). */
+	if (!h->n_f || (h->modeset.holds && !h->reload.n))
 		return 0;
 
 	for (size_t i = 0; i < h->services.n && r >= 0; i++)
@@ -141,6 +162,13 @@ static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 				r = add(p, GH_ACT_MODULE_UNLOAD, m->name, NULL, GH_ACT_MODULE_LOAD, m->name, NULL);
 		}
 	}
+	/* modeset_hold = reload: nvidia-drm gives the cards back only when it unloads. */
+	for (unsigned i = 0; i < h->reload.n && r >= 0; i++)
+		if (h->reload.v[i].state == GH_MOD_LIVE)
+			r = add(p, GH_ACT_MODULE_UNLOAD, h->reload.v[i].name, NULL, GH_ACT_MODULE_LOAD,
+				h->reload.v[i].name, NULL);
+	if (h->reload.n && r >= 0)
+		r = reload_note(h, p);
 	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
 		const struct gh_pci_dev *d = &h->f[i].dev;
 
@@ -153,6 +181,11 @@ static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 		if (r >= 0)
 			r = add(p, GH_ACT_PROBE, d->addr, "vfio-pci", GH_ACT_UNBIND, d->addr, "vfio-pci");
 	}
+	/* Loaded again once the card has left nvidia: nvidia-drm then takes only the cards that stay. */
+	for (unsigned i = h->reload.n; i-- > 0 && r >= 0;)
+		if (h->reload.v[i].state == GH_MOD_LIVE)
+			r = add(p, GH_ACT_MODULE_LOAD, h->reload.v[i].name, NULL, GH_ACT_MODULE_UNLOAD,
+				h->reload.v[i].name, NULL);
 	for (unsigned i = 0; i < h->n_f && r >= 0; i++)
 		r = add(p, GH_ACT_VERIFY, h->f[i].dev.addr, "vfio-pci", GH_ACT_NONE, NULL, NULL);
 	return r;
@@ -248,7 +281,8 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 		r = gh_strv_push(&out->notes, h->notes.v[i]);
 	/* Holders and services matter only to a handoff that has yet to happen. */
 	for (size_t i = 0; i < h->refusals.n && r >= 0; i++)
-		if (dir == GH_TO_VFIO || strncmp(h->refusals.v[i], "held by ", 8))
+		if (dir == GH_TO_VFIO || (strncmp(h->refusals.v[i], "held by ", 8) &&
+					  strncmp(h->refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL))))
 			r = gh_strv_push(&out->refusals, h->refusals.v[i]);
 	if (r < 0)
 		return r;
@@ -369,6 +403,29 @@ static struct json_object *device_json(const struct gh_func *f, enum gh_directio
 	return o;
 }
 
+/* nvidia-drm's hold on the cards, when a card leaves nvidia on a host with others; else null. */
+static struct json_object *modeset_json(const struct gh_host *h)
+{
+	struct json_object *o, *mods;
+
+	if (!h->modeset.cards)
+		return NULL;
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "cards", json_object_new_int((int)h->modeset.cards));
+	json_object_object_add(o, "modeset", json_object_new_boolean(h->modeset.modeset));
+	json_object_object_add(o, "driver_version", str_or_null(h->modeset.version));
+	json_object_object_add(o, "per_gpu_removal", json_object_new_boolean(h->modeset.removes_gpu));
+	json_object_object_add(o, "evidence", str_or_null(h->modeset.source));
+	json_object_object_add(o, "holds_every_card", json_object_new_boolean(h->modeset.holds));
+	mods = json_object_new_array();
+	for (unsigned i = 0; mods && i < h->reload.n; i++)
+		json_object_array_add(mods, json_object_new_string(h->reload.v[i].name));
+	json_object_object_add(o, "reload", mods);
+	return o;
+}
+
 struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_host *h, const char *phase,
 				    bool dry_run)
 {
@@ -393,6 +450,7 @@ struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_hos
 		json_object_object_add(host, "gpu_driver", str_or_null(h->gpu_driver));
 		json_object_object_add(host, "gpu_module", str_or_null(h->gpu_module));
 		json_object_object_add(host, "single_gpu", json_object_new_boolean(h->single_gpu));
+		json_object_object_add(host, "modeset_hold", modeset_json(h));
 		json_object_object_add(host, "other_gpu_functions", strv_json(&h->others));
 		json_object_object_add(host, "console_on_card", json_object_new_boolean(h->console_on_card));
 		json_object_object_add(host, "vtconsoles", strv_json(&h->vtcons));

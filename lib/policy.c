@@ -211,6 +211,11 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 			perr(pp, "restore: expected yes or no, not '%s'", esc);
 		else
 			p->restore = i;
+	} else if (!strcmp(key, "modeset_hold")) {
+		if (strcmp(value, "refuse") && strcmp(value, "reload"))
+			perr(pp, "modeset_hold: expected refuse or reload, not '%s'", esc);
+		else
+			p->modeset_hold = strcmp(value, "reload") ? GH_MODESET_HOLD_REFUSE : GH_MODESET_HOLD_RELOAD;
 	} else if (!strcmp(key, "timeout")) {
 		unsigned ms;
 

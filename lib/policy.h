@@ -17,6 +17,7 @@
  *   reboot_watch = 60s    how long a reboot's post-stop keeps the card for the restart (1 s..60 m)
  *   module_timeout  = 60s    one module load or unload   (default 60 s, 1..600 s)
  *   service_timeout = 60s    one systemctl start or stop (default 60 s, 1..600 s)
+ *   modeset_hold = refuse | reload                 (default refuse; see modules.h)
  *   [drivers]
  *   0000:01:00.1 = snd_hda_intel                   host driver per function
  *   [pinning]
@@ -45,6 +46,8 @@
 
 enum gh_holders_mode { GH_HOLDERS_REFUSE, GH_HOLDERS_STOP_UNIT, GH_HOLDERS_KILL };
 enum gh_console_mode { GH_CONSOLE_AUTO, GH_CONSOLE_DETACH, GH_CONSOLE_KEEP };
+/* Two cards on an nvidia driver whose nvidia-drm holds them all: refuse, or reload nvidia-drm around the unbind. */
+enum gh_modeset_hold_mode { GH_MODESET_HOLD_REFUSE, GH_MODESET_HOLD_RELOAD };
 
 struct gh_policy_driver {
 	char addr[GH_PCI_ADDR_LEN];
@@ -65,6 +68,7 @@ struct gh_policy {
 	unsigned service_timeout_ms;	/* one systemctl start or stop */
 	unsigned start_watch_ms;	/* lib/watch.h */
 	unsigned reboot_watch_ms;
+	enum gh_modeset_hold_mode modeset_hold;
 	int vcpus[GH_POLICY_VCPUS_MAX];
 	size_t n_vcpus;			/* 0: no explicit map */
 	cpu_set_t others;

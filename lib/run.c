@@ -495,6 +495,21 @@ static bool reload_planned(const struct gh_journal *j, const char *driver)
 	return false;
 }
 
+/*
+ * modeset_hold = reload: a module the handoff unloaded and loaded again came
+ * back without the card, and an nvidia-drm without per-GPU removal never takes
+ * up a card that arrives later. The way back unloads it before the card
+ * returns and loads it after.
+ */
+static bool reloaded(const struct gh_journal *j, const char *module)
+{
+	for (unsigned k = 0; k < j->n_steps; k++)
+		if (j->steps[k].op.action == GH_ACT_MODULE_LOAD && gh_modules_name_eq(j->steps[k].op.target, module) &&
+		    (started(j->status[k]) || j->status[k] == GH_J_UNDONE) && j->status[k] != GH_J_WEDGED)
+			return true;
+	return false;
+}
+
 int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes)
 {
 	struct builder b = { out, NULL, 0 };
@@ -524,10 +539,13 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 	 * console could not come back without reloading it. Cards whose driver was not
 	 * unloaded go back once every module is loaded.
 	 */
+	for (unsigned k = j->n_steps; k-- > 0;)
+		if (j->steps[k].op.action == GH_ACT_MODULE_LOAD && reloaded(j, j->steps[k].op.target))
+			push(&b, GH_ACT_MODULE_UNLOAD, j->steps[k].op.target, NULL, (int)k);
 	for (unsigned k = j->n_steps; k-- > 0;) {
 		const char *m = j->steps[k].op.target;
 
-		if (!reload(j, k))
+		if (!reload(j, k) || reloaded(j, m))
 			continue;
 		push(&b, GH_ACT_MODULE_LOAD, m, NULL, (int)k);
 		for (unsigned i = 0; i < j->n_dev; i++) {
@@ -543,6 +561,10 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 		if (!d->wedged && touched(j, d) && d->host_driver[0] && !reload_planned(j, d->host_driver))
 			push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
 	}
+	for (unsigned k = 0; k < j->n_steps; k++)
+		if (j->steps[k].op.action == GH_ACT_MODULE_LOAD && reloaded(j, j->steps[k].op.target))
+			push(&b, GH_ACT_MODULE_LOAD, j->steps[k].op.target, NULL,
+			     find_step(j, GH_ACT_MODULE_UNLOAD, j->steps[k].op.target));
 	for (unsigned i = 0; i < j->n_dev; i++) {
 		const struct gh_jdev *d = &j->dev[i];
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* gpu-hook check: a clean host has no problem; each misconfiguration is found, with where and how to fix it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "hostcheck.h"
 #include "fixture.h"
+#include "hostcheck.h"
+#include "plan.h"
 
 static unsigned vms[] = { 111, 112 };
 
@@ -69,41 +71,206 @@ START_TEST(clean_host)
 }
 END_TEST
 
-/* Two cards on nvidia, nvidia-drm modeset=1: flagged for drivers before 580.94.06 only. */
-START_TEST(two_gpus_old_driver)
+/*
+ * Two cards on nvidia, nvidia-drm modeset=1: check flags a driver without
+ * per-GPU removal exactly when a start of VM 111 would be refused (or, under
+ * modeset_hold = reload, reloads nvidia-drm), by the same detection.
+ */
+START_TEST(two_gpus_modeset_agrees)
 {
 	static const struct {
-		const char *version, *modeset;
+		const char *proc, *sysmod, *kallsyms, *modeset, *policy;
 		int cards;
-		bool flagged;
+		int sev;		/* -1: no finding */
+		const char *says, *where;
 	} cases[] = {
-		{ "550.127.05\n", "Y\n", 2, true },	{ "580.94.05\n", "Y\n", 2, true },
-		{ "580.94.06\n", "Y\n", 2, false },	{ "590.44.01\n", "Y\n", 2, false },
-		{ "550.127.05\n", "Y\n", 1, false },	{ "550.127.05\n", "N\n", 2, false },
-		{ "garbage\n", "Y\n", 2, false },
+		{ "550.127.05", NULL, NULL, "Y", NULL, 2, GH_SEV_ERROR, "550.127.05", "/proc/driver/nvidia/version" },
+		{ "580.94.05", NULL, NULL, "Y", NULL, 2, GH_SEV_ERROR, "580.94.05", "/proc/driver/nvidia/version" },
+		{ "580.95.05", NULL, NULL, "Y", NULL, 2, GH_SEV_ERROR, "580.95.05", "/proc/driver/nvidia/version" },
+		{ NULL, "550.127.05", NULL, "Y", NULL, 2, GH_SEV_ERROR, "550.127.05", "/sys/module/nvidia/version" },
+		{ NULL, "garbage", NULL, "Y", NULL, 2, GH_SEV_ERROR, "unknown version", "/sys/module/nvidia" },
+		{ "550.127.05", NULL, NULL, "Y", "reload", 2, GH_SEV_INFO, "modeset_hold = reload", "/proc/driver/nvidia/version" },
+		{ "580.94.06", NULL, NULL, "Y", NULL, 2, -1, NULL, NULL },
+		{ "580.105.08", NULL, NULL, "Y", NULL, 2, -1, NULL, NULL },
+		{ "590.44.01", NULL, NULL, "Y", NULL, 2, -1, NULL, NULL },
+		{ "550.127.05", NULL, "0000000000000000 t nvidia_modeset_remove\t[nvidia]\n", "Y", NULL, 2, -1, NULL, NULL },
+		{ "550.127.05", NULL, NULL, "Y", NULL, 1, -1, NULL, NULL },
+		{ "550.127.05", NULL, NULL, "N", NULL, 2, -1, NULL, NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fx *fx = fx_new();
-		struct gh_findings f;
-		unsigned problems;
 		const struct gh_finding *hit;
+		struct gh_findings f;
+		struct gh_host h;
+		struct gh_plan p;
+		unsigned problems;
+		bool refused = false, reloads = false, vm_flagged = false;
 
 		fx_example_host(fx);
-		fx_file(fx, "/sys/module/nvidia/version", "%s", cases[i].version);
-		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "%s", cases[i].modeset);
+		if (cases[i].proc)
+			fx_file(fx, "/proc/driver/nvidia/version",
+				"NVRM version: NVIDIA UNIX x86_64 Kernel Module  %s  Tue Oct  8 03:22:07 UTC 2024\n"
+				"GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n", cases[i].proc);
+		if (cases[i].sysmod)
+			fx_file(fx, "/sys/module/nvidia/version", "%s\n", cases[i].sysmod);
+		if (cases[i].kallsyms)
+			fx_file(fx, "/proc/kallsyms", "0000000000000000 T _text\n%s", cases[i].kallsyms);
+		if (cases[i].policy) {
+			fx_file(fx, "/etc/gpu-hook/gpu-hook.ini", "[handoff]\nmodeset_hold = %s\n", cases[i].policy);
+			fx_chmod(fx, "/etc/gpu-hook/gpu-hook.ini", 0644);
+		}
+		fx_file(fx, "/sys/module/nvidia_drm/parameters/modeset", "%s\n", cases[i].modeset);
 		if (cases[i].cards == 2)
 			fx_pci(fx, "0000:02:00.0", 0x10de, 0x2204, 0x030000, "nvidia", 15);
 		ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
-		hit = find(&f, "cards on nvidia with nvidia-drm modeset=1", &problems);
-		ck_assert_msg((hit != NULL) == cases[i].flagged, "case %zu (%s)", i, cases[i].version);
+		hit = find(&f, "nvidia-drm modeset=1", &problems);
+		ck_assert_msg((hit != NULL) == (cases[i].sev >= 0), "case %zu: %s", i, hit ? hit->what : "no finding");
 		if (hit) {
-			ck_assert_int_eq(hit->severity, GH_SEV_ERROR);
-			ck_assert(strstr(hit->fix, "580.94.06"));
+			ck_assert_int_eq(hit->severity, cases[i].sev);
+			ck_assert_msg(strstr(hit->what, cases[i].says), "case %zu: %s", i, hit->what);
+			ck_assert_str_eq(hit->where, cases[i].where);
+			if (cases[i].sev == GH_SEV_ERROR) {
+				ck_assert(strstr(hit->what, "modeset_hold = refuse"));
+				ck_assert(strstr(hit->fix, "580.105.08"));
+				ck_assert(strstr(hit->fix, "modeset_hold = reload"));
+				ck_assert(strstr(hit->fix, "modeset=0"));
+			}
 		}
+		for (unsigned k = 0; k < f.n; k++)
+			if (!strcmp(f.v[k].where, "VM 111") && strstr(f.v[k].what, "modeset_hold = refuse"))
+				vm_flagged = true;
 		gh_hostcheck_free(&f);
+
+		/* The plan for VM 111 says the same. */
+		ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
+		ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
+		for (size_t k = 0; k < p.refusals.n; k++)
+			refused |= strstr(p.refusals.v[k], "modeset_hold = refuse") != NULL;
+		for (unsigned k = 0; k < p.n; k++)
+			reloads |= p.v[k].op.action == GH_ACT_MODULE_LOAD && !strcmp(p.v[k].op.target, "nvidia_drm");
+		ck_assert_msg(refused == (cases[i].sev == GH_SEV_ERROR), "case %zu: check and plan disagree", i);
+		ck_assert_msg(vm_flagged == refused, "case %zu: VM 111's finding", i);
+		ck_assert_msg(reloads == (cases[i].sev == GH_SEV_INFO), "case %zu: reload", i);
+		gh_plan_free(&p);
+		gh_host_free(&h);
 		fx_free(fx);
 	}
+}
+END_TEST
+
+/* One warning per LXC config line that names a GPU node by number; "" for a clean config. */
+static void expect_lxc(const char *conf, const char *where, const char *says, const char *fix, bool uvm_loaded)
+{
+	struct fx *fx = fx_new();
+	struct gh_findings f;
+	unsigned hits = 0;
+
+	fx_example_host(fx);
+	fx_file(fx, "/proc/devices", "Character devices:\n  1 mem\n195 nvidia\n226 drm\n%s\nBlock devices:\n  8 sd\n509 nvidia-uvm\n",
+		uvm_loaded ? "509 nvidia-uvm" : "510 nvidia-nvlink");
+	fx_link(fx, "/sys/class/drm/card1", "../../devices/pci0000:00/0000:02:00.0/drm/card1");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:02:00.0/drm/card1/device", "../../../0000:02:00.0");
+	fx_link(fx, "/sys/class/drm/renderD128", "../../devices/pci0000:00/0000:02:00.0/drm/renderD128");
+	fx_link(fx, "/sys/devices/pci0000:00/0000:02:00.0/drm/renderD128/device", "../../../0000:02:00.0");
+	fx_file(fx, "/etc/pve/lxc/105.conf", "%s", conf);
+	ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
+	for (unsigned i = 0; i < f.n; i++) {
+		if (strncmp(f.v[i].where, "/etc/pve/lxc/", 13))
+			continue;
+		hits++;
+		ck_assert_msg(says && strstr(f.v[i].what, says), "unexpected: %s (%s)", f.v[i].what, f.v[i].where);
+		ck_assert_str_eq(f.v[i].where, where);
+		ck_assert_int_eq(f.v[i].severity, GH_SEV_WARNING);
+		ck_assert_msg(strstr(f.v[i].fix, fix), "fix: %s", f.v[i].fix);
+	}
+	ck_assert_uint_eq(hits, says ? 1 : 0);
+	gh_hostcheck_free(&f);
+	fx_free(fx);
+}
+
+/* LXC configs that pass GPU nodes by number break when the names move after a round trip. */
+START_TEST(lxc_nodes_by_number)
+{
+	static const char head[] = "arch: amd64\ncores: 4\nhostname: jellyfin\n";
+	static const struct {
+		const char *lines, *where, *says, *fix;
+	} cases[] = {
+		{ "dev0: /dev/dri/card1,gid=44\n", "/etc/pve/lxc/105.conf:4", "dev0 passes /dev/dri/card1 by number",
+		  "lxc.mount.entry: /dev/dri/by-path/pci-0000:02:00.0-card dev/dri/card1" },
+		{ "\ndev1: path=/dev/dri/renderD128,gid=104,mode=0666\n", "/etc/pve/lxc/105.conf:5",
+		  "dev1 passes /dev/dri/renderD128", "/dev/dri/by-path/pci-0000:02:00.0-render dev/dri/renderD128" },
+		{ "lxc.mount.entry: /dev/dri/card1 dev/dri/card1 none bind,optional,create=file\n", "/etc/pve/lxc/105.conf:4",
+		  "lxc.mount.entry passes /dev/dri/card1", "/dev/dri/by-path/pci-0000:02:00.0-card" },
+		{ "lxc.cgroup2.devices.allow: c 226:1 rwm\n", "/etc/pve/lxc/105.conf:4", "allows DRM minor 1 (/dev/dri/card1 now)",
+		  "c 226:* rwm and pass the node by its stable name, /dev/dri/by-path/pci-0000:02:00.0-card" },
+		{ "lxc.cgroup.devices.allow: c 226:128 rwm\n", "/etc/pve/lxc/105.conf:4",
+		  "allows DRM minor 128 (/dev/dri/renderD128 now)", "/dev/dri/by-path/pci-0000:02:00.0-render" },
+		/* A node sysfs does not know: the fix still names the stable form. */
+		{ "dev0: /dev/dri/card7\n", "/etc/pve/lxc/105.conf:4", "/dev/dri/card7", "/dev/dri/by-path/pci-<addr>-card" },
+		/* nvidia-uvm's major, read from /proc/devices (the block device of the same number is not it). */
+		{ "lxc.cgroup2.devices.allow: c 195:* rwm\nlxc.cgroup2.devices.allow: c 509:* rwm\n",
+		  "/etc/pve/lxc/105.conf:5", "allows c 509:*, nvidia-uvm's major now", "devN:" },
+	};
+	char conf[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(conf, sizeof(conf), "%s%s", head, cases[i].lines);
+		expect_lxc(conf, cases[i].where, cases[i].says, cases[i].fix, true);
+	}
+	/* Without nvidia-uvm loaded its major is unknown: nothing to say. */
+	snprintf(conf, sizeof(conf), "%slxc.cgroup2.devices.allow: c 509:* rwm\n", head);
+	expect_lxc(conf, "", NULL, "", false);
+
+	/* Clean: stable names, whole classes, nodes by path, the description, snapshots. */
+	expect_lxc("#GPU transcoding, was dev0%3A /dev/dri/card1\n"
+		   "arch: amd64\n"
+		   "dev0: /dev/nvidia0\n"
+		   "dev1: /dev/nvidia-uvm\n"
+		   "dev2: /dev/dri/by-path/pci-0000:02:00.0-render,gid=104\n"
+		   "lxc.cgroup2.devices.allow: c 195:* rwm\n"
+		   "lxc.cgroup2.devices.allow: c 226:* rwm\n"
+		   "lxc.cgroup2.devices.allow: b 509:0 rwm\n"
+		   "lxc.mount.entry: /dev/dri/by-path/pci-0000:02:00.0-card dev/dri/card1 none bind,optional,create=file\n"
+		   "lxc.mount.entry: /dev/dri dev/dri none bind,optional,create=dir\n"
+		   "lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file\n"
+		   "\n[before-gpu]\ndev0: /dev/dri/card1\nlxc.cgroup2.devices.allow: c 226:0 rwm\n",
+		   "", NULL, "", true);
+}
+END_TEST
+
+/* A container config that cannot be read is named with its line, and the others are still checked. */
+START_TEST(lxc_bad_files)
+{
+	struct fx *fx = fx_new();
+	struct gh_findings f;
+	const struct gh_finding *hit;
+	unsigned problems;
+	char *longline = malloc(10000);
+
+	ck_assert_ptr_nonnull(longline);
+	memset(longline, 'x', 9999);
+	longline[9999] = '\0';
+	fx_example_host(fx);
+	fx_file(fx, "/etc/pve/lxc/105.conf", "arch: amd64\ndescription: %s\ndev0: /dev/dri/card0\n", longline);
+	fx_mkdir(fx, "/etc/pve/lxc/106.conf");
+	fx_file(fx, "/etc/pve/lxc/notes.txt", "dev0: /dev/dri/card0\n");
+	ck_assert_int_eq(gh_hostcheck_run(fx->ctx, vms, 2, &f), 0);
+	hit = find(&f, "line longer than", &problems);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->where, "/etc/pve/lxc/105.conf:2");
+	hit = find(&f, "dev0 passes /dev/dri/card0", &problems);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->where, "/etc/pve/lxc/105.conf:3");
+	/* A directory where a config should be is not read (lib/fs.c: input files are regular files). */
+	hit = find(&f, "cannot read the container config", &problems);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->where, "/etc/pve/lxc/106.conf");
+	for (unsigned i = 0; i < f.n; i++)
+		ck_assert_ptr_null(strstr(f.v[i].where, "notes.txt"));
+	gh_hostcheck_free(&f);
+	free(longline);
+	fx_free(fx);
 }
 END_TEST
 
@@ -199,7 +366,9 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, clean_host);
 	tcase_add_test(tc, each_misconfiguration);
-	tcase_add_test(tc, two_gpus_old_driver);
+	tcase_add_test(tc, two_gpus_modeset_agrees);
+	tcase_add_test(tc, lxc_nodes_by_number);
+	tcase_add_test(tc, lxc_bad_files);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

@@ -270,6 +270,33 @@ START_TEST(bad_values)
 }
 END_TEST
 
+/* modeset_hold: refuse by default, reload when asked, a per-VM file over the global one. */
+START_TEST(modeset_hold_key)
+{
+	struct fx *fx = fx_new();
+	struct gh_policy p;
+
+	ck_assert_int_eq(gh_policy_load(fx->ctx, 111, &p), 0);
+	ck_assert_int_eq(p.modeset_hold, GH_MODESET_HOLD_REFUSE);
+	gh_policy_free(&p);
+	policy_file(fx, "/etc/gpu-hook/gpu-hook.ini", "[handoff]\nmodeset_hold = reload\n");
+	ck_assert_int_eq(gh_policy_load(fx->ctx, 111, &p), 0);
+	ck_assert_int_eq(p.modeset_hold, GH_MODESET_HOLD_RELOAD);
+	gh_policy_free(&p);
+	policy_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\nmodeset_hold = refuse\n");
+	ck_assert_int_eq(gh_policy_load(fx->ctx, 111, &p), 0);
+	ck_assert_int_eq(p.modeset_hold, GH_MODESET_HOLD_REFUSE);
+	gh_policy_free(&p);
+	ck_assert_int_eq(gh_policy_load(fx->ctx, 112, &p), 0);
+	ck_assert_int_eq(p.modeset_hold, GH_MODESET_HOLD_RELOAD);
+	gh_policy_free(&p);
+	fx_free(fx);
+	expect_error("[handoff]\nmodeset_hold = Reload\n", "p.ini:2: modeset_hold: expected refuse or reload, not 'Reload'");
+	expect_error("[handoff]\n\nmodeset_hold = yes\n", "p.ini:3: modeset_hold: expected refuse or reload, not 'yes'");
+	expect_error("[handoff]\nmodeset_hold =\n", "modeset_hold: expected refuse or reload, not ''");
+}
+END_TEST
+
 START_TEST(indented_lines_are_not_continuations)
 {
 	struct fx *fx = fx_new();
@@ -418,6 +445,7 @@ int main(void)
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, every_error_in_one_run);
 	tcase_add_test(tc, untrusted_files_are_refused);
+	tcase_add_test(tc, modeset_hold_key);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
