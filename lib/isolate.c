@@ -328,3 +328,81 @@ int gh_isolate_current(struct gh_ctx *ctx, cpu_set_t *isolated, cpu_set_t *house
 	json_object_put(st);
 	return r;
 }
+
+int gh_isolate_plan(struct gh_ctx *ctx, const struct gh_isolate_req *req, struct gh_strv *steps,
+		    struct gh_strv *undo, char *why, size_t why_size)
+{
+	cpu_set_t on, iso, hk, ov;
+	unsigned ncpus = 0;
+	char key[16], list[1024], mask[512], prev[1024], line[2400], back[1200];
+	struct json_object *st, *vms = NULL;
+	int r;
+
+	why[0] = '\0';
+	if ((r = online(ctx, &on, &ncpus)) < 0)
+		return r;
+	if (gh_fs_exists(ctx, "/sys/fs/cgroup/cgroup.controllers") <= 0) {
+		gh_util_format(why, why_size, "no cgroup v2 (/sys/fs/cgroup/cgroup.controllers missing)");
+		return -EPERM;
+	}
+	st = load(ctx);
+	if (!st && errno != ENOENT)
+		return -errno;
+	CPU_ZERO(&iso);
+	if (st) {
+		snprintf(key, sizeof(key), "%u", req->vmid);
+		if (json_object_object_get_ex(st, "vms", &vms))
+			json_object_object_del(vms, key);
+		r = vms_union(ctx, st, &iso);
+		if (r < 0)
+			goto out;
+	}
+	CPU_AND(&ov, &iso, &req->cpus);
+	if (CPU_COUNT(&ov)) {
+		gh_cpulist_format(&ov, list, sizeof(list));
+		gh_util_format(why, why_size, "CPUs %s are already isolated for another VM", list);
+		r = -EPERM;
+		goto out;
+	}
+	CPU_OR(&iso, &iso, &req->cpus);
+	CPU_XOR(&hk, &on, &iso);
+	CPU_AND(&hk, &hk, &on);
+	if ((unsigned)CPU_COUNT(&hk) < (req->housekeeping_min ? req->housekeeping_min : 1)) {
+		gh_util_format(why, why_size, "%d housekeeping CPUs left, housekeeping_min is %u", CPU_COUNT(&hk),
+			       req->housekeeping_min ? req->housekeeping_min : 1);
+		r = -EPERM;
+		goto out;
+	}
+	if (gh_cpulist_format(&hk, list, sizeof(list)) < 0 || gh_isolate_format_mask(&hk, ncpus, mask, sizeof(mask)) < 0) {
+		r = -ENOSPC;
+		goto out;
+	}
+	r = 0;
+	for (size_t i = 0; req->slices && gh_isolate_units[i] && r >= 0; i++) {
+		const char *sv = st ? saved(st, gh_isolate_units[i]) : NULL;
+
+		if (!sv && read_cpus(ctx, gh_isolate_units[i], prev, sizeof(prev)) >= 0)
+			sv = prev;
+		gh_util_format(line, sizeof(line), "systemctl set-property --runtime %s AllowedCPUs=%s",
+			       gh_isolate_units[i], list);
+		gh_util_format(back, sizeof(back), "AllowedCPUs=%s when no isolated VM is left%s", sv ? sv : "",
+			       sv && !sv[0] ? " (unrestricted)" : "");
+		r = gh_strv_push(steps, line);
+		if (r >= 0)
+			r = gh_strv_push(undo, back);
+	}
+	if (r >= 0 && req->writeback) {
+		const char *sv = st ? saved(st, "writeback") : NULL;
+
+		if (!sv && gh_fs_read_str(ctx, prev, sizeof(prev), GH_ISOLATE_WRITEBACK) >= 0)
+			sv = prev;
+		gh_util_format(line, sizeof(line), "write %s to %s", mask, GH_ISOLATE_WRITEBACK);
+		gh_util_format(back, sizeof(back), "write %s when no isolated VM is left", sv ? sv : "?");
+		r = gh_strv_push(steps, line);
+		if (r >= 0)
+			r = gh_strv_push(undo, back);
+	}
+out:
+	json_object_put(st);
+	return r;
+}

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "ctx.h"
+#include "util.h"
 
 #define GH_ISOLATE_STATE "/run/gpu-hook/isolation.json"
 #define GH_ISOLATE_SYSTEMCTL "/usr/bin/systemctl"
@@ -45,6 +46,12 @@ extern const char *const gh_isolate_units[];
  * changed; -errno when a change failed (already undone for this VM).
  */
 int gh_isolate_start(struct gh_ctx *ctx, const struct gh_isolate_req *req, char *why, size_t why_size);
+/*
+ * What start would do, changing nothing: one line per step and its undo
+ * (the dry run). Same refusals as start.
+ */
+int gh_isolate_plan(struct gh_ctx *ctx, const struct gh_isolate_req *req, struct gh_strv *steps,
+		    struct gh_strv *undo, char *why, size_t why_size);
 /* Drops vmid (absent: re-applies what the state says). Also the recover path. */
 int gh_isolate_stop(struct gh_ctx *ctx, unsigned vmid);
 /* The kernel's hex cpumask ("000000ff" groups of 32 CPUs, comma-separated). 0 or -ENOSPC. */
