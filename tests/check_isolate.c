@@ -260,6 +260,56 @@ START_TEST(crash_at_every_step_then_recover)
 }
 END_TEST
 
+/* The hook end to end on the example host: VM 113 (no GPU pinning) asks for CPUs 2-7 of 0-7. */
+START_TEST(hook_post_start_and_post_stop)
+{
+	struct fx *fx = fx_new();
+	struct fx_run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+
+	fx_example_host(fx);
+	fx_file(fx, "/sys/devices/system/cpu/online", "0-7\n");
+	fx_file(fx, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu\n");
+	fx_file(fx, GH_ISOLATE_WRITEBACK, "ff\n");
+	fx_vmconf(fx, 113, "cores: 6\n");
+	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-7\nhousekeeping_min = 2\n");
+	before = fx_tree_digest(fx->root);
+	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime system.slice AllowedCPUs=0-1"));
+	ck_assert_ptr_nonnull(strstr(r->out, "undo: write ff when no isolated VM is left"));
+	ck_assert_ptr_nonnull(strstr(r->out, "write 00000003 to " GH_ISOLATE_WRITEBACK));
+	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--json", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_ptr_nonnull(strstr(r->out, "\"isolation\""));
+	ck_assert_ptr_nonnull(strstr(r->out, "AllowedCPUs=0-1"));
+	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
+
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	ck_assert_str_eq(last_allowed(fx, "init.scope"), "0-1");
+	ck_assert_str_eq(writeback(fx), "00000003");
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 1);
+	fx_run_hook(r, NULL, "113", "post-stop", "--root", fx->root, NULL);
+	ck_assert_str_eq(writeback(fx), "ff");
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+
+	/* housekeeping_min refuses before any change */
+	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 1-7\nhousekeeping_min = 2\n");
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "not isolating: 1 housekeeping CPUs left, housekeeping_min is 2"));
+	ck_assert_str_eq(writeback(fx), "ff");
+	/* bad policy: file:line */
+	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-x\n");
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "113.ini:2: cpus: invalid CPU list at '2-x'"));
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("isolate");
@@ -269,6 +319,7 @@ int main(void)
 	tcase_add_loop_test(tc, set_arithmetic_every_order, 0, 108);
 	tcase_add_test(tc, status_names_vms);
 	tcase_add_test(tc, refusals_change_nothing);
+	tcase_add_test(tc, hook_post_start_and_post_stop);
 	tcase_add_loop_test(tc, crash_at_every_step_then_recover, 0, 5);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
