@@ -304,6 +304,15 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "not isolating: 1 housekeeping CPUs left, housekeeping_min is 2"));
 	ck_assert_str_eq(writeback(fx), "ff");
+	/* check reports what isolation needs, and a boot-time isolation as compatible */
+	fx_file(fx, "/proc/cmdline", "BOOT_IMAGE=/vmlinuz nohz_full=2-7\n");
+	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->out, "online CPUs 0-7"));
+	ck_assert_ptr_null(strstr(r->out, "no cgroup v2"));
+	ck_assert_ptr_nonnull(strstr(r->out, "isolates CPUs at boot (isolcpus=/nohz_full=): compatible"));
+	fx_rm(fx, "/sys/fs/cgroup/cgroup.controllers");
+	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->out, "no cgroup v2: [isolation] refuses to run"));
 	/* bad policy: file:line */
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-x\n");
 	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
