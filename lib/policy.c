@@ -308,7 +308,7 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 	}
 }
 
-/* lib/isolate.h; the section's presence asks for isolation, enabled = no (per VM) withdraws it. */
+/* lib/isolate.h; any key here asks for isolation, enabled = no (per VM) withdraws it. */
 static void isolation_key(struct pparse *pp, const char *key, const char *value)
 {
 	struct gh_policy *p = pp->p;

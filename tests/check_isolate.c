@@ -8,6 +8,7 @@
 #include "fixture.h"
 #include "fs.h"
 #include "isolate.h"
+#include "policy.h"
 #include "sim.h"
 
 /* An 8-CPU host: system.slice unrestricted, user.slice on 0-6 (an admin's own setting), writeback on all. */
@@ -323,6 +324,40 @@ START_TEST(hook_post_start_and_post_stop)
 }
 END_TEST
 
+START_TEST(policy_section)
+{
+	struct fx *fx = fx_new();
+	struct gh_policy p;
+	char text[] = "[isolation]\ncpus = 2-5\nhousekeeping_min = 3\nwriteback = no\n";
+	char bad[] = "[isolation]\nirqs = yes\nhousekeeping_min = 0\nfoo = 1\n";
+	char off[] = "[isolation]\nenabled = no\n";
+	char list[64];
+	FILE *f;
+
+	ck_assert_int_eq(gh_policy_init(&p), 0);
+	ck_assert(!p.isolate);
+	f = fmemopen(text, strlen(text), "r");
+	ck_assert_int_eq(gh_policy_parse(fx->ctx, f, "v.ini", &p), 0);
+	fclose(f);
+	ck_assert(p.isolate && p.iso_slices && !p.iso_writeback);
+	ck_assert_uint_eq(p.iso_housekeeping_min, 3);
+	gh_cpulist_format(&p.iso_cpus, list, sizeof(list));
+	ck_assert_str_eq(list, "2-5");
+	f = fmemopen(off, strlen(off), "r");
+	ck_assert_int_eq(gh_policy_parse(fx->ctx, f, "v.ini", &p), 0);
+	fclose(f);
+	ck_assert(!p.isolate);
+	f = fmemopen(bad, strlen(bad), "r");
+	ck_assert_int_eq(gh_policy_parse(fx->ctx, f, "b.ini", &p), -EINVAL);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(fx->log, "b.ini:2: irqs: only 'no' is supported"));
+	ck_assert_ptr_nonnull(strstr(fx->log, "b.ini:3: housekeeping_min: expected a number"));
+	ck_assert_ptr_nonnull(strstr(fx->log, "b.ini:4: unknown key 'foo' in [isolation]"));
+	gh_policy_free(&p);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("isolate");
@@ -332,6 +367,7 @@ int main(void)
 	tcase_add_loop_test(tc, set_arithmetic_every_order, 0, 108);
 	tcase_add_test(tc, status_names_vms);
 	tcase_add_test(tc, refusals_change_nothing);
+	tcase_add_test(tc, policy_section);
 	tcase_add_test(tc, hook_post_start_and_post_stop);
 	tcase_add_loop_test(tc, crash_at_every_step_then_recover, 0, 5);
 	suite_add_tcase(s, tc);
