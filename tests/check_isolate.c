@@ -298,6 +298,13 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
 	fx_run_hook(r, NULL, "status", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "isolation: none"));
+	/* recover gives the CPUs back too (the VM's post-stop never ran) */
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	ck_assert_str_eq(writeback(fx), "00000003");
+	fx_run_hook(r, NULL, "recover", "113", "--root", fx->root, NULL);
+	ck_assert_str_eq(writeback(fx), "ff");
+	ck_assert_str_eq(last_allowed(fx, "user.slice"), "");
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
 
 	/* housekeeping_min refuses before any change */
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 1-7\nhousekeeping_min = 2\n");
