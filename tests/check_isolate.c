@@ -231,7 +231,7 @@ static int crash_write(struct gh_ctx *ctx, const char *path, const char *value)
 START_TEST(crash_at_every_step_then_recover)
 {
 	/* VM 101 runs isolated; VM 102's start or stop dies after _i changes (4 per apply). */
-	for (int phase = 0; phase < 2; phase++) {
+	for (int phase = 0; phase < 3; phase++) {
 		struct fx *fx = host();
 		struct gh_ops crashing = gh_sim_ops;
 		bool running[2] = { true, true };
@@ -239,6 +239,18 @@ START_TEST(crash_at_every_step_then_recover)
 
 		crashing.run = crash_run;
 		crashing.write = crash_write;
+		if (phase == 2) {
+			/* the first isolated VM's start dies: recover needs the values saved before any change */
+			crash_after = _i;
+			gh_ctx_set_ops(fx->ctx, &crashing, NULL);
+			start(fx, 101, "2-3", NULL);
+			gh_ctx_set_ops(fx->ctx, &gh_sim_ops, NULL);
+			ck_assert_int_eq(gh_isolate_stop(fx->ctx, 101), 0);
+			running[0] = running[1] = false;
+			expect_hk(fx, vms, running, 2);
+			fx_free(fx);
+			continue;
+		}
 		ck_assert_int_eq(start(fx, 101, "2-3", NULL), 0);
 		if (phase == 1)
 			ck_assert_int_eq(start(fx, 102, "4-5", NULL), 0);
