@@ -11,6 +11,7 @@
 #include "cpulist.h"
 #include "handoff.h"
 #include "journal.h"
+#include "isolate.h"
 #include "run.h"
 #include "vmconf.h"
 #include "watch.h"
@@ -251,6 +252,9 @@ static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, c
 	if (!o->dry_run && gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
 		return GH_EXIT_FAIL;
 	rc = handoff_locked(ctx, o, vmid, addrs, phase, dir);
+	/* The host gets the VM's CPUs back whatever happened to the card. */
+	if (!o->dry_run && vmid && dir == GH_TO_HOST && gh_isolate_stop(ctx, vmid) < 0)
+		rc = GH_EXIT_FAIL;
 	gh_journal_unlock(lock);
 	return rc;
 }
@@ -344,6 +348,63 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 }
 
 /* post-start: each vCPU thread on its own host CPU, QEMU's other threads apart. */
+/* [isolation] after pinning (lib/isolate.h): its CPUs default to the pinned ones. */
+static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid,
+			       const struct gh_policy *pol)
+{
+	struct gh_isolate_req req = { .vmid = vmid, .housekeeping_min = pol->iso_housekeeping_min,
+				      .slices = pol->iso_slices, .writeback = pol->iso_writeback };
+	struct gh_strv steps = { 0 }, undo = { 0 };
+	char why[256];
+	int lock = -1, r;
+
+	req.cpus = pol->iso_cpus;
+	if (!CPU_COUNT(&req.cpus)) {
+		CPU_OR(&req.cpus, &req.cpus, &pol->others);
+		for (size_t i = 0; i < pol->n_vcpus; i++)
+			CPU_SET(pol->vcpus[i], &req.cpus);
+	}
+	if (!CPU_COUNT(&req.cpus)) {
+		gh_err(ctx, "not isolating: [isolation] cpus is not set and [pinning] pins no CPU");
+		return -EINVAL;
+	}
+	if (o->dry_run) {
+		r = gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why));
+		if (o->json) {
+			struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+
+			json_object_object_add(root, "vmid", json_object_new_int64(vmid));
+			json_object_object_add(root, "phase", json_object_new_string("post-start"));
+			json_object_object_add(root, "isolation", arr);
+			for (size_t i = 0; i < steps.n; i++) {
+				struct json_object *st = json_object_new_object();
+
+				json_object_object_add(st, "description", json_object_new_string(steps.v[i]));
+				json_object_object_add(st, "undo", json_object_new_string(undo.v[i]));
+				json_object_array_add(arr, st);
+			}
+			json_object_object_add(root, "refused", why[0] ? json_object_new_string(why) : NULL);
+			print_json(root);
+		} else {
+			printf("VM %u post-start: isolate its CPUs from the host (dry run: nothing is changed)\n", vmid);
+			for (size_t i = 0; i < steps.n; i++)
+				printf("  %zu. %s\n     undo: %s\n", i + 1, steps.v[i], undo.v[i]);
+			if (why[0])
+				printf("REFUSED: %s\n", why);
+		}
+		gh_strv_free(&steps);
+		gh_strv_free(&undo);
+		return r;
+	}
+	if (gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
+		return -EAGAIN;
+	r = gh_isolate_start(ctx, &req, why, sizeof(why));
+	gh_journal_unlock(lock);
+	if (r == -EPERM)
+		gh_err(ctx, "not isolating: %s", why);
+	return r;
+}
+
 static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
 {
 	struct gh_vmconf vm;
@@ -366,6 +427,8 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		r = print_pins(o, vmid, &pp);
 		if (r >= 0 && pp.refusals.n)
 			r = -EPERM;
+		if (r >= 0 && pol.isolate)
+			r = isolate_after_start(ctx, o, vmid, &pol);
 		goto out;
 	}
 	for (size_t i = 0; i < pp.notes.n; i++)
@@ -377,6 +440,8 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		goto out;
 	}
 	r = gh_affinity_apply(ctx, &pp);
+	if (r >= 0 && pol.isolate)
+		r = isolate_after_start(ctx, o, vmid, &pol);
 out:
 	gh_affinity_free(&pp);
 	gh_policy_free(&pol);
@@ -528,6 +593,8 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 			gh_watch_disarm(ctx, vmid);
 		}
 		if (gh_handoff_recover(ctx, keys.v[i]) < 0)
+			rc = GH_EXIT_FAIL;
+		if (gh_vmconf_parse_vmid(keys.v[i], &vmid) >= 0 && gh_isolate_stop(ctx, vmid) < 0)
 			rc = GH_EXIT_FAIL;
 	}
 out:

@@ -10,6 +10,7 @@
 #include "cpulist.h"
 #include "handoff.h"
 #include "host.h"
+#include "isolate.h"
 #include "modules.h"
 #include "pci.h"
 #include "vmconf.h"
@@ -152,6 +153,34 @@ static int status_watchers(struct gh_ctx *ctx, struct json_object *root, unsigne
 }
 
 /* A running VM's QEMU threads and the CPUs each may run on now. */
+/* lib/isolate.h: which VMs hold which CPUs, what the host keeps. */
+static int status_isolation(struct gh_ctx *ctx, struct json_object *root, bool json)
+{
+	cpu_set_t iso, hk;
+	char vms[512], list[1024];
+	int r = gh_isolate_current(ctx, &iso, &hk, vms, sizeof(vms));
+
+	if (r < 0)
+		return r;
+	if (gh_cpulist_format(&hk, list, sizeof(list)) < 0)
+		list[0] = '\0';
+	if (json) {
+		struct json_object *o = NULL;
+
+		if (r > 0) {
+			o = json_object_new_object();
+			json_object_object_add(o, "vms", json_object_new_string(vms));
+			json_object_object_add(o, "housekeeping", json_object_new_string(list));
+		}
+		json_object_object_add(root, "isolation", o);
+	} else if (r > 0) {
+		printf("isolation: VM:CPUs %s; host on CPUs %s\n", vms, list);
+	} else {
+		printf("isolation: none\n");
+	}
+	return 0;
+}
+
 static int status_threads(struct gh_ctx *ctx, struct json_object *root, unsigned vmid, bool json)
 {
 	struct json_object *arr = NULL;
@@ -271,6 +300,8 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 	r = status_modules(ctx, root, o->json);
 	if (r >= 0)
 		r = status_watchers(ctx, root, vmid, o->json);
+	if (r >= 0)
+		r = status_isolation(ctx, root, o->json);
 	if (r < 0)
 		goto out;
 	if (o->json)

@@ -39,7 +39,7 @@ static const struct gh_cmd commands[] = {
 
 static const struct gh_cmd phase_cmd = {
 	"<vmid> <phase>", gh_cmd_phase, "<vmid> pre-start|post-start|pre-stop|post-stop [--dry-run] [--json] [--root DIR] [-v]",
-	"a hookscript phase: pre-start GPU to vfio-pci, post-start pin vCPUs, post-stop GPU back",
+	"a hookscript phase: pre-start GPU to vfio-pci, post-start pin vCPUs (and isolate them), post-stop GPU back",
 };
 
 static const char *const phases[] = { "pre-start", "post-start", "pre-stop", "post-stop" };

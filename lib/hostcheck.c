@@ -360,6 +360,23 @@ static void check_wedged(struct gh_ctx *ctx, struct gh_findings *f)
 	gh_strv_free(&keys);
 }
 
+/* What [isolation] (lib/isolate.h) needs; a boot-time isolcpus=/nohz_full= coexists with it. */
+static void check_isolation(struct gh_ctx *ctx, struct gh_findings *f, const char *cmdline)
+{
+	char cpus[256] = "";
+
+	if (gh_fs_read_str(ctx, cpus, sizeof(cpus), "/sys/devices/system/cpu/online") > 0)
+		add(f, GH_SEV_INFO, "/sys/devices/system/cpu/online", "nothing to do",
+		    "online CPUs %s: [isolation] keeps the host on those no isolated VM runs on", cpus);
+	if (gh_fs_exists(ctx, "/sys/fs/cgroup/cgroup.controllers") <= 0)
+		add(f, GH_SEV_INFO, "/sys/fs/cgroup", "boot with the unified hierarchy (Proxmox VE 7 and later do)",
+		    "no cgroup v2: [isolation] refuses to run");
+	if (cmdline_has(cmdline, "isolcpus=", NULL) || cmdline_has(cmdline, "nohz_full=", NULL))
+		add(f, GH_SEV_INFO, "/proc/cmdline", "nothing to do",
+		    "the kernel command line isolates CPUs at boot (isolcpus=/nohz_full=): compatible with "
+		    "[isolation], which narrows the slices at runtime on top");
+}
+
 static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 {
 	struct gh_strv groups = { 0 };
@@ -430,6 +447,7 @@ static void check_host(struct gh_ctx *ctx, struct gh_findings *f)
 	kmod_unref(k);
 	check_wedged(ctx, f);
 	check_two_gpu_driver(ctx, f);
+	check_isolation(ctx, f, cmdline);
 	if (gh_fs_read_str(ctx, val, sizeof(val), "/sys/module/nvidia_drm/parameters/fbdev") > 0) {
 		bool fbdev = gh_util_trim(val)[0] == 'Y';
 

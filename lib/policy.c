@@ -68,6 +68,9 @@ int gh_policy_init(struct gh_policy *p)
 	p->module_timeout_ms = 60000;
 	p->service_timeout_ms = 60000;
 	p->wait_ms = 5000;
+	p->iso_housekeeping_min = 1;
+	p->iso_slices = p->iso_writeback = true;
+	CPU_ZERO(&p->iso_cpus);
 	p->sched_policy = SCHED_OTHER;
 	CPU_ZERO(&p->others);
 	if (gh_strv_push(&p->services, "nvidia-persistenced.service") < 0 ||
@@ -322,6 +325,40 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 	}
 }
 
+/* lib/isolate.h; any key here asks for isolation, enabled = no (per VM) withdraws it. */
+static void isolation_key(struct pparse *pp, const char *key, const char *value)
+{
+	struct gh_policy *p = pp->p;
+	const char *bad = NULL;
+	char esc[96];
+	unsigned long n;
+	int i = gh_propstr_bool(value);
+
+	gh_util_escape(value, esc, sizeof(esc));
+	p->isolate = true;
+	if (!strcmp(key, "enabled") || !strcmp(key, "slices") || !strcmp(key, "writeback")) {
+		if (i < 0)
+			perr(pp, "%s: expected yes or no, not '%s'", key, esc);
+		else
+			*(key[0] == 'e' ? &p->isolate : key[0] == 's' ? &p->iso_slices : &p->iso_writeback) = i;
+	} else if (!strcmp(key, "cpus")) {
+		if (gh_cpulist_parse(value, &p->iso_cpus, &bad) < 0)
+			perr(pp, "cpus: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+	} else if (!strcmp(key, "housekeeping_min")) {
+		if (gh_util_parse_ulong(value, 10, GH_POLICY_VCPUS_MAX, &n) < 0 || !n)
+			perr(pp, "housekeeping_min: expected a number from 1 to %d, not '%s'", GH_POLICY_VCPUS_MAX, esc);
+		else
+			p->iso_housekeeping_min = (unsigned)n;
+	} else if (!strcmp(key, "irqs") || !strcmp(key, "governor")) {
+		/* Not implemented yet: accepted only as the setting that changes nothing. */
+		if (strcmp(value, key[0] == 'i' ? "no" : "keep"))
+			perr(pp, "%s: only '%s' is supported by this version, not '%s'", key, key[0] == 'i' ? "no" : "keep",
+			     esc);
+	} else {
+		perr(pp, "unknown key '%s' in [isolation]", gh_util_escape(key, esc, sizeof(esc)));
+	}
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct pparse *pp = user;
@@ -341,8 +378,10 @@ static int handler(void *user, const char *section, const char *key, const char 
 		drivers_key(pp, name, value);
 	else if (!strcmp(section, "pinning"))
 		pinning_key(pp, name, value);
+	else if (!strcmp(section, "isolation"))
+		isolation_key(pp, name, value);
 	else if (!section[0])
-		perr(pp, "key '%s' outside a section ([handoff], [drivers] or [pinning])",
+		perr(pp, "key '%s' outside a section ([handoff], [drivers], [pinning] or [isolation])",
 		     gh_util_escape(name, esc, sizeof(esc)));
 	/* Unknown sections are reported once, by the reader. */
 	return 1;
@@ -400,8 +439,9 @@ static char *reader(char *str, int num, void *stream)
 		}
 		memcpy(sect, l + 1, sn);
 		sect[sn] = '\0';
-		if (strcmp(sect, "handoff") && strcmp(sect, "drivers") && strcmp(sect, "pinning"))
-			perr(pp, "unknown section [%s] (expected [handoff], [drivers] or [pinning])",
+		if (strcmp(sect, "handoff") && strcmp(sect, "drivers") && strcmp(sect, "pinning") &&
+		    strcmp(sect, "isolation"))
+			perr(pp, "unknown section [%s] (expected [handoff], [drivers], [pinning] or [isolation])",
 			     gh_util_escape(sect, esc, sizeof(esc)));
 		memcpy(str, l, n + 1);
 		return str;

@@ -25,6 +25,12 @@
  *   others = 0-3            emulator and I/O threads
  *   sched  = other | fifo:N | rr:N                 (N 1..99)
  *   wait   = 5s                                    (wait for vCPU threads)
+ *   [isolation]          host kept off the VM's CPUs while it runs (lib/isolate.h)
+ *   enabled = yes | no                             (default yes once the section is there)
+ *   cpus    = 2-7        default: [pinning] vcpus + others
+ *   housekeeping_min = 1 CPUs the host keeps at least
+ *   slices = yes | no, writeback = yes | no        (default yes)
+ *   irqs = no, governor = keep                     (the only values this version supports)
  *
  * Lists take commas and/or blanks. Unknown sections and keys and bad values
  * are errors "file:line: message"; every error is reported, then -EINVAL.
@@ -76,6 +82,10 @@ struct gh_policy {
 	int sched_policy;		/* SCHED_OTHER, SCHED_FIFO, SCHED_RR */
 	int sched_priority;
 	unsigned wait_ms;		/* default 5000 */
+	bool isolate;			/* an [isolation] section (lib/isolate.h) */
+	cpu_set_t iso_cpus;		/* empty: the pinned CPUs */
+	unsigned iso_housekeeping_min;	/* default 1 */
+	bool iso_slices, iso_writeback;	/* default yes */
 	struct gh_strv files;		/* the files that were read, in order */
 };
 

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GH_ISOLATE_H
+#define GH_ISOLATE_H
+
+/*
+ * Keeping the host off a running VM's CPUs at runtime (issue 16), without
+ * the reboot isolcpus=/nohz_full= need: system.slice, user.slice and
+ * init.scope get AllowedCPUs= (systemctl set-property --runtime), and the
+ * writeback workqueue its cpumask, both on the housekeeping CPUs (online
+ * minus every isolated VM's CPUs).
+ *
+ * /run/gpu-hook/isolation.json is the journal and the shared state: the
+ * values found before the first isolated VM started ("" = unrestricted)
+ * and each isolated VM's CPUs. It is written atomically before any change,
+ * and every change is recomputed from it, so stop (or recover) after a
+ * crash at any step converges: the VM is dropped, the rest re-applied, and
+ * when none is left the saved values return exactly and the file goes.
+ * Callers hold the global lock.
+ */
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctx.h"
+#include "util.h"
+
+#define GH_ISOLATE_STATE "/run/gpu-hook/isolation.json"
+#define GH_ISOLATE_SYSTEMCTL "/usr/bin/systemctl"
+#define GH_ISOLATE_WRITEBACK "/sys/bus/workqueue/devices/writeback/cpumask"
+
+struct gh_isolate_req {
+	unsigned vmid;
+	cpu_set_t cpus;
+	unsigned housekeeping_min;	/* default 1 */
+	bool slices;
+	bool writeback;
+};
+
+/* The units narrowed, in order. */
+extern const char *const gh_isolate_units[];
+
+/*
+ * 0 with nothing refused; -EPERM with the reason in why (no cgroup v2,
+ * overlap with another isolated VM, too few housekeeping CPUs) and nothing
+ * changed; -errno when a change failed (already undone for this VM).
+ */
+int gh_isolate_start(struct gh_ctx *ctx, const struct gh_isolate_req *req, char *why, size_t why_size);
+/*
+ * What start would do, changing nothing: one line per step and its undo
+ * (the dry run). Same refusals as start.
+ */
+int gh_isolate_plan(struct gh_ctx *ctx, const struct gh_isolate_req *req, struct gh_strv *steps,
+		    struct gh_strv *undo, char *why, size_t why_size);
+/* Drops vmid (absent: re-applies what the state says). Also the recover path. */
+int gh_isolate_stop(struct gh_ctx *ctx, unsigned vmid);
+/* The kernel's hex cpumask ("000000ff" groups of 32 CPUs, comma-separated). 0 or -ENOSPC. */
+int gh_isolate_format_mask(const cpu_set_t *set, unsigned ncpus, char *buf, size_t size);
+/* What is isolated now: "vmid:cpus" pairs in out (union of VMs), housekeeping set. 1 active, 0 none, -errno. */
+int gh_isolate_current(struct gh_ctx *ctx, cpu_set_t *isolated, cpu_set_t *housekeeping, char *vms, size_t size);
+
+#endif
