@@ -31,7 +31,7 @@ struct gh_cmd {
 
 /* logsink.c: stderr (line-buffered) and syslog, prefixed "gpu-hook[<tag>]: ". */
 void gh_logsink_open(const char *tag, bool use_syslog, int priority);
-void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap);
+void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void gh_logsink_close(void);
 
 /* main.c: a context on opts->root with the log sink installed; NULL after logging why. */

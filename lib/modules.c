@@ -217,6 +217,9 @@ int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out
  */
 
 static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *fmt,
+		     va_list args) __attribute__((format(printf, 6, 0)));
+
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *fmt,
 		     va_list args)
 {
 	struct gh_ctx *ctx = data;

@@ -41,7 +41,7 @@
 static const char *const patterns[] = { "/dev/nvidia*", "/dev/dri/card1", "/dev/dri/renderD128", "/dev/fb0",
 					"/dev/vfio/14" };
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "bench_scale: %s: %s\n", what, strerror(errno));
 	exit(1);
