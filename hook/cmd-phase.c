@@ -379,18 +379,15 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	struct gh_host h;
 	struct gh_ctx *ctx;
 	unsigned vmid;
-	char tag[64], esc[64];
+	char tag[64];
 	int rc = GH_EXIT_FAIL, r;
 
 	if (o->argc != 2) {
 		gh_hook_usage(stderr, cmd);
 		return GH_EXIT_USAGE;
 	}
-	if (gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
-		fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
-			gh_util_escape(o->argv[0], esc, sizeof(esc)));
-		return GH_EXIT_FAIL;
-	}
+	if (!gh_hook_vmid(o->argv[0], &vmid))
+		return GH_EXIT_USAGE;
 	snprintf(tag, sizeof(tag), "%u %s", vmid, phase);
 	ctx = gh_hook_ctx(o, tag);
 	if (!ctx)
@@ -474,7 +471,6 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	struct gh_strv keys = { 0 };
 	struct gh_ctx *ctx;
 	int lock = -1, rc = GH_EXIT_OK, r;
-	char esc[64];
 
 	if (o->argc > 1) {
 		gh_hook_usage(stderr, cmd);
@@ -483,11 +479,8 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	if (o->argc == 1) {
 		unsigned vmid;
 
-		if (strcmp(o->argv[0], "manual") && gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
-			fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (a VM id, or 'manual')\n",
-				gh_util_escape(o->argv[0], esc, sizeof(esc)));
-			return GH_EXIT_FAIL;
-		}
+		if (strcmp(o->argv[0], "manual") && !gh_hook_vmid(o->argv[0], &vmid))
+			return GH_EXIT_USAGE;
 	}
 	ctx = gh_hook_ctx(o, "recover");
 	if (!ctx)
