@@ -104,8 +104,7 @@ static int print_plan(const struct gh_opts *o, const struct gh_plan *p, const st
 }
 
 /* post-stop --dry-run: with a journal, the way back it records; else what sysfs shows. */
-static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const struct gh_host *h, const char *key,
-			   const char *phase, struct gh_plan *p)
+static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key, struct gh_plan *p)
 {
 	struct gh_journal j;
 	int *undoes = NULL;
@@ -124,8 +123,6 @@ static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const st
 		snprintf(note, sizeof(note), "from the journal /run/gpu-hook/%s.json (the VM config is not read)", key);
 		r = gh_strv_push(&p->notes, note);
 	}
-	(void)o;
-	(void)phase;
 	return r;
 }
 
@@ -208,7 +205,7 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 	if (r < 0)
 		goto out;
 	if (o->dry_run) {
-		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, o, &h, key, phase, &plan);
+		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, &h, key, &plan);
 		if (r < 0) {
 			gh_err(ctx, "cannot build the plan: %s", strerror(-r));
 			goto out;

@@ -30,7 +30,7 @@ struct gh_cmd {
 };
 
 /* logsink.c: stderr (line-buffered) and syslog, prefixed "gpu-hook[<tag>]: ". */
-void gh_logsink_open(const char *tag, bool use_syslog, int priority);
+void gh_logsink_open(const char *tag, bool use_syslog);
 void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void gh_logsink_close(void);
 

@@ -113,7 +113,7 @@ struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag)
 	int r;
 
 	/* A fixture run is not the host's business: no syslog under --root. */
-	gh_logsink_open(tag, real_root, prio);
+	gh_logsink_open(tag, real_root);
 	r = gh_ctx_new(real_root ? "/" : o->root, &ctx);
 	if (r < 0) {
 		fprintf(stderr, "gpu-hook[%s]: error: --root %s: %s\n", tag, o->root,
