@@ -14,7 +14,6 @@ int gh_cmd_check(const struct gh_cmd *cmd, struct gh_opts *o)
 	unsigned vmids[64], n = 0, problems = 0;
 	struct gh_findings f;
 	struct gh_ctx *ctx;
-	char esc[64];
 
 	(void)cmd;
 	if (o->argc > 64) {
@@ -22,11 +21,8 @@ int gh_cmd_check(const struct gh_cmd *cmd, struct gh_opts *o)
 		return GH_EXIT_USAGE;
 	}
 	for (int i = 0; i < o->argc; i++) {
-		if (gh_vmconf_parse_vmid(o->argv[i], &vmids[n++]) < 0) {
-			fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
-				gh_util_escape(o->argv[i], esc, sizeof(esc)));
-			return GH_EXIT_FAIL;
-		}
+		if (!gh_hook_vmid(o->argv[i], &vmids[n++]))
+			return GH_EXIT_USAGE;
 	}
 	ctx = gh_hook_ctx(o, "check");
 	if (!ctx)

@@ -10,7 +10,7 @@
 
 static int install(const struct gh_cmd *cmd, struct gh_opts *o, bool uninstall)
 {
-	char esc[64], tag[32];
+	char tag[32];
 	struct gh_ctx *ctx;
 	unsigned vmid;
 	int self, r;
@@ -19,11 +19,8 @@ static int install(const struct gh_cmd *cmd, struct gh_opts *o, bool uninstall)
 		gh_hook_usage(stderr, cmd);
 		return GH_EXIT_USAGE;
 	}
-	if (gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
-		fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
-			gh_util_escape(o->argv[0], esc, sizeof(esc)));
-		return GH_EXIT_FAIL;
-	}
+	if (!gh_hook_vmid(o->argv[0], &vmid))
+		return GH_EXIT_USAGE;
 	/*
 	 * The running binary itself, outside any --root: it is what gets
 	 * installed. Opened, not looked up by the path readlink gives, which

@@ -113,8 +113,7 @@ static int print_plan(const struct gh_opts *o, const struct gh_plan *p, const st
 }
 
 /* post-stop --dry-run: with a journal, the way back it records; else what sysfs shows. */
-static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const struct gh_host *h, const char *key,
-			   const char *phase, struct gh_plan *p)
+static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key, struct gh_plan *p)
 {
 	struct gh_journal j;
 	int *undoes = NULL;
@@ -133,8 +132,6 @@ static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_opts *o, const st
 		snprintf(note, sizeof(note), "from the journal /run/gpu-hook/%s.json (the VM config is not read)", key);
 		r = gh_strv_push(&p->notes, note);
 	}
-	(void)o;
-	(void)phase;
 	return r;
 }
 
@@ -218,7 +215,7 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 	if (r < 0)
 		goto out;
 	if (o->dry_run) {
-		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, o, &h, key, phase, &plan);
+		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, &h, key, &plan);
 		if (r >= 0)
 			r = gh_handoff_wedged_refusals(ctx, &h, &plan.refusals);
 		if (r < 0) {
@@ -455,18 +452,15 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	struct gh_host h;
 	struct gh_ctx *ctx;
 	unsigned vmid;
-	char tag[64], esc[64];
+	char tag[64];
 	int rc = GH_EXIT_FAIL, r;
 
 	if (o->argc != 2) {
 		gh_hook_usage(stderr, cmd);
 		return GH_EXIT_USAGE;
 	}
-	if (gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
-		fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
-			gh_util_escape(o->argv[0], esc, sizeof(esc)));
-		return GH_EXIT_FAIL;
-	}
+	if (!gh_hook_vmid(o->argv[0], &vmid))
+		return GH_EXIT_USAGE;
 	snprintf(tag, sizeof(tag), "%u %s", vmid, phase);
 	ctx = gh_hook_ctx(o, tag);
 	if (!ctx)
@@ -551,7 +545,6 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	struct gh_strv keys = { 0 };
 	struct gh_ctx *ctx;
 	int lock = -1, rc = GH_EXIT_OK, r;
-	char esc[64];
 
 	if (o->argc > 1) {
 		gh_hook_usage(stderr, cmd);
@@ -560,11 +553,8 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	if (o->argc == 1) {
 		unsigned vmid;
 
-		if (strcmp(o->argv[0], "manual") && gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
-			fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (a VM id, or 'manual')\n",
-				gh_util_escape(o->argv[0], esc, sizeof(esc)));
-			return GH_EXIT_FAIL;
-		}
+		if (strcmp(o->argv[0], "manual") && !gh_hook_vmid(o->argv[0], &vmid))
+			return GH_EXIT_USAGE;
 	}
 	ctx = gh_hook_ctx(o, "recover");
 	if (!ctx)

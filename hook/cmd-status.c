@@ -238,17 +238,13 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 	struct gh_ctx *ctx;
 	unsigned vmid = 0;
 	int rc = GH_EXIT_FAIL, r = 0;
-	char esc[64];
 
 	if (o->argc > 1) {
 		gh_hook_usage(stderr, cmd);
 		return GH_EXIT_USAGE;
 	}
-	if (o->argc == 1 && gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
-		fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
-			gh_util_escape(o->argv[0], esc, sizeof(esc)));
-		return GH_EXIT_FAIL;
-	}
+	if (o->argc == 1 && !gh_hook_vmid(o->argv[0], &vmid))
+		return GH_EXIT_USAGE;
 	ctx = gh_hook_ctx(o, "status");
 	if (!ctx)
 		return GH_EXIT_FAIL;

@@ -129,10 +129,12 @@ int gh_cmd_watch(const struct gh_cmd *cmd, struct gh_opts *o)
 	char tag[32];
 	int fd = -1, lock = -1, rc = GH_EXIT_OK, r;
 
-	if (o->argc != 2 || gh_vmconf_parse_vmid(o->argv[0], &vmid) < 0) {
+	if (o->argc != 2) {
 		gh_hook_usage(stderr, cmd);
 		return GH_EXIT_USAGE;
 	}
+	if (!gh_hook_vmid(o->argv[0], &vmid))
+		return GH_EXIT_USAGE;
 	snprintf(tag, sizeof(tag), "%u watch", vmid);
 	ctx = gh_hook_ctx(o, tag);
 	if (!ctx)

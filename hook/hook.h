@@ -30,13 +30,15 @@ struct gh_cmd {
 };
 
 /* logsink.c: stderr (line-buffered) and syslog, prefixed "gpu-hook[<tag>]: ". */
-void gh_logsink_open(const char *tag, bool use_syslog, int priority);
-void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap);
+void gh_logsink_open(const char *tag, bool use_syslog);
+void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void gh_logsink_close(void);
 
 /* main.c: a context on opts->root with the log sink installed; NULL after logging why. */
 struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag);
 void gh_hook_usage(FILE *f, const struct gh_cmd *cmd);
+/* main.c: the vmid argument arg, or false after printing why it is none (a usage error, exit 2). */
+bool gh_hook_vmid(const char *arg, unsigned *vmid);
 
 int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o);
 int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o);

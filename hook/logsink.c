@@ -9,9 +9,8 @@
 static char sink_tag[128];
 static bool sink_syslog;
 
-void gh_logsink_open(const char *tag, bool use_syslog, int priority)
+void gh_logsink_open(const char *tag, bool use_syslog)
 {
-	(void)priority;
 	if (snprintf(sink_tag, sizeof(sink_tag), "%s", tag) >= (int)sizeof(sink_tag))
 		sink_tag[sizeof(sink_tag) - 1] = '\0';
 	/* PVE reads stdout and stderr through separate pipes: one stream keeps the order. */

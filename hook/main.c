@@ -9,6 +9,7 @@
 #include "hook.h"
 #include "modules.h"
 #include "sim.h"
+#include "util.h"
 #include "vmconf.h"
 
 static int cmd_help(const struct gh_cmd *cmd, struct gh_opts *o);
@@ -26,7 +27,7 @@ static const struct gh_cmd commands[] = {
 	  "give PCI functions back to their host drivers by hand (same engine as post-stop)" },
 	{ "check", gh_cmd_check, "check [<vmid>...] [--json] [--root DIR]",
 	  "read-only: IOMMU, module configuration, console, and each VM's group and hookscript" },
-	{ "install", gh_cmd_install, "install <vmid> [--storage NAME] [--dry-run] [--root DIR]",
+	{ "install", gh_cmd_install, "install <vmid> [-s|--storage NAME] [--dry-run] [--root DIR]",
 	  "copy the running gpu-hook into a snippets storage (default: local; directories and file must be root's) "
 	  "and wire it to the VM with qm set" },
 	{ "uninstall", gh_cmd_uninstall, "uninstall <vmid> [--dry-run] [--root DIR]",
@@ -112,7 +113,7 @@ struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag)
 	int r;
 
 	/* A fixture run is not the host's business: no syslog under --root. */
-	gh_logsink_open(tag, real_root, prio);
+	gh_logsink_open(tag, real_root);
 	r = gh_ctx_new(real_root ? "/" : o->root, &ctx);
 	if (r < 0) {
 		fprintf(stderr, "gpu-hook[%s]: error: --root %s: %s\n", tag, o->root,
@@ -140,6 +141,17 @@ static bool is_phase(const char *s)
 	return false;
 }
 
+bool gh_hook_vmid(const char *arg, unsigned *vmid)
+{
+	char esc[64];
+
+	if (gh_vmconf_parse_vmid(arg, vmid) == 0)
+		return true;
+	fprintf(stderr, "gpu-hook: invalid vmid \"%s\" (expected a number from 100 to 999999999)\n",
+		gh_util_escape(arg, esc, sizeof(esc)));
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -158,7 +170,7 @@ int main(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "njr:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "njr:vhVs:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o.dry_run = true;
@@ -207,6 +219,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(o.argv[0], commands[i].name))
 			cmd = &commands[i];
+	/* Only install has a storage; elsewhere it would be silently ignored. */
+	if (o.storage && (!cmd || cmd->fn != gh_cmd_install)) {
+		fprintf(stderr, "gpu-hook: --storage is an option of install only\nTry 'gpu-hook --help'.\n");
+		return GH_EXIT_USAGE;
+	}
 	if (cmd) {
 		o.argc--;
 		o.argv++;

@@ -9,6 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap) GH_FMT(4, 0);
+
 static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
 {
 	size_t rlen = strlen(ctx->root);
@@ -181,6 +183,9 @@ static int read_capped(int fd, size_t max, char **data, size_t *len)
 	*len = off;
 	return 0;
 }
+
+static int vread_input(const struct gh_ctx *ctx, unsigned flags, size_t max, char **data, size_t *len,
+		       struct stat *st, const char *fmt, va_list ap) GH_FMT(7, 0);
 
 static int vread_input(const struct gh_ctx *ctx, unsigned flags, size_t max, char **data, size_t *len,
 		       struct stat *st, const char *fmt, va_list ap)

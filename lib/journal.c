@@ -23,6 +23,7 @@ static const char *const status_names[] = {
 	[GH_J_FAILED] = "failed",   [GH_J_WEDGED] = "wedged",   [GH_J_UNDONE] = "undone",
 	[GH_J_SKIPPED] = "skipped",
 };
+_Static_assert(GH_ARRAY_SIZE(status_names) == GH_J_MAX, "a status without a name");
 
 const char *gh_journal_status_name(enum gh_jstatus s)
 {
@@ -316,6 +317,8 @@ static bool valid_op(const struct gh_op *op)
 		return gh_pciid_is_addr(t) && name_chars(a, "_-", 64);
 	case GH_ACT_REMOVE_ID:
 		return gh_pciid_is_addr(t) && valid_hex_pair(a);
+	case GH_ACT_MAX:
+		break;
 	}
 	return false;
 }
@@ -332,7 +335,7 @@ static int parse_op(struct jparse *jp, struct json_object *o, struct gh_op *op)
 	action = jstr(jp, o, "action");
 	t = jstr(jp, o, "target");
 	a = jstr(jp, o, "arg");
-	for (int i = GH_ACT_NONE; i <= GH_ACT_VERIFY; i++) {
+	for (int i = GH_ACT_NONE; i < GH_ACT_MAX; i++) {
 		if (!strcmp(action, gh_plan_action_name((enum gh_action)i))) {
 			op->action = (enum gh_action)i;
 			found = true;
@@ -453,7 +456,7 @@ int gh_journal_parse(struct gh_ctx *ctx, const char *text, const char *name, str
 			goto out;
 		}
 		st = jstr(&jp, s, "status");
-		for (int k = GH_J_PENDING; k <= GH_J_SKIPPED; k++) {
+		for (int k = GH_J_PENDING; k < GH_J_MAX; k++) {
 			if (!strcmp(st, status_names[k])) {
 				j->status[i] = (enum gh_jstatus)k;
 				found = true;

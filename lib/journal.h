@@ -27,6 +27,7 @@ enum gh_jstatus {
 	GH_J_WEDGED,		/* timed out: the device (or module) is stuck in the kernel */
 	GH_J_UNDONE,
 	GH_J_SKIPPED,		/* nothing to do when it ran (already in that state) */
+	GH_J_MAX,		/* not a status: the count */
 };
 
 struct gh_jdev {

@@ -364,6 +364,9 @@ int gh_modules_modeset_describe(const struct gh_modeset_hold *m, char *buf, size
  */
 
 static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *fmt,
+		     va_list args) __attribute__((format(printf, 6, 0)));
+
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *fmt,
 		     va_list args)
 {
 	struct gh_ctx *ctx = data;

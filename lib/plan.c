@@ -23,6 +23,7 @@ static const char *const action_names[] = {
 	[GH_ACT_REMOVE_ID] = "remove-id",
 	[GH_ACT_VERIFY] = "verify",
 };
+_Static_assert(GH_ARRAY_SIZE(action_names) == GH_ACT_MAX, "an action without a name");
 
 const char *gh_plan_action_name(enum gh_action a)
 {
@@ -306,6 +307,7 @@ int gh_plan_describe(const struct gh_op *op, char *buf, size_t size)
 
 	switch (op->action) {
 	case GH_ACT_NONE:
+	case GH_ACT_MAX:
 		return gh_util_format(buf, size, "nothing");
 	case GH_ACT_SERVICE_STOP:
 		return gh_util_format(buf, size, "stop %s (systemctl stop)", t);

@@ -30,6 +30,7 @@ enum gh_action {
 	GH_ACT_PROBE,		/* target address, arg driver expected */
 	GH_ACT_REMOVE_ID,	/* target address, arg "vvvv dddd" */
 	GH_ACT_VERIFY,		/* target address, arg driver expected */
+	GH_ACT_MAX,		/* not an action: the count, for loops and tables */
 };
 
 struct gh_op {

@@ -226,6 +226,7 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, const struct gh_deadli
 
 	switch (op->action) {
 	case GH_ACT_NONE:
+	case GH_ACT_MAX:
 		break;
 	case GH_ACT_SERVICE_STOP:
 	case GH_ACT_SERVICE_START:

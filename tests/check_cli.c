@@ -55,7 +55,7 @@ START_TEST(bad_vmid)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fx_run_hook(r, NULL, bad[i], "pre-start", "--dry-run", "--root", "/nonexistent", NULL);
-		ck_assert_int_eq(r->status, 1);
+		ck_assert_int_eq(r->status, 2);
 		ck_assert_ptr_nonnull(strstr(r->err, "invalid vmid"));
 		/* A terminal escape from argv is not echoed raw. */
 		ck_assert_ptr_null(strchr(r->err, '\x1b'));
@@ -380,6 +380,8 @@ START_TEST(install_and_uninstall)
 	fx_run_hook(r, NULL, "install", "111", "--storage", "nas", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "no storage named 'nas'"));
+	fx_run_hook(r, NULL, "install", "111", "-s", "nas", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->err, "no storage named 'nas'"));
 	fx_file(fx, "/var/run/qemu-server/111.pid", "4242\n");
 	fx_proc(fx, 4242, "kvm", "/usr/bin/kvm -id 111 -pidfile /var/run/qemu-server/111.pid", "/qemu.slice/111.scope");
 	fx_run_hook(r, NULL, "install", "111", "--root", fx->root, NULL);
@@ -387,6 +389,20 @@ START_TEST(install_and_uninstall)
 	ck_assert_ptr_nonnull(strstr(r->err, "VM 111 is running (pid 4242)"));
 	fx_run_hook(r, NULL, "uninstall", "111", "--storage", "x", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 2);
+	/* --storage (and its short -s) belong to install; elsewhere they are a usage error, not ignored. */
+	fx_run_hook(r, NULL, "status", "--storage", "x", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 2);
+	fx_run_hook(r, NULL, "111", "pre-start", "-s", "x", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 2);
+	/* Every command that takes a vmid calls a bad one a usage error. */
+	static const char *const cmds[] = { "status", "check", "install", "uninstall", "recover", "watch" };
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		fx_run_hook(r, NULL, cmds[i], "12", "tok", "--root", fx->root, NULL);
+		if (strcmp(cmds[i], "watch"))
+			fx_run_hook(r, NULL, cmds[i], "12", "--root", fx->root, NULL);
+		ck_assert_int_eq(r->status, 2);
+		ck_assert_ptr_nonnull(strstr(r->err, "invalid vmid"));
+	}
 	free(r);
 	fx_free(fx);
 }

@@ -734,6 +734,57 @@ START_TEST(migration_reads_the_source_node_config)
 }
 END_TEST
 
+/* Every action with every status survives save and load: the loader's loops end at the _MAX sentinels. */
+START_TEST(journal_keeps_every_action_and_status)
+{
+	static const struct gh_op valid[GH_ACT_MAX] = {
+		[GH_ACT_NONE] = { GH_ACT_NONE, "", "" },
+		[GH_ACT_SERVICE_STOP] = { GH_ACT_SERVICE_STOP, "nvidia-persistenced.service", "" },
+		[GH_ACT_SERVICE_START] = { GH_ACT_SERVICE_START, "nvidia-persistenced.service", "" },
+		[GH_ACT_KILL] = { GH_ACT_KILL, "4242", "nvidia-smi" },
+		[GH_ACT_VTCON_UNBIND] = { GH_ACT_VTCON_UNBIND, "vtcon1", "" },
+		[GH_ACT_VTCON_BIND] = { GH_ACT_VTCON_BIND, "vtcon1", "" },
+		[GH_ACT_FB_UNBIND] = { GH_ACT_FB_UNBIND, "simple-framebuffer.0", "simple-framebuffer" },
+		[GH_ACT_MODULE_UNLOAD] = { GH_ACT_MODULE_UNLOAD, "nvidia_drm", "" },
+		[GH_ACT_MODULE_LOAD] = { GH_ACT_MODULE_LOAD, "nvidia_drm", "" },
+		[GH_ACT_OVERRIDE] = { GH_ACT_OVERRIDE, "0000:01:00.0", "vfio-pci" },
+		[GH_ACT_UNBIND] = { GH_ACT_UNBIND, "0000:01:00.0", "nvidia" },
+		[GH_ACT_BIND] = { GH_ACT_BIND, "0000:01:00.0", "vfio-pci" },
+		[GH_ACT_PROBE] = { GH_ACT_PROBE, "0000:01:00.0", "nvidia" },
+		[GH_ACT_REMOVE_ID] = { GH_ACT_REMOVE_ID, "0000:01:00.0", "10de 2204" },
+		[GH_ACT_VERIFY] = { GH_ACT_VERIFY, "0000:01:00.0", "vfio-pci" },
+	};
+	struct fx *fx = fx_new();
+	struct gh_host h = { 0 };
+	struct gh_plan p = { 0 };
+	struct gh_journal j, disk;
+
+	p.n = GH_ACT_MAX * GH_J_MAX;
+	p.v = calloc(p.n, sizeof(*p.v));
+	ck_assert_ptr_nonnull(p.v);
+	for (unsigned i = 0; i < p.n; i++) {
+		ck_assert_int_eq(valid[i / GH_J_MAX].action, (int)(i / GH_J_MAX));
+		p.v[i].op = valid[i / GH_J_MAX];
+	}
+	ck_assert_int_eq(gh_journal_init(&j, "111", 111, "pre-start", &h, &p), 0);
+	for (unsigned i = 0; i < p.n; i++)
+		j.status[i] = (enum gh_jstatus)(i % GH_J_MAX);
+	ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
+	ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &disk), 0);
+	ck_assert_uint_eq(disk.n_steps, p.n);
+	for (unsigned i = 0; i < p.n; i++) {
+		ck_assert_int_eq(disk.steps[i].op.action, (int)(i / GH_J_MAX));
+		ck_assert_str_eq(disk.steps[i].op.target, valid[i / GH_J_MAX].target);
+		ck_assert_int_eq(disk.status[i], (int)(i % GH_J_MAX));
+	}
+	gh_journal_free(&disk);
+	gh_journal_free(&j);
+	free(p.v);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(json_contract)
 {
 	struct fx *fx = fx_new();
@@ -784,6 +835,7 @@ int main(void)
 	/* The modeset_hold tests build a fixture host per driver version. */
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, single_gpu_pre_start);
+	tcase_add_test(tc, journal_keeps_every_action_and_status);
 	tcase_add_test(tc, two_gpu_host_keeps_modules);
 	tcase_add_test(tc, modeset_hold_refuses);
 	tcase_add_test(tc, modeset_hold_capable);

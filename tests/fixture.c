@@ -20,6 +20,8 @@ static void die(const char *what, const char *path)
 	abort();
 }
 
+static void capture(void *data, int priority, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void capture(void *data, int priority, const char *fmt, va_list ap)
 {
 	struct fx *fx = data;

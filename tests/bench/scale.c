@@ -51,7 +51,7 @@ static const char *const nodes[][2] = { { "nvidia0", "/dev/zero" },	     { "nvid
 static const char *const node_dirs[] = { "dev", "dev/dri", "dev/vfio" };
 static char nvidia0_id[64];	/* "MAJ:MIN INO" of /dev/zero, as maps shows it */
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "bench_scale: %s: %s\n", what, strerror(errno));
 	exit(1);

@@ -12,13 +12,15 @@ expect_drv 0000:01:00.1 vfio-pci
 loaded nvidia && fail "nvidia is still loaded"
 [ "$(fbcon_bound)" != 1 ] || fail "fbcon still bound"
 grep -q '"done"' /run/gpu-hook/111.json || fail "journal has no done step"
-gpu-hook 111 pre-start 2>&1 | tee /tmp/again
+gpu-hook 111 pre-start > /tmp/again 2>&1 || { cat /tmp/again; fail "second pre-start failed"; }
+cat /tmp/again
 grep -q 'already handed off' /tmp/again || fail "second pre-start did not say it had nothing to do"
 gpu-hook 111 post-stop || fail "post-stop failed"
 after=$(host_state)
 echo "after:  $after"
 [ "$after" = "$before" ] || fail "host not restored"
 [ ! -e /run/gpu-hook/111.json ] || fail "journal left behind"
-gpu-hook 111 post-stop 2>&1 | tee /tmp/again
+gpu-hook 111 post-stop > /tmp/again 2>&1 || { cat /tmp/again; fail "second post-stop failed"; }
+cat /tmp/again
 grep -q 'already on its host driver' /tmp/again || fail "second post-stop did not say it had nothing to do"
 echo "handoff-single ok"
