@@ -738,21 +738,21 @@ END_TEST
 START_TEST(journal_keeps_every_action_and_status)
 {
 	static const struct gh_op valid[GH_ACT_MAX] = {
-		[GH_ACT_NONE] = { GH_ACT_NONE, "", "" },
-		[GH_ACT_SERVICE_STOP] = { GH_ACT_SERVICE_STOP, "nvidia-persistenced.service", "" },
-		[GH_ACT_SERVICE_START] = { GH_ACT_SERVICE_START, "nvidia-persistenced.service", "" },
-		[GH_ACT_KILL] = { GH_ACT_KILL, "4242", "nvidia-smi" },
-		[GH_ACT_VTCON_UNBIND] = { GH_ACT_VTCON_UNBIND, "vtcon1", "" },
-		[GH_ACT_VTCON_BIND] = { GH_ACT_VTCON_BIND, "vtcon1", "" },
-		[GH_ACT_FB_UNBIND] = { GH_ACT_FB_UNBIND, "simple-framebuffer.0", "simple-framebuffer" },
-		[GH_ACT_MODULE_UNLOAD] = { GH_ACT_MODULE_UNLOAD, "nvidia_drm", "" },
-		[GH_ACT_MODULE_LOAD] = { GH_ACT_MODULE_LOAD, "nvidia_drm", "" },
-		[GH_ACT_OVERRIDE] = { GH_ACT_OVERRIDE, "0000:01:00.0", "vfio-pci" },
-		[GH_ACT_UNBIND] = { GH_ACT_UNBIND, "0000:01:00.0", "nvidia" },
-		[GH_ACT_BIND] = { GH_ACT_BIND, "0000:01:00.0", "vfio-pci" },
-		[GH_ACT_PROBE] = { GH_ACT_PROBE, "0000:01:00.0", "nvidia" },
-		[GH_ACT_REMOVE_ID] = { GH_ACT_REMOVE_ID, "0000:01:00.0", "10de 2204" },
-		[GH_ACT_VERIFY] = { GH_ACT_VERIFY, "0000:01:00.0", "vfio-pci" },
+		[GH_ACT_NONE] = { .action = GH_ACT_NONE, .target = "", .arg = "", .pidfd = -1 },
+		[GH_ACT_SERVICE_STOP] = { .action = GH_ACT_SERVICE_STOP, .target = "nvidia-persistenced.service", .arg = "", .pidfd = -1 },
+		[GH_ACT_SERVICE_START] = { .action = GH_ACT_SERVICE_START, .target = "nvidia-persistenced.service", .arg = "", .pidfd = -1 },
+		[GH_ACT_KILL] = { .action = GH_ACT_KILL, .target = "4242", .arg = "nvidia-smi", .pidfd = -1 },
+		[GH_ACT_VTCON_UNBIND] = { .action = GH_ACT_VTCON_UNBIND, .target = "vtcon1", .arg = "", .pidfd = -1 },
+		[GH_ACT_VTCON_BIND] = { .action = GH_ACT_VTCON_BIND, .target = "vtcon1", .arg = "", .pidfd = -1 },
+		[GH_ACT_FB_UNBIND] = { .action = GH_ACT_FB_UNBIND, .target = "simple-framebuffer.0", .arg = "simple-framebuffer", .pidfd = -1 },
+		[GH_ACT_MODULE_UNLOAD] = { .action = GH_ACT_MODULE_UNLOAD, .target = "nvidia_drm", .arg = "", .pidfd = -1 },
+		[GH_ACT_MODULE_LOAD] = { .action = GH_ACT_MODULE_LOAD, .target = "nvidia_drm", .arg = "", .pidfd = -1 },
+		[GH_ACT_OVERRIDE] = { .action = GH_ACT_OVERRIDE, .target = "0000:01:00.0", .arg = "vfio-pci", .pidfd = -1 },
+		[GH_ACT_UNBIND] = { .action = GH_ACT_UNBIND, .target = "0000:01:00.0", .arg = "nvidia", .pidfd = -1 },
+		[GH_ACT_BIND] = { .action = GH_ACT_BIND, .target = "0000:01:00.0", .arg = "vfio-pci", .pidfd = -1 },
+		[GH_ACT_PROBE] = { .action = GH_ACT_PROBE, .target = "0000:01:00.0", .arg = "nvidia", .pidfd = -1 },
+		[GH_ACT_REMOVE_ID] = { .action = GH_ACT_REMOVE_ID, .target = "0000:01:00.0", .arg = "10de 2204", .pidfd = -1 },
+		[GH_ACT_VERIFY] = { .action = GH_ACT_VERIFY, .target = "0000:01:00.0", .arg = "vfio-pci", .pidfd = -1 },
 	};
 	struct fx *fx = fx_new();
 	struct gh_host h = { 0 };
