@@ -196,21 +196,59 @@ static int apply(struct gh_ctx *ctx, struct json_object *st)
 	return ret;
 }
 
-int gh_isolate_start(struct gh_ctx *ctx, const struct gh_isolate_req *req, char *why, size_t why_size)
+/* What isolation needs of the host before anything: its online CPUs, and cgroup v2. */
+static int host_ready(struct gh_ctx *ctx, cpu_set_t *on, unsigned *ncpus, char *why, size_t why_size)
 {
-	cpu_set_t on, iso, hk, ov;
-	unsigned ncpus = 0;
-	char key[16], list[1024], buf[1024];
-	struct json_object *st, *vms;
 	int r;
 
 	why[0] = '\0';
-	if ((r = online(ctx, &on, &ncpus)) < 0)
+	if ((r = online(ctx, on, ncpus)) < 0)
 		return r;
 	if (gh_fs_exists(ctx, "/sys/fs/cgroup/cgroup.controllers") <= 0) {
 		gh_util_format(why, why_size, "no cgroup v2 (/sys/fs/cgroup/cgroup.controllers missing)");
 		return -EPERM;
 	}
+	return 0;
+}
+
+/*
+ * The refusals, before any change: the VM's CPUs overlap another isolated
+ * VM's (others), or fewer housekeeping CPUs than housekeeping_min would stay.
+ * *hk is the housekeeping set with this VM isolated too.
+ */
+static int fits(const cpu_set_t *on, const cpu_set_t *others, const struct gh_isolate_req *req, cpu_set_t *hk,
+		char *why, size_t why_size)
+{
+	unsigned min = req->housekeeping_min ? req->housekeeping_min : 1;
+	cpu_set_t ov, iso;
+	char list[1024];
+
+	CPU_AND(&ov, others, &req->cpus);
+	if (CPU_COUNT(&ov)) {
+		gh_cpulist_format(&ov, list, sizeof(list));
+		gh_util_format(why, why_size, "CPUs %s are already isolated for another VM", list);
+		return -EPERM;
+	}
+	CPU_OR(&iso, others, &req->cpus);
+	CPU_XOR(hk, on, &iso);
+	CPU_AND(hk, hk, on);
+	if ((unsigned)CPU_COUNT(hk) < min) {
+		gh_util_format(why, why_size, "%d housekeeping CPUs left, housekeeping_min is %u", CPU_COUNT(hk), min);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int gh_isolate_start(struct gh_ctx *ctx, const struct gh_isolate_req *req, char *why, size_t why_size)
+{
+	cpu_set_t on, iso, hk;
+	unsigned ncpus = 0;
+	char key[16], list[1024], buf[1024];
+	struct json_object *st, *vms;
+	int r;
+
+	if ((r = host_ready(ctx, &on, &ncpus, why, why_size)) < 0)
+		return r;
 	st = load(ctx);
 	if (!st && errno != ENOENT)
 		return -errno;
@@ -237,22 +275,8 @@ int gh_isolate_start(struct gh_ctx *ctx, const struct gh_isolate_req *req, char 
 	snprintf(key, sizeof(key), "%u", req->vmid);
 	json_object_object_del(vms, key);
 	vms_union(ctx, st, &iso);
-	CPU_AND(&ov, &iso, &req->cpus);
-	if (CPU_COUNT(&ov)) {
-		gh_cpulist_format(&ov, list, sizeof(list));
-		gh_util_format(why, why_size, "CPUs %s are already isolated for another VM", list);
-		r = -EPERM;
+	if ((r = fits(&on, &iso, req, &hk, why, why_size)) < 0)
 		goto out;
-	}
-	CPU_OR(&iso, &iso, &req->cpus);
-	CPU_XOR(&hk, &on, &iso);
-	CPU_AND(&hk, &hk, &on);
-	if ((unsigned)CPU_COUNT(&hk) < (req->housekeeping_min ? req->housekeeping_min : 1)) {
-		gh_util_format(why, why_size, "%d housekeeping CPUs left, housekeeping_min is %u", CPU_COUNT(&hk),
-			       req->housekeeping_min ? req->housekeeping_min : 1);
-		r = -EPERM;
-		goto out;
-	}
 	if ((r = gh_cpulist_format(&req->cpus, list, sizeof(list))) < 0)
 		goto out;
 	json_object_object_add(vms, key, json_object_new_string(list));
@@ -332,19 +356,14 @@ int gh_isolate_current(struct gh_ctx *ctx, cpu_set_t *isolated, cpu_set_t *house
 int gh_isolate_plan(struct gh_ctx *ctx, const struct gh_isolate_req *req, struct gh_strv *steps,
 		    struct gh_strv *undo, char *why, size_t why_size)
 {
-	cpu_set_t on, iso, hk, ov;
+	cpu_set_t on, iso, hk;
 	unsigned ncpus = 0;
 	char key[16], list[1024], mask[512], prev[1024], line[2400], back[1200];
 	struct json_object *st, *vms = NULL;
 	int r;
 
-	why[0] = '\0';
-	if ((r = online(ctx, &on, &ncpus)) < 0)
+	if ((r = host_ready(ctx, &on, &ncpus, why, why_size)) < 0)
 		return r;
-	if (gh_fs_exists(ctx, "/sys/fs/cgroup/cgroup.controllers") <= 0) {
-		gh_util_format(why, why_size, "no cgroup v2 (/sys/fs/cgroup/cgroup.controllers missing)");
-		return -EPERM;
-	}
 	st = load(ctx);
 	if (!st && errno != ENOENT)
 		return -errno;
@@ -357,22 +376,8 @@ int gh_isolate_plan(struct gh_ctx *ctx, const struct gh_isolate_req *req, struct
 		if (r < 0)
 			goto out;
 	}
-	CPU_AND(&ov, &iso, &req->cpus);
-	if (CPU_COUNT(&ov)) {
-		gh_cpulist_format(&ov, list, sizeof(list));
-		gh_util_format(why, why_size, "CPUs %s are already isolated for another VM", list);
-		r = -EPERM;
+	if ((r = fits(&on, &iso, req, &hk, why, why_size)) < 0)
 		goto out;
-	}
-	CPU_OR(&iso, &iso, &req->cpus);
-	CPU_XOR(&hk, &on, &iso);
-	CPU_AND(&hk, &hk, &on);
-	if ((unsigned)CPU_COUNT(&hk) < (req->housekeeping_min ? req->housekeeping_min : 1)) {
-		gh_util_format(why, why_size, "%d housekeeping CPUs left, housekeeping_min is %u", CPU_COUNT(&hk),
-			       req->housekeeping_min ? req->housekeeping_min : 1);
-		r = -EPERM;
-		goto out;
-	}
 	if (gh_cpulist_format(&hk, list, sizeof(list)) < 0 || gh_isolate_format_mask(&hk, ncpus, mask, sizeof(mask)) < 0) {
 		r = -ENOSPC;
 		goto out;
