@@ -532,7 +532,7 @@ static int add_node(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, dev_t rde
 	for (unsigned i = 0; i < nodes->n; i++)
 		if (nodes->v[i].rdev == rdev)
 			return 0;
-	v = realloc(nodes->v, (nodes->n + 1) * sizeof(*v));
+	v = gh_util_grow(nodes->v, nodes->n, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	nodes->v = v;

@@ -64,7 +64,7 @@ static int add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int
 
 	if (gh_host_func(h, addr))
 		return 0;
-	f = realloc(h->f, (h->n_f + 1) * sizeof(*f));
+	f = gh_util_grow(h->f, h->n_f, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	h->f = f;
@@ -189,7 +189,7 @@ static void alts_free(struct alt *alts, unsigned n)
 
 static int push_alt(struct alt **alts, unsigned *n, int line)
 {
-	struct alt *v = realloc(*alts, (*n + 1) * sizeof(*v));
+	struct alt *v = gh_util_grow(*alts, *n, sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
@@ -984,7 +984,7 @@ static const char *protected_holder(const struct gh_holder *ho, const struct sel
 
 static int add_kill(struct gh_host *h, const struct gh_holder *ho, int pidfd)
 {
-	struct gh_kill *v = realloc(h->kill, (h->n_kill + 1) * sizeof(*v));
+	struct gh_kill *v = gh_util_grow(h->kill, h->n_kill, sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;

@@ -38,7 +38,7 @@ static void add(struct gh_findings *f, enum gh_severity sev, const char *where, 
 
 static void add(struct gh_findings *f, enum gh_severity sev, const char *where, const char *fix, const char *fmt, ...)
 {
-	struct gh_finding *v = realloc(f->v, (f->n + 1) * sizeof(*v));
+	struct gh_finding *v = gh_util_grow(f->v, f->n, sizeof(*v));
 	va_list ap;
 
 	if (!v)

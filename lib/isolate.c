@@ -91,18 +91,12 @@ static struct json_object *load(struct gh_ctx *ctx)
 
 static int save(struct gh_ctx *ctx, struct json_object *st)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
 	const char *s = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
 	int r = gh_fs_mkdir(ctx, 0700, "/run/gpu-hook");
 
+	/* The journal of isolation: on disk before any change it records. */
 	if (r >= 0)
-		r = gh_fs_path(ctx, tmp, sizeof(tmp), "%s.tmp", GH_ISOLATE_STATE);
-	if (r >= 0)
-		r = gh_fs_path(ctx, dst, sizeof(dst), "%s", GH_ISOLATE_STATE);
-	if (r >= 0)
-		r = gh_fs_write_file(ctx, s, "%s.tmp", GH_ISOLATE_STATE);
-	if (r >= 0 && rename(tmp, dst) < 0)
-		r = -errno;
+		r = gh_fs_write_atomic(ctx, "/run/gpu-hook", "isolation.json", s, strlen(s), true);
 	if (r < 0)
 		gh_err(ctx, "%s: %s", GH_ISOLATE_STATE, strerror(-r));
 	return r;

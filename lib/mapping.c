@@ -171,7 +171,7 @@ static int map_prop(void *data, const char *key, const char *value)
 
 static void parse_map(struct mparse *mp, struct gh_mapping *m, const char *value)
 {
-	struct gh_map_entry *v = realloc(m->maps, (m->n_maps + 1) * sizeof(*v));
+	struct gh_map_entry *v = gh_util_grow(m->maps, m->n_maps, sizeof(*v));
 	char why[256], esc[96];
 	int r;
 
@@ -266,7 +266,7 @@ static void parse_header(struct mparse *mp, struct gh_mapping_file *out, char *l
 		mp->cur = NULL;
 		return;
 	}
-	v = realloc(out->v, (out->n + 1) * sizeof(*v));
+	v = gh_util_grow(out->v, out->n, sizeof(*v));
 	if (!v) {
 		merr(mp, "out of memory");
 		return;

@@ -60,7 +60,7 @@ static int set_op(struct gh_op *op, enum gh_action a, const char *target, const 
 static int add(struct gh_plan *p, enum gh_action a, const char *target, const char *arg, enum gh_action ua,
 	       const char *utarget, const char *uarg)
 {
-	struct gh_step *v = realloc(p->v, (p->n + 1) * sizeof(*v));
+	struct gh_step *v = gh_util_grow(p->v, p->n, sizeof(*v));
 	int r;
 
 	if (!v)

@@ -454,7 +454,7 @@ static void push(struct builder *b, enum gh_action a, const char *target, const 
 
 	if (b->err)
 		return;
-	v = realloc(b->p->v, (b->p->n + 1) * sizeof(*v));
+	v = gh_util_grow(b->p->v, b->p->n, sizeof(*v));
 	if (!v) {
 		b->err = -ENOMEM;
 		return;

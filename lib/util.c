@@ -5,8 +5,22 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+void *gh_util_grow(void *v, size_t n, size_t size)
+{
+	size_t cap;
+
+	/* Capacity is the next power of two of n (at least 1 once allocated): only a full array grows. */
+	if (v && (n == 0 || (n & (n - 1))))
+		return v;
+	cap = n ? n * 2 : 1;
+	if (cap < n || cap > SIZE_MAX / size)
+		return NULL;
+	return realloc(v, cap * size);
+}
 
 int gh_strv_push(struct gh_strv *sv, const char *s)
 {
@@ -15,7 +29,8 @@ int gh_strv_push(struct gh_strv *sv, const char *s)
 
 	if (!copy)
 		return -ENOMEM;
-	v = realloc(sv->v, (sv->n + 2) * sizeof(*v));
+	/* n strings and the NULL after them: n + 1 slots in use. */
+	v = gh_util_grow(sv->v, sv->n + 1, sizeof(*v));
 	if (!v) {
 		free(copy);
 		return -ENOMEM;

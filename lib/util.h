@@ -14,6 +14,13 @@ struct gh_strv {
 };
 
 int gh_strv_push(struct gh_strv *sv, const char *s);
+/*
+ * An array of n elements of size bytes with room for one more: v itself when
+ * there is, else v reallocated to twice as many (NULL when that fails, v
+ * untouched). Every array grown only through here holds the next power of
+ * two of its count, so n appends copy O(n) bytes in all, not O(n^2).
+ */
+void *gh_util_grow(void *v, size_t n, size_t size);
 /* Pushes unless already present. */
 int gh_strv_add(struct gh_strv *sv, const char *s);
 bool gh_strv_contains(const struct gh_strv *sv, const char *s);
