@@ -135,8 +135,8 @@ static int locked_read(struct gh_ctx *ctx, const char *addr, char *raw, size_t s
 /* boxed: through a timeboxed child, for a function that may be wedged. */
 static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struct gh_pci_dev *out)
 {
-	char raw[128], esc[160];
-	int r;
+	char raw[128] = "", esc[160];
+	int r = -EIO;
 
 	out->override[0] = '\0';
 	if (boxed) {

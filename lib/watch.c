@@ -19,7 +19,7 @@
 
 /* A record is a few hundred bytes; more is not ours. */
 #define RECORD_MAX 4096
-#define BOUND_MAX (24U * 3600U)
+#define BOUND_MAX (24ULL * 3600ULL)
 
 static const char *const reason_names[] = { "start", "reboot" };
 static const char *const verdict_names[] = { "disarmed", "vm-runs", "still-locked", "give-back" };
