@@ -37,12 +37,13 @@ START_TEST(usage_and_version)
 	fx_run_hook(r, NULL, "--frobnicate", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_ptr_nonnull(strstr(r->err, "--frobnicate"));
-	fx_run_hook(r, NULL, "111", "launch", NULL);
+	/* A usage error refuses before it reads anything; --root keeps this machine out of it regardless. */
+	fx_run_hook(r, NULL, "111", "launch", "--root", "/nonexistent", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_ptr_nonnull(strstr(r->err, "unknown phase 'launch'"));
-	fx_run_hook(r, NULL, "fly", NULL);
+	fx_run_hook(r, NULL, "fly", "--root", "/nonexistent", NULL);
 	ck_assert_int_eq(r->status, 2);
-	fx_run_hook(r, NULL, "111", "pre-start", "extra", NULL);
+	fx_run_hook(r, NULL, "111", "pre-start", "extra", "--root", "/nonexistent", NULL);
 	ck_assert_int_eq(r->status, 2);
 	free(r);
 }

@@ -9,7 +9,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "fs.h"
 #include "watch.h"
 
 #define GPU "0000:01:00.0"
@@ -36,18 +36,14 @@ static int config_lock(struct fx *fx, unsigned vmid)
 	return fd;
 }
 
+/* The function's driver in the fixture tree, through the project's own root seam. */
 static const char *driver_of(struct fx *fx, const char *addr)
 {
-	static char buf[PATH_MAX];
-	char link[128];
-	ssize_t n;
+	static char buf[64];
 
-	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", addr);
-	n = readlink(fx_path(fx, link), buf, sizeof(buf) - 1);
-	if (n < 0)
+	if (gh_fs_link_base(fx->ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/driver", addr) < 0)
 		return "(none)";
-	buf[n] = '\0';
-	return basename(buf);
+	return buf;
 }
 
 static bool exists(struct fx *fx, const char *path)
@@ -87,6 +83,21 @@ static void qemu_runs(struct fx *fx, unsigned vmid, int pid)
 	fx_proc(fx, pid, "kvm", cmd, "/qemu.slice/111.scope");
 }
 
+/* A phase of VM 111 run as Proxmox runs it, which must succeed. */
+static void run_ok(struct fx *fx, struct fx_run *r, const char *phase)
+{
+	fx_run_hook(r, NULL, "111", phase, "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "111 %s: %s", phase, r->err);
+}
+
+/* The watcher gave the card back: the journal goes, the GPU is on nvidia again, the record is gone. */
+static void expect_given_back(struct fx *fx)
+{
+	ck_assert_msg(wait_for(fx, "/run/gpu-hook/111.json", false, 10000), "the card was not given back");
+	ck_assert_str_eq(driver_of(fx, GPU), "nvidia");
+	ck_assert(!exists(fx, "/run/gpu-hook/111.watch"));
+}
+
 START_TEST(failed_start_gives_back)
 {
 	struct fx *fx = fx_new();
@@ -96,8 +107,7 @@ START_TEST(failed_start_gives_back)
 
 	fx_example_host(fx);
 	lock = config_lock(fx, 111);
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	ck_assert_str_eq(driver_of(fx, GPU), "vfio-pci");
 	ck_assert_int_eq(gh_watch_load(fx->ctx, 111, &w), 0);
 	ck_assert_int_eq(w.reason, GH_WATCH_START);
@@ -114,9 +124,7 @@ START_TEST(failed_start_gives_back)
 	ck_assert_str_eq(driver_of(fx, GPU), "vfio-pci");
 	/* QEMU never came up: vm_start dies and releases the lock, and no post-stop follows. */
 	close(lock);
-	ck_assert_msg(wait_for(fx, "/run/gpu-hook/111.json", false, 10000), "the card was not given back");
-	ck_assert_str_eq(driver_of(fx, GPU), "nvidia");
-	ck_assert(!exists(fx, "/run/gpu-hook/111.watch"));
+	expect_given_back(fx);
 	ck_assert(wait_not_waiting(fx, 111, 2000));
 	free(r);
 	fx_free(fx);
@@ -131,8 +139,7 @@ START_TEST(working_start_keeps_card)
 
 	fx_example_host(fx);
 	lock = config_lock(fx, 111);
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	ck_assert(exists(fx, "/run/gpu-hook/111.watch"));
 	qemu_runs(fx, 111, 4242);
 	close(lock);
@@ -142,8 +149,7 @@ START_TEST(working_start_keeps_card)
 	ck_assert_str_eq(driver_of(fx, GPU), "vfio-pci");
 	/* The VM stops: post-stop gives everything back. */
 	fx_rm(fx, "/var/run/qemu-server/111.pid");
-	fx_run_hook(r, NULL, "111", "post-stop", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "post-stop");
 	ck_assert_str_eq(driver_of(fx, GPU), "nvidia");
 	free(r);
 	fx_free(fx);
@@ -159,8 +165,7 @@ START_TEST(by_hand_arms_nothing)
 	fx_run_hook(r, NULL, "111", "pre-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "watcher"));
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	ck_assert_str_eq(driver_of(fx, GPU), "vfio-pci");
 	ck_assert(!exists(fx, "/run/gpu-hook/111.watch"));
 	/* A post-stop that comes first leaves nothing for a watcher either. */
@@ -182,16 +187,14 @@ START_TEST(reboot_keeps_card)
 	int lock;
 
 	fx_example_host(fx);
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	fx_file(fx, "/run/qemu-server/111.reboot", "%s", "");
 	fx_run_hook(r, NULL, "111", "post-stop", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "the card stays on vfio-pci for the restart"));
 	/* qm cleanup holds the config lock around post-stop. */
 	lock = config_lock(fx, 111);
-	fx_run_hook(r, NULL, "111", "post-stop", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "post-stop");
 	ck_assert_str_eq(driver_of(fx, GPU), "vfio-pci");
 	ck_assert(exists(fx, "/run/gpu-hook/111.json"));
 	ck_assert_int_eq(gh_watch_load(fx->ctx, 111, &w), 0);
@@ -201,8 +204,7 @@ START_TEST(reboot_keeps_card)
 	/* The new start, a second later, under its own lock: pre-start is a no-op and re-arms. */
 	lock = config_lock(fx, 111);
 	before = fx_tree_digest(fx_path(fx, "/sys"));
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	ck_assert_uint_eq(fx_tree_digest(fx_path(fx, "/sys")), before);
 	ck_assert_int_eq(gh_watch_load(fx->ctx, 111, &w), 0);
 	ck_assert_int_eq(w.reason, GH_WATCH_START);
@@ -228,16 +230,12 @@ START_TEST(reboot_that_never_restarts)
 	fx_example_host(fx);
 	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\nreboot_watch = 1s\n");
 	fx_chmod(fx, "/etc/gpu-hook/111.ini", 0644);
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	fx_file(fx, "/run/qemu-server/111.reboot", "%s", "");
-	fx_run_hook(r, NULL, "111", "post-stop", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "post-stop");
 	ck_assert_str_eq(driver_of(fx, GPU), "vfio-pci");
 	fx_rm(fx, "/run/qemu-server/111.reboot");
-	ck_assert_msg(wait_for(fx, "/run/gpu-hook/111.json", false, 10000), "the card was not given back");
-	ck_assert_str_eq(driver_of(fx, GPU), "nvidia");
-	ck_assert(!exists(fx, "/run/gpu-hook/111.watch"));
+	expect_given_back(fx);
 	free(r);
 	fx_free(fx);
 }
@@ -252,8 +250,7 @@ START_TEST(recover_disarms)
 
 	fx_example_host(fx);
 	lock = config_lock(fx, 111);
-	fx_run_hook(r, NULL, "111", "pre-start", "--root", fx->root, NULL);
-	ck_assert_msg(r->status == 0, "%s", r->err);
+	run_ok(fx, r, "pre-start");
 	fx_run_hook(r, NULL, "recover", "111", "--root", fx->root, NULL);
 	ck_assert_msg(r->status == 0, "%s", r->err);
 	ck_assert_ptr_nonnull(strstr(r->err, "watcher for VM 111 is disarmed"));
