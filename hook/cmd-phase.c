@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "isolate.h"
 #include "run.h"
+#include "timebox.h"
 #include "vmconf.h"
 #include "watch.h"
 
@@ -236,6 +237,8 @@ done:
 	if (r >= 0 && vmid && dir == GH_TO_VFIO && !strcmp(phase, "pre-start"))
 		arm_after_start(ctx, o, vmid);
 out:
+	/* The phase is over: its worker ends (see gh_timebox_call). */
+	gh_timebox_worker_stop();
 	gh_plan_free(&plan);
 	gh_host_free(&h);
 	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
@@ -588,6 +591,7 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 			rc = GH_EXIT_FAIL;
 	}
 out:
+	gh_timebox_worker_stop();
 	gh_journal_unlock(lock);
 	gh_strv_free(&keys);
 	gh_ctx_free(ctx);

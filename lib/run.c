@@ -42,7 +42,11 @@ static int call_in_child(void *arg)
 	return -EINVAL;
 }
 
-/* Runs a call in a timeboxed child; -ETIMEDOUT (logged, with the child's state) when it did not return. */
+/*
+ * Runs a call in the phase's timeboxed worker (one fork per phase, not per
+ * step); -ETIMEDOUT (logged, with the worker's state) when it did not return:
+ * that worker is left behind and the next call gets a fresh one.
+ */
 static int boxed(struct gh_ctx *ctx, struct call *c, unsigned timeout_ms, const char *what)
 {
 	struct gh_timebox tb;
@@ -51,7 +55,7 @@ static int boxed(struct gh_ctx *ctx, struct call *c, unsigned timeout_ms, const 
 	c->ctx = ctx;
 	if (!ctx->ops)
 		return -ENOSYS;
-	r = gh_timebox_run(ctx, timeout_ms, call_in_child, c, &tb);
+	r = gh_timebox_call(ctx, timeout_ms, call_in_child, c, sizeof(*c), &tb);
 	if (r < 0) {
 		gh_err(ctx, "%s: cannot start a child: %s", what, strerror(-r));
 		return r;

@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,7 +27,8 @@ unsigned long long gh_timebox_now_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
 }
 
-static void child_setup(void)
+/* Every fd from first up is closed: a worker keeps its socket on fd 3. */
+static void child_setup(unsigned first)
 {
 	int fd;
 
@@ -35,7 +39,7 @@ static void child_setup(void)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	syscall(SYS_close_range, first, ~0U, 0U);
 }
 
 static void read_child_state(struct gh_ctx *ctx, struct gh_timebox *out)
@@ -103,7 +107,7 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		child_setup();
+		child_setup(3);
 		r = fn(arg);
 		_exit(r < 0 ? (-r > 255 ? 255 : -r) : 0);
 	}
@@ -142,4 +146,215 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 		return wait_polling(ctx, deadline, start, out);
 	finished(st, start, out);
 	return 0;
+}
+
+/* The worker: one process for the steps of a phase (see timebox.h). */
+
+struct request {
+	int (*fn)(void *arg);
+	size_t size;
+	max_align_t arg[];
+};
+
+static struct {
+	pid_t pid;
+	int fd;	/* the parent's end of the socket pair; -1: no worker */
+	const struct gh_ctx *ctx;
+	const struct gh_ops *ops;
+	const void *ops_data;
+	char root[PATH_MAX];
+} worker = { .fd = -1 };
+
+static int clamp_status(int r)
+{
+	return r < 0 ? (-r > 255 ? -255 : r) : 0;
+}
+
+static __attribute__((noreturn)) void worker_main(void)
+{
+	size_t cap = sizeof(struct request) + GH_TIMEBOX_ARG_MAX;
+	struct request *rq = malloc(cap);
+
+	if (!rq)
+		_exit(ENOMEM);
+	for (;;) {
+		/* SOCK_SEQPACKET: one request is one message, whole or not at all. */
+		ssize_t n = recv(3, rq, cap, 0);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);
+		if ((size_t)n < sizeof(*rq) || rq->size != (size_t)n - sizeof(*rq))
+			_exit(EPROTO);
+		r = clamp_status(rq->fn(rq->arg));
+		if (send(3, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+			_exit(0);
+	}
+}
+
+static bool worker_serves(const struct gh_ctx *ctx)
+{
+	return worker.fd >= 0 && worker.ctx == ctx && worker.ops == ctx->ops && worker.ops_data == ctx->ops_data &&
+	       !strcmp(worker.root, ctx->root);
+}
+
+static int worker_start(struct gh_ctx *ctx)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (pid == 0) {
+		/* fd 3, not inherited by what the worker executes (systemctl). */
+		if (dup3(sv[1], 3, O_CLOEXEC) < 0 && sv[1] != 3)
+			_exit(EBADF);
+		child_setup(4);
+		worker_main();
+	}
+	close(sv[1]);
+	worker.pid = pid;
+	worker.fd = sv[0];
+	worker.ctx = ctx;
+	worker.ops = ctx->ops;
+	worker.ops_data = ctx->ops_data;
+	snprintf(worker.root, sizeof(worker.root), "%s", ctx->root);
+	return 0;
+}
+
+/* Waits at most ms for pid to end and reaps it; one that does not end is left to init. */
+static void reap_within(pid_t pid, unsigned ms)
+{
+	unsigned long long deadline = gh_timebox_now_ms() + ms;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd >= 0) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+		while (poll(&pfd, 1, (int)ms) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+	}
+	while (waitpid(pid, NULL, WNOHANG) == 0 && gh_timebox_now_ms() < deadline)
+		usleep(1000);
+}
+
+void gh_timebox_worker_stop(void)
+{
+	if (worker.fd < 0)
+		return;
+	/* An idle worker reads end-of-file and exits at once. */
+	close(worker.fd);
+	worker.fd = -1;
+	reap_within(worker.pid, 200);
+	worker.pid = 0;
+}
+
+/* A worker that overran: recorded, SIGKILLed and left behind; the next call forks another. */
+static void worker_abandon(struct gh_ctx *ctx, unsigned long long start, struct gh_timebox *out)
+{
+	timed_out(ctx, start, out);
+	close(worker.fd);
+	worker.fd = -1;
+	worker.pid = 0;
+}
+
+/* 1 with the answer in *status, 0 when none came yet, -errno when the worker is gone. */
+static int worker_answer(int *status, int flags)
+{
+	ssize_t n = recv(worker.fd, status, sizeof(*status), flags);
+
+	if (n == (ssize_t)sizeof(*status))
+		return 1;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n < 0 ? -errno : -EPIPE;
+}
+
+static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned long long deadline,
+		       struct gh_timebox *out)
+{
+	bool polling = false;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = worker.fd, .events = POLLIN };
+		unsigned long long now = gh_timebox_now_ms();
+		int left = now >= deadline ? 0 : (int)(deadline - now), r = 0;
+
+		if (!polling) {
+			r = gh_timebox_poll(&pfd, 1, left);
+			if (r < 0 && errno == EINTR)
+				continue;
+			/* Without poll the same deadline holds, checked every 2 ms. */
+			polling = r < 0;
+		}
+		if (polling || r > 0) {
+			int got = worker_answer(&out->status, MSG_DONTWAIT);
+
+			if (got != 0) {
+				out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
+				if (got > 0)
+					return 0;
+				/* It died in the call (a crash): counted as a killed child. */
+				out->status = -EINTR;
+				gh_timebox_worker_stop();
+				return 0;
+			}
+		}
+		if (gh_timebox_now_ms() >= deadline) {
+			worker_abandon(ctx, start, out);
+			return 0;
+		}
+		if (polling)
+			usleep(2000);
+	}
+}
+
+int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), const void *arg, size_t size,
+		    struct gh_timebox *out)
+{
+	unsigned long long start = gh_timebox_now_ms();
+	struct request *rq;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (size > GH_TIMEBOX_ARG_MAX)
+		return -E2BIG;
+	rq = malloc(sizeof(*rq) + size);
+	if (!rq)
+		return -ENOMEM;
+	rq->fn = fn;
+	rq->size = size;
+	memcpy(rq->arg, arg, size);
+	/* A worker that died while idle (EPIPE) is replaced once. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!worker_serves(ctx)) {
+			gh_timebox_worker_stop();
+			r = worker_start(ctx);
+			if (r < 0)
+				break;
+		}
+		if (send(worker.fd, rq, sizeof(*rq) + size, MSG_NOSIGNAL) == (ssize_t)(sizeof(*rq) + size)) {
+			r = 0;
+			break;
+		}
+		r = -errno;
+		gh_timebox_worker_stop();
+	}
+	free(rq);
+	if (r < 0)
+		return r;
+	out->pid = worker.pid;
+	return worker_wait(ctx, start, start + timeout_ms, out);
 }

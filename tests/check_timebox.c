@@ -5,6 +5,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -130,6 +133,139 @@ START_TEST(poll_failure_keeps_the_deadline)
 }
 END_TEST
 
+/* What a worker call sees: its own copy of the argument, and the worker's pid. */
+struct probe {
+	int value;
+	pid_t pid;
+};
+
+static int report_pid(void *arg)
+{
+	struct probe *p = arg;
+
+	/* The copy is the worker's: the caller's struct stays as it was. */
+	p->pid = getpid();
+	return p->value ? -p->value : 0;
+}
+
+/* One worker answers every call of a phase: the same pid, each call's own result. */
+START_TEST(worker_answers_and_is_reused)
+{
+	struct fx *fx = fx_new();
+	struct probe p = { EBUSY, 0 };
+	struct gh_timebox tb1, tb2;
+
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb1), 0);
+	ck_assert(!tb1.timed_out);
+	ck_assert_int_eq(tb1.status, -EBUSY);
+	ck_assert_int_ne(tb1.pid, getpid());
+	p.value = 0;
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb2), 0);
+	ck_assert_int_eq(tb2.status, 0);
+	ck_assert_int_eq(tb2.pid, tb1.pid);
+	ck_assert_int_eq(p.pid, 0);
+	gh_timebox_worker_stop();
+	/* Stopped means reaped: no zombie is left. */
+	ck_assert_int_eq(waitpid(tb1.pid, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+	fx_free(fx);
+}
+END_TEST
+
+/* As the one-shot child: its own session, 0-2 on /dev/null, nothing else open but its socket (fd 3). */
+static int check_worker_fds(void *arg)
+{
+	struct stat st;
+	int r = check_fds(arg);
+
+	if (r != -EMFILE && r)
+		return r;
+	if (fstat(3, &st) < 0 || !S_ISSOCK(st.st_mode) || !(fcntl(3, F_GETFD) & FD_CLOEXEC))
+		return -ENOTSOCK;
+	for (int fd = 4; fd < 64; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			return -EMFILE;
+	return 0;
+}
+
+START_TEST(worker_is_detached)
+{
+	struct fx *fx = fx_new();
+	struct gh_timebox tb;
+	int p[2];
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, check_worker_fds, NULL, 0, &tb), 0);
+	ck_assert_int_eq(tb.status, 0);
+	gh_timebox_worker_stop();
+	close(p[0]);
+	close(p[1]);
+	fx_free(fx);
+}
+END_TEST
+
+/* A call that overruns leaves its worker behind (killed, not waited for); the next call gets a fresh one. */
+START_TEST(worker_times_out_and_is_replaced)
+{
+	struct fx *fx = fx_new();
+	struct gh_ctx *real;
+	struct probe p = { 0, 0 };
+	struct gh_timebox tb, tb2;
+	unsigned long long t0 = gh_timebox_now_ms();
+
+	ck_assert_int_eq(gh_ctx_new("/", &real), 0);
+	ck_assert_int_eq(gh_timebox_call(real, 200, sleeper, NULL, 0, &tb), 0);
+	ck_assert(tb.timed_out);
+	ck_assert_uint_ge(tb.elapsed_ms, 200);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 2000);
+	ck_assert_str_eq(tb.state, "S");
+	ck_assert_int_eq(gh_timebox_call(real, 5000, report_pid, &p, sizeof(p), &tb2), 0);
+	ck_assert(!tb2.timed_out);
+	ck_assert_int_eq(tb2.status, 0);
+	ck_assert_int_ne(tb2.pid, tb.pid);
+	usleep(100000);
+	ck_assert(kill(tb.pid, 0) == 0 || errno == ESRCH);
+	/* Another ctx (another root) is served by another worker. */
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb), 0);
+	ck_assert_int_ne(tb.pid, tb2.pid);
+	gh_timebox_worker_stop();
+	gh_ctx_free(real);
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(worker_poll_failure_keeps_the_deadline)
+{
+	struct fx *fx = fx_new();
+	struct probe p = { EIO, 0 };
+	struct gh_timebox tb;
+	unsigned long long t0;
+
+	gh_timebox_poll = failing_poll;
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 200, sleeper, NULL, 0, &tb), 0);
+	ck_assert_msg(tb.timed_out, "a worker sleeping 30 s answered within a 200 ms box");
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 2000);
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb), 0);
+	ck_assert(!tb.timed_out);
+	ck_assert_int_eq(tb.status, -EIO);
+	gh_timebox_poll = poll;
+	gh_timebox_worker_stop();
+	fx_free(fx);
+}
+END_TEST
+
+START_TEST(worker_refuses_a_large_argument)
+{
+	struct fx *fx = fx_new();
+	static char big[GH_TIMEBOX_ARG_MAX + 1];
+	struct gh_timebox tb;
+
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, busy, big, sizeof(big), &tb), -E2BIG);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("timebox");
@@ -139,6 +275,11 @@ int main(void)
 	tcase_add_test(tc, child_is_detached);
 	tcase_add_test(tc, times_out_and_kills);
 	tcase_add_test(tc, poll_failure_keeps_the_deadline);
+	tcase_add_test(tc, worker_answers_and_is_reused);
+	tcase_add_test(tc, worker_is_detached);
+	tcase_add_test(tc, worker_times_out_and_is_replaced);
+	tcase_add_test(tc, worker_poll_failure_keeps_the_deadline);
+	tcase_add_test(tc, worker_refuses_a_large_argument);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
