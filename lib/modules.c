@@ -381,15 +381,27 @@ static void kmod_log(void *data, int priority, const char *file, int line, const
 	gh_log(ctx, priority <= LOG_ERR ? LOG_INFO : LOG_DEBUG, "libkmod: %s", gh_util_escape(msg, esc, sizeof(esc)));
 }
 
+/*
+ * One libkmod context per process, made by the first module step (in the
+ * phase's worker, see gh_timebox_call): reading the configuration and
+ * mapping the indexes once serves every unload and load of the phase, as one
+ * modprobe run does. A phase without a module step never opens it.
+ */
+static struct kmod_ctx *kmod_shared;
+static struct gh_ctx *kmod_shared_ctx;
+
 static struct kmod_ctx *kmod_open(struct gh_ctx *ctx)
 {
-	struct kmod_ctx *k = kmod_new(NULL, NULL);
-
-	if (k) {
-		kmod_set_log_fn(k, kmod_log, ctx);
-		kmod_set_log_priority(k, LOG_ERR);
+	if (kmod_shared && kmod_shared_ctx == ctx)
+		return kmod_shared;
+	kmod_unref(kmod_shared);
+	kmod_shared = kmod_new(NULL, NULL);
+	kmod_shared_ctx = kmod_shared ? ctx : NULL;
+	if (kmod_shared) {
+		kmod_set_log_fn(kmod_shared, kmod_log, ctx);
+		kmod_set_log_priority(kmod_shared, LOG_ERR);
 	}
-	return k;
+	return kmod_shared;
 }
 
 static int real_module_remove(struct gh_ctx *ctx, const char *name)
@@ -416,7 +428,6 @@ static int real_module_remove(struct gh_ctx *ctx, const char *name)
 			r = kmod_module_remove_module(mod, 0);
 		kmod_module_unref(mod);
 	}
-	kmod_unref(k);
 	return r;
 }
 
@@ -442,6 +453,8 @@ static int real_module_load(struct gh_ctx *ctx, const char *name)
 	k = kmod_open(ctx);
 	if (!k)
 		return -ENOMEM;
+	/* The indexes, mapped once for every load of the phase, not opened again by each lookup. */
+	kmod_load_resources(k);
 	/* Not kmod_module_new_from_name_lookup: its symbol version changed in kmod 33. */
 	r = kmod_module_new_from_lookup(k, name, &list);
 	if (r >= 0 && !list)
@@ -455,7 +468,6 @@ static int real_module_load(struct gh_ctx *ctx, const char *name)
 		kmod_module_unref(mod);
 	}
 	kmod_module_unref_list(list);
-	kmod_unref(k);
 	/* Positive values only come with blacklist flags, which are not used. */
 	return r > 0 ? -EINVAL : r;
 }
