@@ -199,8 +199,17 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 	if (r < 0)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "%s.json", j->key);
-	/* Recovery after a crash reads this: the step must be on disk before it runs. */
-	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, strlen(text), true);
+	/*
+	 * Write-ahead: the record of a step is in place before the step runs, so a
+	 * run killed in the middle (PVE's timeout, SIGKILL) leaves what the next
+	 * run or 'recover' needs. rename() publishes the whole new record to every
+	 * later reader once it returns; no fsync: what recovery needs is a record
+	 * that outlives the process, not the kernel. /run is a tmpfs (fsync does
+	 * nothing there), and a crash or power loss resets the card and the
+	 * drivers, so a record kept across a reboot would only describe a host
+	 * that is gone.
+	 */
+	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, strlen(text), false);
 	free(text);
 	if (r < 0)
 		gh_err(ctx, "cannot write the journal /run/gpu-hook/%s.json: %s", j->key, strerror(-r));
