@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "fs.h"
 #include "timebox.h"
@@ -84,37 +83,32 @@ struct locked_answer {
 	char raw[128];
 };
 
+/* Sent to the phase's worker (see gh_timebox_call): the answer comes back in it. */
 struct locked_read {
 	struct gh_ctx *ctx;
-	const char *addr;
-	struct locked_answer *ans;	/* a shared page: the child closes every fd */
+	char addr[16];
+	struct locked_answer ans;
 };
 
 static int locked_read_child(void *arg)
 {
 	struct locked_read *lr = arg;
 
-	lr->ans->r = gh_fs_read_locked_attr(lr->ctx, lr->ans->raw, sizeof(lr->ans->raw),
-					    "/sys/bus/pci/devices/%s/driver_override", lr->addr);
+	lr->ans.r = gh_fs_read_locked_attr(lr->ctx, lr->ans.raw, sizeof(lr->ans.raw),
+					   "/sys/bus/pci/devices/%s/driver_override", lr->addr);
 	return 0;
 }
 
-/* driver_override in a timeboxed child: 1 no answer, 0 with *rr and raw, -errno (logged) without a child. */
+/* driver_override in the timeboxed worker: 1 no answer, 0 with *rr and raw, -errno (logged) without a worker. */
 static int locked_read(struct gh_ctx *ctx, const char *addr, char *raw, size_t size, int *rr)
 {
-	struct locked_read lr = { ctx, addr, NULL };
+	struct locked_read lr = { .ctx = ctx, .ans = { .r = -EIO } };
 	struct gh_timebox tb;
 	int r;
 
-	lr.ans = mmap(NULL, sizeof(*lr.ans), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (lr.ans == MAP_FAILED) {
-		r = -errno;
-		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: cannot map a page for the reader: %s", addr,
-		       strerror(-r));
-		return r;
-	}
-	lr.ans->r = -EIO;
-	r = gh_timebox_run(ctx, GH_PCI_LOCK_WAIT_MS, locked_read_child, &lr, &tb);
+	if (gh_util_copy(lr.addr, sizeof(lr.addr), addr) < 0)
+		return -EINVAL;
+	r = gh_timebox_call(ctx, GH_PCI_LOCK_WAIT_MS, locked_read_child, &lr, sizeof(lr), &tb);
 	if (r < 0) {
 		gh_err(ctx, "/sys/bus/pci/devices/%s/driver_override: cannot start a reader: %s", addr, strerror(-r));
 	} else if (tb.timed_out) {
@@ -123,12 +117,11 @@ static int locked_read(struct gh_ctx *ctx, const char *addr, char *raw, size_t s
 			GH_PCI_LOCK_WAIT_MS, (int)tb.pid, tb.state, tb.wchan);
 		r = 1;
 	} else {
-		*rr = lr.ans->r;
-		if (gh_util_copy(raw, size, lr.ans->raw) < 0)
+		*rr = lr.ans.r;
+		if (gh_util_copy(raw, size, lr.ans.raw) < 0)
 			*rr = -EFBIG;
 		r = 0;
 	}
-	munmap(lr.ans, sizeof(*lr.ans));
 	return r;
 }
 

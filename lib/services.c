@@ -132,9 +132,10 @@ int gh_services_cgroup_active(struct gh_ctx *ctx, const char *unit)
 	return r;
 }
 
+/* Sent to the phase's worker (see gh_timebox_call): the name travels inside. */
 struct query {
 	struct gh_ctx *ctx;
-	const char *unit;
+	char unit[256];
 };
 
 static int query_in_child(void *arg)
@@ -151,13 +152,15 @@ static int query_in_child(void *arg)
  */
 static int ask_manager(struct gh_ctx *ctx, const char *unit)
 {
-	struct query q = { .ctx = ctx, .unit = unit };
+	struct query q = { .ctx = ctx };
 	struct gh_timebox tb;
 	int r;
 
 	if (!ctx->ops || !ctx->ops->service)
 		return -ENOSYS;
-	r = gh_timebox_run(ctx, QUERY_TIMEOUT_MS, query_in_child, &q, &tb);
+	if (gh_util_copy(q.unit, sizeof(q.unit), unit) < 0)
+		return -EINVAL;
+	r = gh_timebox_call(ctx, QUERY_TIMEOUT_MS, query_in_child, &q, sizeof(q), &tb);
 	if (r < 0)
 		return r;
 	if (tb.timed_out) {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -174,6 +175,8 @@ static __attribute__((noreturn)) void worker_main(void)
 {
 	size_t cap = sizeof(struct request) + GH_TIMEBOX_ARG_MAX;
 	struct request *rq = malloc(cap);
+	struct iovec iov[2];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
 	if (!rq)
 		_exit(ENOMEM);
@@ -189,7 +192,10 @@ static __attribute__((noreturn)) void worker_main(void)
 		if ((size_t)n < sizeof(*rq) || rq->size != (size_t)n - sizeof(*rq))
 			_exit(EPROTO);
 		r = clamp_status(rq->fn(rq->arg));
-		if (send(3, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+		/* The answer: the status, then the argument as fn left it. */
+		iov[0] = (struct iovec){ &r, sizeof(r) };
+		iov[1] = (struct iovec){ rq->arg, rq->size };
+		if (sendmsg(3, &msg, MSG_NOSIGNAL) != (ssize_t)(sizeof(r) + rq->size))
 			_exit(0);
 	}
 }
@@ -270,20 +276,22 @@ static void worker_abandon(struct gh_ctx *ctx, unsigned long long start, struct 
 	worker.pid = 0;
 }
 
-/* 1 with the answer in *status, 0 when none came yet, -errno when the worker is gone. */
-static int worker_answer(int *status, int flags)
+/* 1 with the answer in out->status and arg, 0 when none came yet, -errno when the worker is gone. */
+static int worker_answer(struct gh_timebox *out, void *arg, size_t size)
 {
-	ssize_t n = recv(worker.fd, status, sizeof(*status), flags);
+	struct iovec iov[2] = { { &out->status, sizeof(out->status) }, { arg, size } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n = recvmsg(worker.fd, &msg, MSG_DONTWAIT);
 
-	if (n == (ssize_t)sizeof(*status))
+	if (n == (ssize_t)(sizeof(out->status) + size))
 		return 1;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	return n < 0 ? -errno : -EPIPE;
 }
 
-static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned long long deadline,
-		       struct gh_timebox *out)
+static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned long long deadline, void *arg,
+		       size_t size, struct gh_timebox *out)
 {
 	bool polling = false;
 
@@ -300,7 +308,7 @@ static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned lo
 			polling = r < 0;
 		}
 		if (polling || r > 0) {
-			int got = worker_answer(&out->status, MSG_DONTWAIT);
+			int got = worker_answer(out, arg, size);
 
 			if (got != 0) {
 				out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
@@ -321,7 +329,7 @@ static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned lo
 	}
 }
 
-int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), const void *arg, size_t size,
+int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), void *arg, size_t size,
 		    struct gh_timebox *out)
 {
 	unsigned long long start = gh_timebox_now_ms();
@@ -356,5 +364,5 @@ int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg
 	if (r < 0)
 		return r;
 	out->pid = worker.pid;
-	return worker_wait(ctx, start, start + timeout_ms, out);
+	return worker_wait(ctx, start, start + timeout_ms, arg, size, out);
 }

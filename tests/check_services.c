@@ -2,9 +2,11 @@
 /* systemd units read from a fixture /etc/systemd and /sys/fs/cgroup. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixture.h"
+#include "fs.h"
 #include "services.h"
 #include "sim.h"
 #include "util.h"
@@ -145,15 +147,22 @@ START_TEST(active_exited_oneshot)
 }
 END_TEST
 
-/* What a manager answers, by systemctl is-active's exit status; -ENOENT: no systemctl. */
-static int answer;
-
+/*
+ * What a manager answers, by systemctl is-active's exit status; -ENOENT: no
+ * systemctl. In the fixture's /answer: the query runs in the phase's worker,
+ * a fork made before the test changes its mind (see gh_timebox_call).
+ */
 static int fake_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 {
-	(void)ctx;
+	char buf[16];
+	long v;
+
 	(void)unit;
 	/* Any other verb is no answer (status 5): the cgroup would decide. */
-	return strcmp(verb, "is-active") ? -5 : answer;
+	if (strcmp(verb, "is-active") || gh_fs_read_str(ctx, buf, sizeof(buf), "/answer") < 0)
+		return -5;
+	v = strtol(buf, NULL, 10);
+	return (int)v;
 }
 
 START_TEST(manager_answer_wins_over_cgroup)
@@ -164,17 +173,17 @@ START_TEST(manager_answer_wins_over_cgroup)
 	gh_ctx_set_ops(fx->ctx, &ops, NULL);
 	/* KillMode=process left a child behind: systemd says inactive, the cgroup is populated. */
 	fx_file(fx, "/sys/fs/cgroup/system.slice/leftover.service/cgroup.procs", "4242\n");
-	answer = -3;
+	fx_file(fx, "/answer", "-3\n");
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 0);
-	answer = -4;	/* no such unit */
+	fx_file(fx, "/answer", "-4\n");	/* no such unit */
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 0);
-	answer = 0;
+	fx_file(fx, "/answer", "0\n");
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "oneshot.service"), 1);
 	/* No systemctl, or systemd not PID 1 ("System has not been booted with systemd", status 1): the cgroup. */
-	answer = -ENOENT;
+	fx_file(fx, "/answer", "%d\n", -ENOENT);
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 1);
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "oneshot.service"), 0);
-	answer = -1;
+	fx_file(fx, "/answer", "-1\n");
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 1);
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "bad name.service"), -EINVAL);
 	ck_assert_int_eq(fx->n_errors, 0);
