@@ -98,20 +98,34 @@ static void current_driver(struct gh_ctx *ctx, const char *addr, char *buf, size
 		buf[0] = '\0';
 }
 
-/* Binding is synchronous, but HDA codecs and udev may lag: poll briefly instead of sleeping. */
-static bool wait_driver(struct gh_ctx *ctx, const char *addr, const char *want, unsigned ms)
+struct driver_wait {
+	struct gh_ctx *ctx;
+	const char *addr, *want;
+};
+
+static bool driver_is(void *arg)
 {
-	unsigned long long deadline = gh_timebox_now_ms() + ms;
+	struct driver_wait *w = arg;
 	char cur[64];
 
-	for (;;) {
-		current_driver(ctx, addr, cur, sizeof(cur));
-		if (!strcmp(cur, want))
-			return true;
-		if (gh_timebox_now_ms() >= deadline)
-			return false;
-		usleep(10000);
-	}
+	current_driver(w->ctx, w->addr, cur, sizeof(cur));
+	return !strcmp(cur, w->want);
+}
+
+/*
+ * Binding is synchronous: the link is read back at once. A driver that probes
+ * asynchronously (or a device a remove() still being finished releases late)
+ * is waited for on the bind uevent, not a sleep; under --root the fixture's
+ * device directory is watched instead.
+ */
+static bool wait_driver(struct gh_ctx *ctx, const char *addr, const char *want, unsigned ms)
+{
+	struct driver_wait w = { ctx, addr, want };
+	char dir[PATH_MAX];
+
+	if (!ctx->root[0] || gh_fs_path(ctx, dir, sizeof(dir), "/sys/bus/pci/devices/%s", addr) < 0)
+		dir[0] = '\0';
+	return gh_timebox_wait_until(ms, dir[0] ? dir : NULL, !ctx->root[0], driver_is, &w);
 }
 
 static int find_fbcon(struct gh_ctx *ctx, char *id, size_t size)
@@ -202,18 +216,35 @@ static int kill_holder(struct gh_ctx *ctx, const struct gh_op *op)
 	return r == -ESRCH ? 0 : r;
 }
 
+struct node_wait {
+	struct gh_ctx *ctx;
+	const char *grp;
+};
+
+static bool node_exists(void *arg)
+{
+	struct node_wait *w = arg;
+
+	return gh_fs_exists(w->ctx, "/dev/vfio/%s", w->grp) > 0;
+}
+
+/*
+ * vfio-pci's probe adds the group's device; devtmpfs makes the node, and
+ * devtmpfs (like a fixture tree) reports new entries to inotify: watch
+ * /dev/vfio, or /dev while the first group makes /dev/vfio itself.
+ */
 static int group_node(struct gh_ctx *ctx, const char *addr)
 {
-	char grp[32];
+	char grp[32], dir[PATH_MAX];
+	struct node_wait w = { ctx, grp };
 	int r = gh_fs_link_base(ctx, grp, sizeof(grp), "/sys/bus/pci/devices/%s/iommu_group", addr);
 
 	if (r < 0)
 		return r;
-	for (int i = 0; i < 100; i++) {
-		if (gh_fs_exists(ctx, "/dev/vfio/%s", grp) > 0)
-			return 0;
-		usleep(10000);
-	}
+	if (gh_fs_path(ctx, dir, sizeof(dir), "%s", gh_fs_exists(ctx, "/dev/vfio") > 0 ? "/dev/vfio" : "/dev") < 0)
+		dir[0] = '\0';
+	if (gh_timebox_wait_until(1000, dir[0] ? dir : NULL, false, node_exists, &w))
+		return 0;
 	gh_err(ctx, "%s is on vfio-pci but /dev/vfio/%s does not exist", addr, grp);
 	return -ENOENT;
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <linux/netlink.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
@@ -365,4 +367,73 @@ int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg
 		return r;
 	out->pid = worker.pid;
 	return worker_wait(ctx, start, start + timeout_ms, arg, size, out);
+}
+
+/* Event waits: see timebox.h. */
+
+static int uevent_socket(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static int dir_watch(const char *dir)
+{
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_ATTRIB) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void drain(int fd)
+{
+	char buf[4096];
+
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+bool gh_timebox_wait_until(unsigned ms, const char *dir, bool uevents, bool (*ready)(void *arg), void *arg)
+{
+	unsigned long long deadline;
+	struct pollfd pfd[2];
+	int slice;
+	bool ok;
+
+	if (ready(arg))
+		return true;
+	if (!ms)
+		return false;
+	deadline = gh_timebox_now_ms() + ms;
+	/* Watching starts before the next check: an event between the two is not lost. */
+	pfd[0] = (struct pollfd){ .fd = dir ? dir_watch(dir) : -1, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = uevents ? uevent_socket() : -1, .events = POLLIN };
+	/* With no event source at all, a short re-check interval is the fallback. */
+	slice = pfd[0].fd < 0 && pfd[1].fd < 0 ? 10 : 100;
+	for (;;) {
+		unsigned long long now = gh_timebox_now_ms();
+		int left = now >= deadline ? 0 : (int)(deadline - now);
+
+		ok = ready(arg);
+		if (ok || !left)
+			break;
+		if (poll(pfd, 2, left < slice ? left : slice) < 0 && errno != EINTR)
+			usleep(1000);
+		drain(pfd[0].fd);
+		drain(pfd[1].fd);
+	}
+	if (pfd[0].fd >= 0)
+		close(pfd[0].fd);
+	if (pfd[1].fd >= 0)
+		close(pfd[1].fd);
+	return ok;
 }

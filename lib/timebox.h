@@ -46,6 +46,14 @@ int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg
 		    struct gh_timebox *out);
 /* Ends the idle worker, if any, and reaps it: the end of a phase calls it. Safe to call at any time. */
 void gh_timebox_worker_stop(void);
+/*
+ * Waits until ready(arg) holds or ms pass, woken by events instead of a
+ * polling sleep: inotify on dir (a real path, root prefix included; NULL for
+ * none; devtmpfs and a fixture tree report new entries, sysfs does not) and,
+ * with uevents, the kernel's uevents (a driver bind is one). ready() is asked
+ * first, after each event, and every 100 ms in case an event was missed.
+ */
+bool gh_timebox_wait_until(unsigned ms, const char *dir, bool uevents, bool (*ready)(void *arg), void *arg);
 /* Milliseconds on the monotonic clock. */
 unsigned long long gh_timebox_now_ms(void);
 

@@ -266,6 +266,39 @@ START_TEST(worker_refuses_a_large_argument)
 }
 END_TEST
 
+static bool exists(void *arg)
+{
+	return access(arg, F_OK) == 0;
+}
+
+/* A new entry wakes the wait at once (inotify), well before the 100 ms re-check; none: false after ms. */
+START_TEST(wait_until_wakes_on_a_new_entry)
+{
+	struct fx *fx = fx_new();
+	char dir[4096], file[4200];
+	unsigned long long t0;
+	pid_t pid;
+
+	fx_mkdir(fx, "/dev/vfio");
+	snprintf(dir, sizeof(dir), "%s", fx_path(fx, "/dev/vfio"));
+	snprintf(file, sizeof(file), "%s/7", dir);
+	t0 = gh_timebox_now_ms();
+	ck_assert(!gh_timebox_wait_until(150, dir, false, exists, file));
+	ck_assert_uint_ge(gh_timebox_now_ms() - t0, 150);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		usleep(30000);
+		_exit(creat(file, 0600) < 0);
+	}
+	t0 = gh_timebox_now_ms();
+	ck_assert(gh_timebox_wait_until(5000, dir, false, exists, file));
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 1000);
+	waitpid(pid, NULL, 0);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("timebox");
@@ -280,6 +313,7 @@ int main(void)
 	tcase_add_test(tc, worker_times_out_and_is_replaced);
 	tcase_add_test(tc, worker_poll_failure_keeps_the_deadline);
 	tcase_add_test(tc, worker_refuses_a_large_argument);
+	tcase_add_test(tc, wait_until_wakes_on_a_new_entry);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
