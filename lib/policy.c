@@ -507,7 +507,7 @@ static bool trusted_owner(uid_t uid)
 
 static int check_dirs(struct gh_ctx *ctx)
 {
-	size_t rlen = strlen(ctx->root);
+	size_t rlen = strlen(gh_ctx_root(ctx));
 	char p[PATH_MAX];
 	struct stat st;
 	int r;
