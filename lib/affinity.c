@@ -47,12 +47,12 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 
 	free_threads(out);
 	*vcpus = 0;
-	if (r < 0)
-		return r;
-	out->v = calloc(tids.n + 1, sizeof(*out->v));
-	if (!out->v) {
+	if (r >= 0)
+		out->v = calloc(tids.n + 1, sizeof(*out->v));
+	if (r < 0 || !out->v) {
+		/* gh_fs_list keeps the names it read before failing. */
 		gh_strv_free(&tids);
-		return -ENOMEM;
+		return r < 0 ? r : -ENOMEM;
 	}
 	for (size_t i = 0; i < tids.n; i++) {
 		struct gh_pin *t = &out->v[out->n];
@@ -168,7 +168,7 @@ int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out)
 	return read_threads(ctx, pid, out, &vcpus);
 }
 
-int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
+static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out)
 {
 	cpu_set_t spread, others, all_targets;
@@ -259,6 +259,17 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 	cpus_text(&all_targets, list, sizeof(list));
 	gh_dbg(ctx, "pinning %u vCPUs of pid %d within CPUs %s", out->n_vcpus, (int)out->pid, list);
 	return 0;
+}
+
+int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
+		     struct gh_pinplan *out)
+{
+	int r = plan_pins(ctx, vmid, vm, pol, out);
+
+	/* A refusal pushed before a failure to read: the plan owns nothing then (lib/README.md). */
+	if (r < 0)
+		gh_affinity_free(out);
+	return r;
 }
 
 int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)

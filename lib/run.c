@@ -517,6 +517,7 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 	char ids[16];
 
 	memset(out, 0, sizeof(*out));
+	*undoes = NULL;
 	out->dir = GH_TO_HOST;
 	/* At most 6 steps per device and one per journal step. */
 	b.undoes = calloc(j->n_dev * 6 + j->n_steps + 1, sizeof(int));
