@@ -370,7 +370,7 @@ int gh_holders_pin(struct gh_ctx *ctx, const struct gh_holder *h, int *pidfd)
 	if (!h->start)
 		return -EINVAL;
 	/* A fixture's pid names no process of this machine. */
-	if (!ctx->root[0]) {
+	if (!gh_ctx_root(ctx)[0]) {
 		fd = (int)syscall(SYS_pidfd_open, h->pid, 0);
 		if (fd < 0)
 			return errno == ESRCH ? -ESRCH : -errno;
@@ -472,7 +472,7 @@ static int scan_all(struct scan *s)
 		if (gh_util_parse_ulong(pids.v[i], 10, PID_MAX, &n) < 0 || !n)
 			continue;
 		/* Our own fds are never the problem; a fixture root has no "us" in it. */
-		if (!s->ctx->root[0] && (pid_t)n == self)
+		if (!gh_ctx_root(s->ctx)[0] && (pid_t)n == self)
 			continue;
 		r = scan_pid(s, proc, pids.v[i], (pid_t)n);
 	}

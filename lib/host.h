@@ -71,6 +71,7 @@ struct gh_host {
 	struct gh_strv refusals;
 };
 
+/* Each load: on failure h owns nothing (lib/README.md); after success, gh_host_free. */
 /*
  * Reads everything for VM vmid. Bad input (config, policy, mapping, sysfs
  * contents) is logged where found and returns -EINVAL; a missing VM is

@@ -285,9 +285,8 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 		if (dir == GH_TO_VFIO || (strncmp(h->refusals.v[i], "held by ", 8) &&
 					  strncmp(h->refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL))))
 			r = gh_strv_push(&out->refusals, h->refusals.v[i]);
-	if (r < 0)
-		return r;
-	r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : build_to_host(h, out);
+	if (r >= 0)
+		r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : build_to_host(h, out);
 	if (r < 0)
 		gh_plan_free(out);
 	return r;
