@@ -12,7 +12,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "isolate.h"
-#include "run.h"
+#include "plan-back.h"
 #include "vmconf.h"
 #include "watch.h"
 
@@ -123,7 +123,7 @@ static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_host *h, const ch
 		return gh_plan_build(h, GH_TO_HOST, p);
 	if (r < 0)
 		return r;
-	r = gh_run_build_return(&j, p, &undoes);
+	r = gh_plan_from_journal(&j, p, &undoes);
 	free(undoes);
 	gh_journal_free(&j);
 	if (r >= 0) {

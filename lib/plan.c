@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan-back.h"
+
 static const char *const action_names[] = {
 	[GH_ACT_NONE] = "none",
 	[GH_ACT_SERVICE_STOP] = "service-stop",
@@ -78,21 +80,10 @@ static int add(struct gh_plan *p, enum gh_action a, const char *target, const ch
 	return 0;
 }
 
-/* The module that provides a PCI driver, for loading it back. */
-static void driver_module(const struct gh_host *h, const char *driver, char *buf, size_t size)
+int gh_plan_add(struct gh_plan *p, enum gh_action a, const char *target, const char *arg, enum gh_action undo,
+		const char *undo_arg)
 {
-	if (!strcmp(driver, h->gpu_driver) && h->gpu_module[0])
-		gh_util_copy(buf, size, h->gpu_module);
-	else if (!strcmp(driver, "nvidia-gpu"))
-		gh_util_copy(buf, size, "i2c_nvidia_gpu");
-	else if (!strcmp(driver, "xhci_hcd"))
-		gh_util_copy(buf, size, "xhci_pci");
-	else {
-		gh_util_copy(buf, size, driver);
-		for (char *c = buf; *c; c++)
-			if (*c == '-')
-				*c = '_';
-	}
+	return add(p, a, target, arg, undo, undo == GH_ACT_NONE ? NULL : target, undo_arg);
 }
 
 static bool stack_provides(const struct gh_host *h, const char *driver)
@@ -192,86 +183,6 @@ static int build_to_vfio(const struct gh_host *h, struct gh_plan *p)
 	return r;
 }
 
-static int build_to_host(const struct gh_host *h, struct gh_plan *p)
-{
-	struct gh_strv loads = { 0 };
-	bool all_home = true;
-	int r = 0;
-
-	for (unsigned i = 0; i < h->n_f; i++) {
-		const struct gh_func *f = &h->f[i];
-
-		if (f->host_driver[0] ? strcmp(f->dev.driver, f->host_driver) != 0 : f->dev.driver[0] != '\0')
-			all_home = false;
-	}
-	if (all_home) {
-		p->already = true;
-		return gh_strv_push(&p->notes, "every function is already on its host driver: nothing to do");
-	}
-	if (!h->pol.restore)
-		return gh_strv_push(&p->notes, "restore = no: the functions stay on vfio-pci");
-
-	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
-		const struct gh_func *f = &h->f[i];
-		const struct gh_pci_dev *d = &f->dev;
-		char ids[16];
-
-		if (f->host_driver[0] && !strcmp(d->driver, f->host_driver))
-			continue;
-		/* Keep the override on the host driver until the bind is verified. */
-		r = add(p, GH_ACT_OVERRIDE, d->addr, f->host_driver, GH_ACT_OVERRIDE, d->addr, d->override);
-		if (r >= 0 && d->driver[0])
-			r = add(p, GH_ACT_UNBIND, d->addr, d->driver, GH_ACT_BIND, d->addr, d->driver);
-		/* PVE binds with new_id and never removes it: a reprobe would land on vfio-pci again. */
-		snprintf(ids, sizeof(ids), "%04x %04x", d->vendor & 0xffff, d->device & 0xffff);
-		if (r >= 0)
-			r = add(p, GH_ACT_REMOVE_ID, d->addr, ids, GH_ACT_NONE, NULL, NULL);
-		if (r >= 0 && f->host_driver[0]) {
-			char mod[64];
-
-			driver_module(h, f->host_driver, mod, sizeof(mod));
-			if (!f->host_driver_present)
-				r = gh_strv_add(&loads, mod);
-		} else if (r >= 0) {
-			char note[160];
-
-			snprintf(note, sizeof(note), "%s: no host driver known; it is left unbound (set one under "
-				 "[drivers])", d->addr);
-			r = gh_strv_push(&p->notes, note);
-		}
-	}
-	for (size_t i = 0; i < loads.n && r >= 0; i++)
-		r = add(p, GH_ACT_MODULE_LOAD, loads.v[i], NULL, GH_ACT_NONE, NULL, NULL);
-	gh_strv_free(&loads);
-	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
-		const struct gh_func *f = &h->f[i];
-
-		if (f->host_driver[0] && strcmp(f->dev.driver, f->host_driver))
-			r = add(p, GH_ACT_PROBE, f->dev.addr, f->host_driver, GH_ACT_UNBIND, f->dev.addr,
-				f->host_driver);
-	}
-	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
-		const struct gh_func *f = &h->f[i];
-
-		if (!f->host_driver[0] || !strcmp(f->dev.driver, f->host_driver))
-			continue;
-		r = add(p, GH_ACT_VERIFY, f->dev.addr, f->host_driver, GH_ACT_NONE, NULL, NULL);
-		if (r >= 0)
-			r = add(p, GH_ACT_OVERRIDE, f->dev.addr, "", GH_ACT_OVERRIDE, f->dev.addr, f->host_driver);
-	}
-	if (h->pol.console != GH_CONSOLE_KEEP) {
-		for (unsigned i = 0; i < h->con.n_vt && r >= 0; i++)
-			if (h->con.vt[i].fbcon && !h->con.vt[i].bound)
-				r = add(p, GH_ACT_VTCON_BIND, h->con.vt[i].id, NULL, GH_ACT_VTCON_UNBIND,
-					h->con.vt[i].id, NULL);
-	}
-	for (size_t i = 0; i < h->services_known.n && r >= 0; i++)
-		if (!gh_strv_contains(&h->services, h->services_known.v[i]))
-			r = add(p, GH_ACT_SERVICE_START, h->services_known.v[i], NULL, GH_ACT_SERVICE_STOP,
-				h->services_known.v[i], NULL);
-	return r;
-}
-
 int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan *out)
 {
 	int r = 0;
@@ -287,7 +198,7 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 			r = gh_strv_push(&out->refusals, h->refusals.v[i]);
 	if (r < 0)
 		return r;
-	r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : build_to_host(h, out);
+	r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : gh_plan_back_from_host(h, out);
 	if (r < 0)
 		gh_plan_free(out);
 	return r;

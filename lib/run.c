@@ -12,6 +12,7 @@
 #include "fs.h"
 #include "holders.h"
 #include "modules.h"
+#include "plan-back.h"
 #include "timebox.h"
 
 enum call_kind { CALL_WRITE, CALL_SERVICE, CALL_MOD_REMOVE, CALL_MOD_LOAD };
@@ -429,168 +430,6 @@ int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dea
 	return gh_journal_save(ctx, j);
 }
 
-static bool started(enum gh_jstatus s)
-{
-	return s == GH_J_RUNNING || s == GH_J_DONE || s == GH_J_FAILED || s == GH_J_WEDGED;
-}
-
-static int find_step(const struct gh_journal *j, enum gh_action a, const char *target)
-{
-	for (unsigned i = 0; i < j->n_steps; i++)
-		if (j->steps[i].op.action == a && !strcmp(j->steps[i].op.target, target) && started(j->status[i]))
-			return (int)i;
-	return -1;
-}
-
-struct builder {
-	struct gh_plan *p;
-	int *undoes;
-	int err;
-};
-
-static void push(struct builder *b, enum gh_action a, const char *target, const char *arg, int undoes)
-{
-	struct gh_step *v;
-
-	if (b->err)
-		return;
-	v = gh_util_grow(b->p->v, b->p->n, sizeof(*v));
-	if (!v) {
-		b->err = -ENOMEM;
-		return;
-	}
-	b->p->v = v;
-	b->undoes[b->p->n] = undoes;
-	memset(&v[b->p->n], 0, sizeof(*v));
-	v[b->p->n].op.action = a;
-	if (gh_util_copy(v[b->p->n].op.target, sizeof(v->op.target), target) < 0 ||
-	    gh_util_copy(v[b->p->n].op.arg, sizeof(v->op.arg), arg ? arg : "") < 0) {
-		b->err = -ENAMETOOLONG;
-		return;
-	}
-	b->p->n++;
-}
-
-static bool touched(const struct gh_journal *j, const struct gh_jdev *d)
-{
-	return find_step(j, GH_ACT_OVERRIDE, d->addr) >= 0 || find_step(j, GH_ACT_UNBIND, d->addr) >= 0 ||
-	       find_step(j, GH_ACT_PROBE, d->addr) >= 0;
-}
-
-/*
- * An unload the way back loads again. One already undone is loaded again too (a
- * no-op when it is still loaded): a card that missed its driver on an earlier way
- * back must go back on it before the modules stacked on it load.
- */
-static bool reload(const struct gh_journal *j, unsigned k)
-{
-	return j->steps[k].op.action == GH_ACT_MODULE_UNLOAD &&
-	       (started(j->status[k]) || j->status[k] == GH_J_UNDONE) && j->status[k] != GH_J_WEDGED;
-}
-
-static bool reload_planned(const struct gh_journal *j, const char *driver)
-{
-	for (unsigned k = 0; k < j->n_steps; k++)
-		if (reload(j, k) && gh_modules_name_eq(j->steps[k].op.target, driver))
-			return true;
-	return false;
-}
-
-/*
- * modeset_hold = reload: a module the handoff unloaded and loaded again came
- * back without the card, and an nvidia-drm without per-GPU removal never takes
- * up a card that arrives later. The way back unloads it before the card
- * returns and loads it after.
- */
-static bool reloaded(const struct gh_journal *j, const char *module)
-{
-	for (unsigned k = 0; k < j->n_steps; k++)
-		if (j->steps[k].op.action == GH_ACT_MODULE_LOAD && gh_modules_name_eq(j->steps[k].op.target, module) &&
-		    (started(j->status[k]) || j->status[k] == GH_J_UNDONE) && j->status[k] != GH_J_WEDGED)
-			return true;
-	return false;
-}
-
-int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes)
-{
-	struct builder b = { out, NULL, 0 };
-	char ids[16];
-
-	memset(out, 0, sizeof(*out));
-	out->dir = GH_TO_HOST;
-	/* At most 6 steps per device and one per journal step. */
-	b.undoes = calloc(j->n_dev * 6 + j->n_steps + 1, sizeof(int));
-	if (!b.undoes)
-		return -ENOMEM;
-	for (unsigned i = 0; i < j->n_dev; i++) {
-		const struct gh_jdev *d = &j->dev[i];
-
-		if (d->wedged || !touched(j, d))
-			continue;
-		push(&b, GH_ACT_OVERRIDE, d->addr, d->host_driver[0] ? d->host_driver : d->override,
-		     find_step(j, GH_ACT_OVERRIDE, d->addr));
-		push(&b, GH_ACT_UNBIND, d->addr, "vfio-pci", find_step(j, GH_ACT_PROBE, d->addr));
-		snprintf(ids, sizeof(ids), "%04x %04x", d->vendor & 0xffff, d->device & 0xffff);
-		push(&b, GH_ACT_REMOVE_ID, d->addr, ids, -1);
-	}
-	/*
-	 * A card goes back on its driver right after that driver's module loads, before
-	 * the modules stacked on it: nvidia-drm loaded while the card is not on nvidia
-	 * comes up without a framebuffer and does not pick the card up later, so the
-	 * console could not come back without reloading it. Cards whose driver was not
-	 * unloaded go back once every module is loaded.
-	 */
-	for (unsigned k = j->n_steps; k-- > 0;)
-		if (j->steps[k].op.action == GH_ACT_MODULE_LOAD && reloaded(j, j->steps[k].op.target))
-			push(&b, GH_ACT_MODULE_UNLOAD, j->steps[k].op.target, NULL, (int)k);
-	for (unsigned k = j->n_steps; k-- > 0;) {
-		const char *m = j->steps[k].op.target;
-
-		if (!reload(j, k) || reloaded(j, m))
-			continue;
-		push(&b, GH_ACT_MODULE_LOAD, m, NULL, (int)k);
-		for (unsigned i = 0; i < j->n_dev; i++) {
-			const struct gh_jdev *d = &j->dev[i];
-
-			if (!d->wedged && touched(j, d) && d->host_driver[0] && gh_modules_name_eq(d->host_driver, m))
-				push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
-		}
-	}
-	for (unsigned i = 0; i < j->n_dev; i++) {
-		const struct gh_jdev *d = &j->dev[i];
-
-		if (!d->wedged && touched(j, d) && d->host_driver[0] && !reload_planned(j, d->host_driver))
-			push(&b, GH_ACT_PROBE, d->addr, d->host_driver, find_step(j, GH_ACT_UNBIND, d->addr));
-	}
-	for (unsigned k = 0; k < j->n_steps; k++)
-		if (j->steps[k].op.action == GH_ACT_MODULE_LOAD && reloaded(j, j->steps[k].op.target))
-			push(&b, GH_ACT_MODULE_LOAD, j->steps[k].op.target, NULL,
-			     find_step(j, GH_ACT_MODULE_UNLOAD, j->steps[k].op.target));
-	for (unsigned i = 0; i < j->n_dev; i++) {
-		const struct gh_jdev *d = &j->dev[i];
-
-		if (d->wedged || !touched(j, d))
-			continue;
-		if (d->host_driver[0])
-			push(&b, GH_ACT_VERIFY, d->addr, d->host_driver, -1);
-		if (d->host_driver[0] || d->override[0])
-			push(&b, GH_ACT_OVERRIDE, d->addr, d->override, -1);
-	}
-	for (unsigned k = j->n_steps; k-- > 0;)
-		if (j->steps[k].op.action == GH_ACT_VTCON_UNBIND && started(j->status[k]))
-			push(&b, GH_ACT_VTCON_BIND, j->steps[k].op.target, NULL, (int)k);
-	for (unsigned k = j->n_steps; k-- > 0;)
-		if (j->steps[k].op.action == GH_ACT_SERVICE_STOP && started(j->status[k]))
-			push(&b, GH_ACT_SERVICE_START, j->steps[k].op.target, NULL, (int)k);
-	if (b.err) {
-		free(b.undoes);
-		gh_plan_free(out);
-		return b.err;
-	}
-	*undoes = b.undoes;
-	return 0;
-}
-
 void gh_run_unwedge(struct gh_journal *j)
 {
 	for (unsigned i = 0; i < j->n_dev; i++)
@@ -638,7 +477,7 @@ static const char *stranded_by(const struct gh_plan *p, const struct gh_journal 
 /*
  * Best effort: a failed device step skips that device's later steps only, and a
  * card that is not back on its driver holds the module loads from then on (see
- * stranded_by and gh_run_build_return).
+ * stranded_by and gh_plan_from_journal).
  */
 static int run_best_effort(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_journal *j,
 			   const struct gh_deadlines *dl, int *results, struct gh_strv *failed_devs, const char *label)
@@ -690,7 +529,7 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dead
 	bool all = true;
 	int r, first;
 
-	r = gh_run_build_return(j, &p, &undoes);
+	r = gh_plan_from_journal(j, &p, &undoes);
 	if (r < 0)
 		return r;
 	results = calloc(p.n + 1, sizeof(int));
@@ -719,7 +558,7 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dead
 		bool any = false, ok = true;
 		const char *why = NULL;
 
-		if (!started(j->status[k]))
+		if (!gh_plan_step_started(j->status[k]))
 			continue;
 		gh_plan_describe(op, desc, sizeof(desc));
 		for (unsigned i = 0; i < p.n; i++) {

@@ -33,19 +33,7 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, const struct gh_deadli
 int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_deadlines *dl);
 
 /*
- * The way back from a journal: for what was (or may have been) done, in this
- * order: driver_override to the host driver, unbind from vfio-pci, clear
- * vfio-pci's dynamic id; reload the modules that were unloaded (reverse
- * order); reprobe; verify each function on its host driver; restore the
- * override it had; reattach the consoles that were detached; start the
- * services that were stopped. undoes[i] is the index of the journal step
- * that plan step i reverses, or -1. Wedged devices and modules are left
- * alone (retry: gh_run_unwedge).
- */
-int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes);
-
-/*
- * Builds and runs the way back, best effort: a failed step does not stop
+ * Runs the way back from j (gh_plan_from_journal), best effort: a failed step does not stop
  * the others, except the later steps of the same device. Logs, for each
  * journal step that was done, whether it was undone. When everything came
  * back the journal is removed and 0 returned; otherwise the journal keeps
