@@ -23,6 +23,7 @@
 #include "fs.h"
 #include "handoff.h"
 #include "journal.h"
+#include "phase.h"
 #include "run.h"
 #include "services.h"
 #include "sim.h"
@@ -152,36 +153,25 @@ static void state(struct fx *fx, char *buf, size_t size)
 		 gh_fs_exists(fx->ctx, "/sys/fs/cgroup/system.slice/nvidia-persistenced.service"));
 }
 
+/* The phases as the hook runs them (lib/phase.c: lock, settle, load, run), without a watcher. */
+static int phase(struct fx *fx, unsigned vmid, const char *name, enum gh_direction dir)
+{
+	struct gh_phase_req req = { .vmid = vmid, .phase = name, .dir = dir };
+	struct gh_phase_result res;
+	int r = gh_phase_run(fx->ctx, &req, &res);
+
+	gh_phase_result_free(&res);
+	return r;
+}
+
 static int pre_start(struct fx *fx, unsigned vmid)
 {
-	struct gh_host h;
-	char key[16];
-	bool already;
-	int r;
-
-	gh_handoff_key(vmid, key, sizeof(key));
-	r = gh_handoff_settle(fx->ctx, key, &already);
-	if (r < 0 || already)
-		return r;
-	r = gh_host_load(fx->ctx, vmid, &h);
-	if (r >= 0)
-		r = gh_handoff_to_vfio(fx->ctx, &h, key);
-	gh_host_free(&h);
-	return r;
+	return phase(fx, vmid, "pre-start", GH_TO_VFIO);
 }
 
 static int post_stop(struct fx *fx, unsigned vmid)
 {
-	struct gh_host h;
-	char key[16];
-	int r;
-
-	gh_handoff_key(vmid, key, sizeof(key));
-	r = gh_host_load(fx->ctx, vmid, &h);
-	if (r >= 0)
-		r = gh_handoff_to_host(fx->ctx, &h, key);
-	gh_host_free(&h);
-	return r;
+	return phase(fx, vmid, "post-stop", GH_TO_HOST);
 }
 
 START_TEST(round_trip_and_twice)
@@ -311,10 +301,12 @@ START_TEST(journal_after_each_step)
 	/* recover works from that file alone. */
 	gh_journal_free(&j);
 	fx_rm(fx, "/fault/module");
-	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), 0);
+	ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), 0);
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia_drm"), 1);
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
-	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), 1);
+	fx_log_clear(fx);
+	ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), 0);
+	ck_assert(fx_log_has(fx, "no journal /run/gpu-hook/111.json: nothing to recover"));
 	gh_plan_free(&p);
 	gh_host_free(&h);
 	fx_free(fx);
@@ -388,7 +380,7 @@ START_TEST(recover_from_every_recorded_state)
 		gh_journal_free(&j);
 		gh_plan_free(&p);
 		gh_host_free(&h);
-		ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "k=%u:\n%s", k, fx->log);
+		ck_assert_msg(gh_phase_recover(fx->ctx, "111") == 0, "k=%u:\n%s", k, fx->log);
 		state(fx, after, sizeof(after));
 		ck_assert_msg(!strcmp(after, before), "k=%u: %s\n%s", k, after, fx->log);
 		ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
@@ -429,7 +421,7 @@ START_TEST(probe_fails_on_the_way_back)
 	gh_journal_free(&j);
 
 	fx_log_clear(fx);
-	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	ck_assert_msg(gh_phase_recover(fx->ctx, "111") == 0, "%s", fx->log);
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, before);
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
@@ -460,7 +452,7 @@ START_TEST(vfio_group_still_held_at_post_stop)
 	ck_assert(!fx_log_has(fx, "back on the host"));
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, mid);
-	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EBUSY);
+	ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), -EBUSY);
 	ck_assert(!fx_log_has(fx, "recovered:"));
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, mid);
@@ -475,7 +467,7 @@ START_TEST(vfio_group_still_held_at_post_stop)
 	ck_assert(!fx_log_has(fx, "undo 1/"));
 
 	fx_rm(fx, "/proc/3100");
-	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	ck_assert_msg(gh_phase_recover(fx->ctx, "111") == 0, "%s", fx->log);
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, before);
 	fx_free(fx);
@@ -506,7 +498,7 @@ static void kernel_answers_then_recover(struct fx *fx, const char *before)
 
 	/* The timebox killed the stuck writer at its deadline (a sleep, unlike a remove() in the kernel, dies). */
 	fx_rm(fx, "/fault/hang");
-	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	ck_assert_msg(gh_phase_recover(fx->ctx, "111") == 0, "%s", fx->log);
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, before);
 }
@@ -664,7 +656,7 @@ START_TEST(wedged_card_answers_within_deadlines)
 
 	fx_log_clear(fx);
 	t0 = gh_timebox_now_ms();
-	ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EBUSY);
+	ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), -EBUSY);
 	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
 	ck_assert_msg(fx_log_has(fx, "refusing to recover: 0000:01:00.0 is wedged: remove() stuck"), "%s", fx->log);
 	t0 = gh_timebox_now_ms();
@@ -683,7 +675,7 @@ START_TEST(wedged_card_answers_within_deadlines)
 	fx_rm(fx, "/proc/3300");
 	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver_override");
 	fx_pci_attr(fx, "0000:01:00.0", "driver_override", "vfio-pci");
-	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	ck_assert_msg(gh_phase_recover(fx->ctx, "111") == 0, "%s", fx->log);
 	state(fx, after, sizeof(after));
 	ck_assert_str_eq(after, before);
 	free(r);
@@ -751,7 +743,7 @@ START_TEST(module_and_service_steps_get_their_deadlines)
 	ck_assert_int_eq(pre_start(fx, 111), -ETIMEDOUT);
 	ck_assert_msg(fx_log_has(fx, "unload module nvidia_drm: no answer within 1000 ms"), "%s", fx->log);
 	sleep(2);
-	ck_assert_msg(gh_handoff_recover(fx->ctx, "111") == 0, "%s", fx->log);
+	ck_assert_msg(gh_phase_recover(fx->ctx, "111") == 0, "%s", fx->log);
 	fx_file(fx, "/etc/gpu-hook/111.ini", "[handoff]\ntimeout = 10s\nservice_timeout = 1s\n");
 	fx_file(fx, "/fault/slow", "nvidia-persistenced.service\n");
 	fx_log_clear(fx);
@@ -791,7 +783,7 @@ START_TEST(recover_and_settle_use_the_policy_deadline)
 		fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/vfio-pci/unbind\n");
 		fx_log_clear(fx);
 		t0 = gh_timebox_now_ms();
-		r = settle ? pre_start(fx, 111) : gh_handoff_recover(fx->ctx, "111");
+		r = settle ? pre_start(fx, 111) : gh_phase_recover(fx->ctx, "111");
 		ms = gh_timebox_now_ms() - t0;
 		ck_assert_msg(r < 0, "%s", fx->log);
 		ck_assert_msg(ms < 1000 + 2000, "%llu ms", ms);
@@ -961,7 +953,7 @@ START_TEST(corrupt_journal_drives_nothing)
 		fx_mkdir(fx, "/run/gpu-hook");
 		fx_chmod(fx, "/run/gpu-hook", 0700);
 		fx_file(fx, "/run/gpu-hook/111.json", "%s", bad[i]);
-		ck_assert_int_eq(gh_handoff_recover(fx->ctx, "111"), -EINVAL);
+		ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), -EINVAL);
 		ck_assert_msg(fx_log_has(fx, "corrupt journal"), "case %zu: %s", i, fx->log);
 		ck_assert_int_lt(post_stop(fx, 111), 0);
 		state(fx, after, sizeof(after));
