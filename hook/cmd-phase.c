@@ -80,15 +80,6 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 		fprintf(out, "  - %s\n", p->refusals.v[i]);
 }
 
-static struct json_object *strv_json(const struct gh_strv *sv)
-{
-	struct json_object *a = json_object_new_array();
-
-	for (size_t i = 0; a && i < sv->n; i++)
-		json_object_array_add(a, json_object_new_string(sv->v[i]));
-	return a;
-}
-
 static int print_json(struct json_object *o)
 {
 	const char *s;
@@ -157,62 +148,12 @@ int gh_hook_give_back(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	return handoff(ctx, o, &req, true);
 }
 
-static void pin_text(const struct gh_pin *t, char *now, size_t now_size, char *want, size_t want_size)
-{
-	if (gh_cpulist_format(&t->now, now, now_size) < 0)
-		snprintf(now, now_size, "?");
-	if (t->leave)
-		snprintf(want, want_size, "(left alone)");
-	else if (gh_cpulist_format(&t->want, want, want_size) < 0)
-		snprintf(want, want_size, "?");
-}
-
 static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pinplan *pp)
 {
 	char now[256], want[256], comm[64];
 
-	if (o->json) {
-		struct json_object *root = json_object_new_object(), *steps, *threads;
-
-		if (!root)
-			return -ENOMEM;
-		json_object_object_add(root, "vmid", json_object_new_int64(vmid));
-		json_object_object_add(root, "phase", json_object_new_string("post-start"));
-		json_object_object_add(root, "dry_run", json_object_new_boolean(true));
-		json_object_object_add(root, "pid", pp->pid ? json_object_new_int(pp->pid) : NULL);
-		json_object_object_add(root, "devices", json_object_new_array());
-		steps = json_object_new_array();
-		threads = json_object_new_array();
-		for (unsigned i = 0; i < pp->n; i++) {
-			const struct gh_pin *t = &pp->v[i];
-			struct json_object *th = json_object_new_object();
-			char desc[384], tid[16];
-
-			pin_text(t, now, sizeof(now), want, sizeof(want));
-			json_object_object_add(th, "tid", json_object_new_int(t->tid));
-			json_object_object_add(th, "name", json_object_new_string(t->comm));
-			json_object_object_add(th, "vcpu", t->vcpu >= 0 ? json_object_new_int(t->vcpu) : NULL);
-			json_object_object_add(th, "cpus_now", json_object_new_string(now));
-			json_object_object_add(th, "cpus", t->leave ? NULL : json_object_new_string(want));
-			json_object_array_add(threads, th);
-			if (t->leave)
-				continue;
-			snprintf(tid, sizeof(tid), "%d", (int)t->tid);
-			snprintf(desc, sizeof(desc), "pin thread %d (%s) to CPUs %s (sched_setaffinity)", (int)t->tid,
-				 gh_util_escape(t->comm, comm, sizeof(comm)), want);
-			th = json_object_new_object();
-			json_object_object_add(th, "action", json_object_new_string("pin"));
-			json_object_object_add(th, "target", json_object_new_string(tid));
-			json_object_object_add(th, "arg", json_object_new_string(want));
-			json_object_object_add(th, "description", json_object_new_string(desc));
-			json_object_array_add(steps, th);
-		}
-		json_object_object_add(root, "steps", steps);
-		json_object_object_add(root, "threads", threads);
-		json_object_object_add(root, "refusals", strv_json(&pp->refusals));
-		json_object_object_add(root, "notes", strv_json(&pp->notes));
-		return print_json(root);
-	}
+	if (o->json)
+		return print_json(gh_affinity_to_json(pp, vmid, true));
 	printf("VM %u post-start: pin %u vCPU%s of QEMU pid %d (dry run: nothing is changed)\n", vmid, pp->n_vcpus,
 	       pp->n_vcpus == 1 ? "" : "s", (int)pp->pid);
 	if (pp->n)
@@ -221,7 +162,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 		const struct gh_pin *t = &pp->v[i];
 		char vc[16] = "-";
 
-		pin_text(t, now, sizeof(now), want, sizeof(want));
+		gh_affinity_pin_cpus(t, now, sizeof(now), want, sizeof(want));
 		if (t->vcpu >= 0)
 			snprintf(vc, sizeof(vc), "%d", t->vcpu);
 		printf("  %-8d %-16s %-5s %-12s %s\n", (int)t->tid, gh_util_escape(t->comm, comm, sizeof(comm)), vc, now,
