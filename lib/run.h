@@ -44,6 +44,12 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dead
 /* Clears the wedged marks so that a later return tries those devices again. */
 void gh_run_unwedge(struct gh_journal *j);
 
+/* For run*.c: a step on one PCI function (its failure or timeout concerns that device). */
+bool gh_run_device_action(enum gh_action a);
+/* For run*.c: "<label> i/n: <description>: ok (N ms)", or the error. */
+void gh_run_log_step(struct gh_ctx *ctx, const char *label, unsigned i, unsigned n, const struct gh_op *op, int r,
+		     unsigned ms);
+
 /* Runs a plan without a journal (the way back when none was kept), best effort. */
 int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_deadlines *dl);
 
