@@ -211,65 +211,95 @@ START_TEST(round_trip_and_twice)
 }
 END_TEST
 
-/* A failure at any step leaves the host exactly as it was, and says what was undone. */
-/* The number of steps in VM 111's pre-start plan on a fresh host(). */
-static unsigned plan_len(void)
+/* The index of the step doing action a on target: tests name steps, not their numbers in today's plan. */
+static unsigned step_of(const struct gh_step *v, unsigned n, enum gh_action a, const char *target)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (v[i].op.action == a && !strcmp(v[i].op.target, target))
+			return i;
+	ck_abort_msg("no %s %s step", gh_plan_action_name(a), target);
+	return 0;
+}
+
+static unsigned jstep(const struct gh_journal *j, enum gh_action a, const char *target)
+{
+	return step_of(j->steps, j->n_steps, a, target);
+}
+
+/* VM 111's pre-start plan on a fresh host(). */
+static void fresh_plan(struct gh_plan *p)
 {
 	struct fx *fx = host();
 	struct gh_host h;
+
+	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
+	ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, p), 0);
+	gh_host_free(&h);
+	fx_free(fx);
+}
+
+/* The number of steps in VM 111's pre-start plan on a fresh host(). */
+static unsigned plan_len(void)
+{
 	struct gh_plan p;
 	unsigned n;
 
-	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
-	ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
+	fresh_plan(&p);
 	n = p.n;
 	gh_plan_free(&p);
-	gh_host_free(&h);
-	fx_free(fx);
 	return n;
 }
 
+/* A failure at any step leaves the host exactly as it was, and says what was undone. */
 START_TEST(rollback_from_every_step)
 {
 	static const struct {
 		const char *file, *value;
-		unsigned failing_step;	/* 1-based */
+		enum gh_action action;	/* the step that fails */
+		const char *target;
 	} faults[] = {
-		{ "service", "nvidia-persistenced.service", 1 },
-		{ "write", "/sys/class/vtconsole/vtcon1/bind", 2 },
-		{ "module", "nvidia_drm", 3 },
-		{ "module", "nvidia_modeset", 4 },
-		{ "module", "nvidia_uvm", 5 },
-		{ "module", "nvidia", 6 },
-		{ "write", "/sys/bus/pci/devices/0000:01:00.0/driver_override", 7 },
-		{ "noprobe", "1 2", 8 },
-		{ "write", "/sys/bus/pci/devices/0000:01:00.1/driver_override", 9 },
-		{ "write", "/sys/bus/pci/drivers/snd_hda_intel/unbind", 10 },
-		{ "write", "/sys/bus/pci/drivers_probe 2", 8 },
+		{ "service", "nvidia-persistenced.service", GH_ACT_SERVICE_STOP, "nvidia-persistenced.service" },
+		{ "write", "/sys/class/vtconsole/vtcon1/bind", GH_ACT_VTCON_UNBIND, "vtcon1" },
+		{ "module", "nvidia_drm", GH_ACT_MODULE_UNLOAD, "nvidia_drm" },
+		{ "module", "nvidia_modeset", GH_ACT_MODULE_UNLOAD, "nvidia_modeset" },
+		{ "module", "nvidia_uvm", GH_ACT_MODULE_UNLOAD, "nvidia_uvm" },
+		{ "module", "nvidia", GH_ACT_MODULE_UNLOAD, "nvidia" },
+		{ "write", "/sys/bus/pci/devices/0000:01:00.0/driver_override", GH_ACT_OVERRIDE, "0000:01:00.0" },
+		{ "noprobe", "1 2", GH_ACT_PROBE, "0000:01:00.0" },
+		{ "write", "/sys/bus/pci/devices/0000:01:00.1/driver_override", GH_ACT_OVERRIDE, "0000:01:00.1" },
+		{ "write", "/sys/bus/pci/drivers/snd_hda_intel/unbind", GH_ACT_UNBIND, "0000:01:00.1" },
+		{ "write", "/sys/bus/pci/drivers_probe 2", GH_ACT_PROBE, "0000:01:00.0" },
 	};
+	struct gh_plan plan;
+	unsigned stop;
 
-	const unsigned n = plan_len();
-
+	fresh_plan(&plan);
+	stop = step_of(plan.v, plan.n, GH_ACT_SERVICE_STOP, "nvidia-persistenced.service");
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		struct fx *fx = host();
-		char before[512], after[512], path[64], failed[64];
+		unsigned k = step_of(plan.v, plan.n, faults[i].action, faults[i].target);
+		char before[512], after[512], path[64], failed[640], desc[512];
 
 		state(fx, before, sizeof(before));
 		snprintf(path, sizeof(path), "/fault/%s", faults[i].file);
 		fx_file(fx, path, "%s\n", faults[i].value);
 		ck_assert_int_lt(pre_start(fx, 111), 0);
-		snprintf(failed, sizeof(failed), "step %u/%u:", faults[i].failing_step, n);
+		ck_assert_int_ge(gh_plan_describe(&plan.v[k].op, desc, sizeof(desc)), 0);
+		snprintf(failed, sizeof(failed), "step %u/%u: %s: ", k + 1, plan.n, desc);
 		ck_assert_msg(fx_log_has(fx, failed), "fault %zu: no '%s' in\n%s", i, failed, fx->log);
+		strcat(failed, "ok (");
+		ck_assert_msg(!fx_log_has(fx, failed), "fault %zu: step %u did not fail:\n%s", i, k + 1, fx->log);
 		ck_assert_msg(fx_log_has(fx, "undone: the host is as it was before"), "fault %zu:\n%s", i, fx->log);
 		fx_rm(fx, path);
 		state(fx, after, sizeof(after));
 		ck_assert_msg(!strcmp(after, before), "fault %zu:\n%s\n%s\n%s", i, before, after, fx->log);
 		ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/111.json"), 0);
 		/* Each done step is reported as undone. */
-		if (faults[i].failing_step > 1)
-			ck_assert(fx_log_has(fx, "undo of step 1 (stop nvidia-persistenced.service"));
+		if (k > stop)
+			ck_assert(fx_log_has(fx, "(stop nvidia-persistenced.service (systemctl stop)): undone"));
 		fx_free(fx);
 	}
+	gh_plan_free(&plan);
 }
 END_TEST
 
@@ -279,6 +309,7 @@ START_TEST(journal_after_each_step)
 	struct gh_journal j, disk;
 	struct gh_host h;
 	struct gh_plan p;
+	unsigned k;
 
 	fx_file(fx, "/fault/module", "nvidia\n");
 	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
@@ -293,10 +324,10 @@ START_TEST(journal_after_each_step)
 	ck_assert_int_eq(gh_run_forward(fx->ctx, &j, &dl5), -EAGAIN);
 	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &disk), 0);
 	ck_assert(!disk.complete);
+	k = jstep(&disk, GH_ACT_MODULE_UNLOAD, "nvidia");
 	for (unsigned i = 0; i < disk.n_steps; i++)
-		ck_assert_int_eq(disk.status[i], i < 5 ? GH_J_DONE : i == 5 ? GH_J_FAILED : GH_J_PENDING);
-	ck_assert_str_eq(disk.steps[5].op.target, "nvidia");
-	ck_assert_int_eq(disk.steps[5].undo.action, GH_ACT_MODULE_LOAD);
+		ck_assert_int_eq(disk.status[i], i < k ? GH_J_DONE : i == k ? GH_J_FAILED : GH_J_PENDING);
+	ck_assert_int_eq(disk.steps[k].undo.action, GH_ACT_MODULE_LOAD);
 	gh_journal_free(&disk);
 	/* recover works from that file alone. */
 	gh_journal_free(&j);
@@ -320,18 +351,20 @@ START_TEST(crash_mid_way_then_pre_start_again)
 	struct gh_journal j;
 	struct gh_host h;
 	struct gh_plan p;
+	unsigned k;
 
 	state(fx, before, sizeof(before));
 	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
 	ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
 	ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
 	ck_assert_int_eq(gh_journal_dir(fx->ctx), 0);
-	/* The hook died during step 8: 1-7 done, 8 running. */
-	for (unsigned i = 0; i < 7; i++) {
+	/* The hook died while the card was being probed onto vfio-pci: the steps before it done, it running. */
+	k = jstep(&j, GH_ACT_PROBE, "0000:01:00.0");
+	for (unsigned i = 0; i < k; i++) {
 		ck_assert_int_eq(gh_run_op(fx->ctx, &j.steps[i].op, &dl5, NULL), 0);
 		j.status[i] = GH_J_DONE;
 	}
-	j.status[7] = GH_J_RUNNING;
+	j.status[k] = GH_J_RUNNING;
 	ck_assert_int_eq(gh_journal_save(fx->ctx, &j), 0);
 	gh_journal_free(&j);
 	gh_plan_free(&p);
@@ -473,16 +506,6 @@ START_TEST(vfio_group_still_held_at_post_stop)
 	fx_free(fx);
 }
 END_TEST
-
-/* The index of j's step doing action a on target: tests name steps, not their numbers in today's plan. */
-static unsigned jstep(const struct gh_journal *j, enum gh_action a, const char *target)
-{
-	for (unsigned i = 0; i < j->n_steps; i++)
-		if (j->steps[i].op.action == a && !strcmp(j->steps[i].op.target, target))
-			return i;
-	ck_abort_msg("no %s %s step", gh_plan_action_name(a), target);
-	return 0;
-}
 
 /* A 1 s step deadline for VM 111, so a hung write is given up on quickly. */
 static void short_deadline(struct fx *fx)
