@@ -9,7 +9,6 @@
 #include "plan.h"
 #include "affinity.h"
 #include "cpulist.h"
-#include "handoff.h"
 #include "journal.h"
 #include "isolate.h"
 #include "phase.h"
