@@ -986,6 +986,54 @@ START_TEST(corrupt_journal_drives_nothing)
 }
 END_TEST
 
+/*
+ * post-stop's dry run through the phase entry point: the way back planned from
+ * the journal (the planner, not the executor), and nothing changes; recover
+ * then runs that same plan.
+ */
+START_TEST(dry_run_plans_the_way_back_from_the_journal)
+{
+	struct fx *fx = host();
+	struct gh_phase_req req = { .vmid = 111, .phase = "post-stop", .dir = GH_TO_HOST };
+	struct gh_phase_result res;
+	char before[512], mid[512], after[512], jbefore[16384], jnow[16384], line[64];
+	unsigned n, k;
+
+	state(fx, before, sizeof(before));
+	ck_assert_int_eq(pre_start(fx, 111), 0);
+	state(fx, mid, sizeof(mid));
+	journal_text(fx, jbefore, sizeof(jbefore));
+	fx->ctx->dry_run = true;
+	fx_log_clear(fx);
+	ck_assert_int_eq(gh_phase_run(fx->ctx, &req, &res), 0);
+	ck_assert_int_eq(res.outcome, GH_PHASE_PLANNED);
+	ck_assert(gh_strv_contains(&res.plan.notes,
+				   "from the journal /run/gpu-hook/111.json (the VM config is not read)"));
+	n = res.plan.n;
+	k = step_of(res.plan.v, n, GH_ACT_UNBIND, "0000:01:00.0");
+	ck_assert_str_eq(res.plan.v[k].op.arg, "vfio-pci");
+	ck_assert_uint_lt(k, step_of(res.plan.v, n, GH_ACT_MODULE_LOAD, "nvidia"));
+	ck_assert_uint_lt(step_of(res.plan.v, n, GH_ACT_MODULE_LOAD, "nvidia"),
+			  step_of(res.plan.v, n, GH_ACT_PROBE, "0000:01:00.0"));
+	k = step_of(res.plan.v, n, GH_ACT_SERVICE_START, "nvidia-persistenced.service");
+	ck_assert_uint_eq(k, n - 1);
+	ck_assert_msg(!fx_log_has(fx, "undo 1/"), "%s", fx->log);
+	gh_phase_result_free(&res);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, mid);
+	journal_text(fx, jnow, sizeof(jnow));
+	ck_assert_str_eq(jnow, jbefore);
+
+	fx->ctx->dry_run = false;
+	ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), 0);
+	snprintf(line, sizeof(line), "undo %u/%u: start nvidia-persistenced.service", n, n);
+	ck_assert_msg(fx_log_has(fx, line), "%s", fx->log);
+	state(fx, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("run");
@@ -1012,6 +1060,7 @@ int main(void)
 	tcase_add_test(tc, journal_cannot_be_written);
 	tcase_add_test(tc, lock_contention);
 	tcase_add_test(tc, corrupt_journal_drives_nothing);
+	tcase_add_test(tc, dry_run_plans_the_way_back_from_the_journal);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
