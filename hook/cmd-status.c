@@ -11,15 +11,11 @@
 #include "handoff.h"
 #include "host.h"
 #include "isolate.h"
+#include "jsonx.h"
 #include "modules.h"
 #include "pci.h"
 #include "vmconf.h"
 #include "vms.h"
-
-static struct json_object *str_or_null(const char *s)
-{
-	return s && s[0] ? json_object_new_string(s) : NULL;
-}
 
 static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host_driver, const char *wedged)
 {
@@ -35,15 +31,15 @@ static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host
 	json_object_object_add(o, "device", json_object_new_string(hex));
 	snprintf(hex, sizeof(hex), "0x%06x", d->class);
 	json_object_object_add(o, "class", json_object_new_string(hex));
-	json_object_object_add(o, "driver", str_or_null(d->driver));
-	json_object_object_add(o, "override", str_or_null(d->override));
+	json_object_object_add(o, "driver", gh_json_str_or_null(d->driver));
+	json_object_object_add(o, "override", gh_json_str_or_null(d->override));
 	json_object_object_add(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
 	json_object_object_add(o, "boot_vga", d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
-	json_object_object_add(o, "power_state", str_or_null(d->power_state));
+	json_object_object_add(o, "power_state", gh_json_str_or_null(d->power_state));
 	if (host_driver)
-		json_object_object_add(o, "host_driver", str_or_null(host_driver));
+		json_object_object_add(o, "host_driver", gh_json_str_or_null(host_driver));
 	json_object_object_add(o, "wedged", json_object_new_boolean(d->wedged));
-	json_object_object_add(o, "wedged_reason", str_or_null(wedged));
+	json_object_object_add(o, "wedged_reason", gh_json_str_or_null(wedged));
 	return o;
 }
 

@@ -23,6 +23,8 @@
 #include "util.h"
 #include "vmconf.h"
 
+struct json_object;
+
 struct gh_pin {
 	pid_t tid;
 	char comm[32];
@@ -59,6 +61,15 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
  */
 int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p);
 void gh_affinity_free(struct gh_pinplan *p);
+/* A thread's CPUs now and wanted, as text ("?" unreadable, "(left alone)"). */
+void gh_affinity_pin_cpus(const struct gh_pin *t, char *now, size_t now_size, char *want, size_t want_size);
+/*
+ * post-start's dry run as JSON: { vmid, phase, dry_run, pid|null, devices: [],
+ * steps: [{action "pin", target tid, arg cpus, description}], threads: [{tid,
+ * name, vcpu|null, cpus_now, cpus|null}], refusals, notes } (plan-json.c).
+ * NULL on allocation failure.
+ */
+struct json_object *gh_affinity_to_json(const struct gh_pinplan *pp, unsigned vmid, bool dry_run);
 /* QEMU's threads and their affinity now (for status). */
 /* Owns nothing on failure, as gh_affinity_plan. */
 int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out);

@@ -14,6 +14,7 @@
 #include "host.h"
 #include "journal.h"
 #include "plan.h"
+#include "plan-back.h"
 #include "run.h"
 
 static bool has_step(const struct gh_plan *p, enum gh_action a, const char *target, const char *arg)
@@ -66,7 +67,7 @@ START_TEST(unbound_member_goes_back_unbound)
 	ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
 	for (unsigned i = 0; i < j.n_steps; i++)
 		j.status[i] = GH_J_DONE;
-	ck_assert_int_eq(gh_run_build_return(&j, &back, &undoes), 0);
+	ck_assert_int_eq(gh_plan_from_journal(&j, &back, &undoes), 0);
 	ck_assert(has_step(&back, GH_ACT_UNBIND, "0000:03:00.0", "vfio-pci"));
 	ck_assert(has_step(&back, GH_ACT_REMOVE_ID, "0000:03:00.0", "1b21 2142"));
 	ck_assert(has_step(&back, GH_ACT_OVERRIDE, "0000:03:00.0", ""));

@@ -9,6 +9,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "plan.h"
+#include "plan-back.h"
 #include "run.h"
 #include "sim.h"
 
@@ -367,7 +368,7 @@ START_TEST(modeset_hold_reload)
 		int *undoes = NULL;
 
 		ck_assert_int_eq(gh_journal_load(fx->ctx, key, &j), 0);
-		ck_assert_int_eq(gh_run_build_return(&j, &p, &undoes), 0);
+		ck_assert_int_eq(gh_plan_from_journal(&j, &p, &undoes), 0);
 		plan_lines(&p, lines, sizeof(lines));
 		ck_assert_msg(strstr(lines, "remove-id 0000:01:00.1 10de 22ba\n"
 					    "module-unload nvidia_drm\n"
