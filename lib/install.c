@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "text.h"
 #include "timebox.h"
 #include "vmconf.h"
 #include "vms.h"
@@ -45,25 +46,16 @@ static bool is_dir_type(const char *t)
 int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, const char *storage,
 			     struct gh_storage *out)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int lineno = 0, errors = 0;
+	/* Any bytes but NUL: a comment in another charset is no reason to refuse the storages. */
+	struct gh_text t = { .ctx = ctx, .f = f, .name = name, .max = 4097, .bytes = true };
+	char *line;
+	size_t len;
 	bool in = false;
 
 	memset(out, 0, sizeof(*out));
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *l;
+	while (gh_text_next(&t, &line, &len) > 0) {
+		char *l = gh_util_trim(line);
 
-		lineno++;
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if ((size_t)len != strlen(line) || len > 4096) {
-			gh_err(ctx, "%s:%d: unreadable line", name, lineno);
-			errors++;
-			continue;
-		}
-		l = gh_util_trim(line);
 		if (!*l || *l == '#')
 			continue;
 		if (line[0] != ' ' && line[0] != '\t') {
@@ -73,7 +65,7 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 			if (in) {
 				gh_util_copy(out->type, sizeof(out->type), type);
 				out->found = true;
-				out->line = lineno;
+				out->line = t.line;
 			}
 			continue;
 		}
@@ -82,10 +74,8 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 		if (!strncmp(l, "path ", 5)) {
 			const char *p = gh_util_trim(l + 5);
 
-			if (p[0] != '/' || strstr(p, "..") || gh_util_copy(out->path, sizeof(out->path), p) < 0) {
-				gh_err(ctx, "%s:%d: storage %s: invalid path", name, lineno, storage);
-				errors++;
-			}
+			if (p[0] != '/' || strstr(p, "..") || gh_util_copy(out->path, sizeof(out->path), p) < 0)
+				gh_text_err(&t, "storage %s: invalid path", storage);
 		} else if (!strncmp(l, "content ", 8)) {
 			char list[512], *save = NULL;
 
@@ -95,11 +85,11 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 					out->snippets = true;
 		}
 	}
-	free(line);
+	gh_text_done(&t);
 	/* Network storages are mounted at /mnt/pve/<id> when no path is given. */
 	if (out->found && !out->path[0] && is_dir_type(out->type) && strcmp(out->type, "dir"))
 		snprintf(out->path, sizeof(out->path), "/mnt/pve/%s", storage);
-	return errors ? -EINVAL : 0;
+	return t.errors ? -EINVAL : 0;
 }
 
 static int find_storage(struct gh_ctx *ctx, const char *storage, struct gh_storage *st)

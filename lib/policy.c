@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,34 +12,15 @@
 
 #include "cpulist.h"
 #include "fs.h"
+#include "propstr.h"
 #include "services.h"
+#include "text.h"
 #include "vmconf.h"
 
 struct pparse {
-	struct gh_ctx *ctx;
-	const char *name;
-	FILE *f;
-	int line;
-	int errors;
+	struct gh_text t;
 	struct gh_policy *p;
-	char *buf;		/* the reader's line */
-	size_t cap;
 };
-
-static void perr(struct pparse *pp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void perr(struct pparse *pp, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	gh_err(pp->ctx, "%s:%d: %s", pp->name, pp->line, msg);
-	pp->errors++;
-}
 
 static const char *const holders_names[] = { "refuse", "stop-unit", "kill" };
 static const char *const console_names[] = { "auto", "detach", "keep" };
@@ -116,7 +96,7 @@ static void each_item(struct pparse *pp, const char *value, void (*fn)(struct pp
 	char buf[1024], *save = NULL, *it;
 
 	if (strlen(value) >= sizeof(buf)) {
-		perr(pp, "list too long");
+		gh_text_err(&pp->t, "list too long");
 		return;
 	}
 	memcpy(buf, value, strlen(value) + 1);
@@ -130,45 +110,28 @@ static void add_device(struct pparse *pp, const char *item)
 	char esc[64];
 
 	if (gh_pciid_parse(item, &id) < 0) {
-		perr(pp, "devices: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)",
-		     gh_util_escape(item, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "devices: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)",
+				gh_util_escape(item, esc, sizeof(esc)));
 		return;
 	}
 	if (pp->p->n_devices == GH_POLICY_DEVICES_MAX) {
-		perr(pp, "devices: more than %d", GH_POLICY_DEVICES_MAX);
+		gh_text_err(&pp->t, "devices: more than %d", GH_POLICY_DEVICES_MAX);
 		return;
 	}
 	pp->p->devices[pp->p->n_devices++] = id;
-}
-
-/* A unit gpu-hook may stop: not a slice, whose stop would take every unit in it. */
-static bool unit_name_ok(const char *unit)
-{
-	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope" };
-	size_t len = strlen(unit);
-
-	if (!gh_services_valid_name(unit))
-		return false;
-	for (size_t i = 0; i < GH_ARRAY_SIZE(suffixes); i++) {
-		size_t sl = strlen(suffixes[i]);
-
-		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
-			return true;
-	}
-	return false;
 }
 
 static void add_service(struct pparse *pp, const char *item)
 {
 	char esc[64];
 
-	if (!unit_name_ok(item)) {
-		perr(pp, "services: invalid unit name '%s' (a .service, .socket, .target or .scope unit)",
-		     gh_util_escape(item, esc, sizeof(esc)));
+	if (!gh_services_stoppable_name(item)) {
+		gh_text_err(&pp->t, "services: invalid unit name '%s' (a .service, .socket, .target or .scope unit)",
+				gh_util_escape(item, esc, sizeof(esc)));
 		return;
 	}
 	if (gh_strv_add(&pp->p->services, item) < 0)
-		perr(pp, "out of memory");
+		gh_text_err(&pp->t, "out of memory");
 }
 
 static bool driver_name(const char *s)
@@ -201,56 +164,56 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 		each_item(pp, value, add_service);
 	} else if (!strcmp(key, "holders")) {
 		if ((i = pick(value, holders_names, GH_ARRAY_SIZE(holders_names))) < 0)
-			perr(pp, "holders: expected refuse, stop-unit or kill, not '%s'", esc);
+			gh_text_err(&pp->t, "holders: expected refuse, stop-unit or kill, not '%s'", esc);
 		else
 			p->holders = (enum gh_holders_mode)i;
 	} else if (!strcmp(key, "console")) {
 		if ((i = pick(value, console_names, GH_ARRAY_SIZE(console_names))) < 0)
-			perr(pp, "console: expected auto, detach or keep, not '%s'", esc);
+			gh_text_err(&pp->t, "console: expected auto, detach or keep, not '%s'", esc);
 		else
 			p->console = (enum gh_console_mode)i;
 	} else if (!strcmp(key, "restore")) {
 		if ((i = gh_propstr_bool(value)) < 0)
-			perr(pp, "restore: expected yes or no, not '%s'", esc);
+			gh_text_err(&pp->t, "restore: expected yes or no, not '%s'", esc);
 		else
 			p->restore = i;
 	} else if (!strcmp(key, "modeset_hold")) {
 		if (strcmp(value, "refuse") && strcmp(value, "reload"))
-			perr(pp, "modeset_hold: expected refuse or reload, not '%s'", esc);
+			gh_text_err(&pp->t, "modeset_hold: expected refuse or reload, not '%s'", esc);
 		else
 			p->modeset_hold = strcmp(value, "reload") ? GH_MODESET_HOLD_REFUSE : GH_MODESET_HOLD_RELOAD;
 	} else if (!strcmp(key, "timeout")) {
 		unsigned ms;
 
 		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 300000)
-			perr(pp, "timeout: expected a duration from 1s to 300s (\"10s\", \"2500ms\"), not '%s'", esc);
+			gh_text_err(&pp->t, "timeout: expected a duration from 1s to 300s (\"10s\", \"2500ms\"), not '%s'", esc);
 		else
 			p->timeout_ms = ms;
 	} else if (!strcmp(key, "start_watch")) {
 		unsigned ms;
 
 		if (parse_duration(value, &ms) < 0 || ms < 10000 || ms > 86400000)
-			perr(pp, "start_watch: expected a duration from 10s to 24h (\"30m\", \"600s\"), not '%s'", esc);
+			gh_text_err(&pp->t, "start_watch: expected a duration from 10s to 24h (\"30m\", \"600s\"), not '%s'", esc);
 		else
 			p->start_watch_ms = ms;
 	} else if (!strcmp(key, "reboot_watch")) {
 		unsigned ms;
 
 		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 3600000)
-			perr(pp, "reboot_watch: expected a duration from 1s to 60m (\"60s\"), not '%s'", esc);
+			gh_text_err(&pp->t, "reboot_watch: expected a duration from 1s to 60m (\"60s\"), not '%s'", esc);
 		else
 			p->reboot_watch_ms = ms;
 	} else if (!strcmp(key, "module_timeout") || !strcmp(key, "service_timeout")) {
 		unsigned ms;
 
 		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 600000)
-			perr(pp, "%s: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '%s'", key, esc);
+			gh_text_err(&pp->t, "%s: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '%s'", key, esc);
 		else if (key[0] == 'm')
 			p->module_timeout_ms = ms;
 		else
 			p->service_timeout_ms = ms;
 	} else {
-		perr(pp, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -262,12 +225,12 @@ static void drivers_key(struct pparse *pp, const char *key, const char *value)
 	unsigned i;
 
 	if (gh_pciid_parse(key, &id) < 0 || id.func < 0 || id.func > 7 || id.slot > 0x1f || id.domain > 0xffff) {
-		perr(pp, "[drivers]: '%s' is not a PCI function address (0000:01:00.1)",
-		     gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "[drivers]: '%s' is not a PCI function address (0000:01:00.1)",
+				gh_util_escape(key, esc, sizeof(esc)));
 		return;
 	}
 	if (!driver_name(value)) {
-		perr(pp, "[drivers]: invalid driver name '%s'", gh_util_escape(value, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "[drivers]: invalid driver name '%s'", gh_util_escape(value, esc, sizeof(esc)));
 		return;
 	}
 	gh_pciid_format(&id, addr);
@@ -275,7 +238,7 @@ static void drivers_key(struct pparse *pp, const char *key, const char *value)
 		if (!strcmp(p->drivers[i].addr, addr))
 			break;
 	if (i == GH_POLICY_DEVICES_MAX) {
-		perr(pp, "[drivers]: more than %d entries", GH_POLICY_DEVICES_MAX);
+		gh_text_err(&pp->t, "[drivers]: more than %d entries", GH_POLICY_DEVICES_MAX);
 		return;
 	}
 	memcpy(p->drivers[i].addr, addr, sizeof(addr));
@@ -292,11 +255,11 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 
 	if (!strcmp(key, "vcpus")) {
 		if (gh_cpulist_parse_ordered(value, p->vcpus, GH_POLICY_VCPUS_MAX, &p->n_vcpus, &bad) < 0)
-			perr(pp, "vcpus: invalid CPU list at '%s' (kernel cpulist syntax, no CPU twice)",
-			     gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "vcpus: invalid CPU list at '%s' (kernel cpulist syntax, no CPU twice)",
+					gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
 	} else if (!strcmp(key, "others")) {
 		if (gh_cpulist_parse(value, &p->others, &bad) < 0)
-			perr(pp, "others: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "others: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
 		else
 			p->others_set = true;
 	} else if (!strcmp(key, "sched")) {
@@ -310,18 +273,18 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 			p->sched_policy = value[0] == 'f' ? SCHED_FIFO : SCHED_RR;
 			p->sched_priority = (int)prio;
 		} else {
-			perr(pp, "sched: expected other, fifo:N or rr:N (N from 1 to 99), not '%s'",
-			     gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "sched: expected other, fifo:N or rr:N (N from 1 to 99), not '%s'",
+					gh_util_escape(value, esc, sizeof(esc)));
 		}
 	} else if (!strcmp(key, "wait")) {
 		unsigned ms;
 
 		if (parse_duration(value, &ms) < 0 || ms > 60000)
-			perr(pp, "wait: expected a duration up to 60s, not '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "wait: expected a duration up to 60s, not '%s'", gh_util_escape(value, esc, sizeof(esc)));
 		else
 			p->wait_ms = ms;
 	} else {
-		perr(pp, "unknown key '%s' in [pinning]", gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "unknown key '%s' in [pinning]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -338,24 +301,24 @@ static void isolation_key(struct pparse *pp, const char *key, const char *value)
 	p->isolate = true;
 	if (!strcmp(key, "enabled") || !strcmp(key, "slices") || !strcmp(key, "writeback")) {
 		if (i < 0)
-			perr(pp, "%s: expected yes or no, not '%s'", key, esc);
+			gh_text_err(&pp->t, "%s: expected yes or no, not '%s'", key, esc);
 		else
 			*(key[0] == 'e' ? &p->isolate : key[0] == 's' ? &p->iso_slices : &p->iso_writeback) = i;
 	} else if (!strcmp(key, "cpus")) {
 		if (gh_cpulist_parse(value, &p->iso_cpus, &bad) < 0)
-			perr(pp, "cpus: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "cpus: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
 	} else if (!strcmp(key, "housekeeping_min")) {
 		if (gh_util_parse_ulong(value, 10, GH_POLICY_VCPUS_MAX, &n) < 0 || !n)
-			perr(pp, "housekeeping_min: expected a number from 1 to %d, not '%s'", GH_POLICY_VCPUS_MAX, esc);
+			gh_text_err(&pp->t, "housekeeping_min: expected a number from 1 to %d, not '%s'", GH_POLICY_VCPUS_MAX, esc);
 		else
 			p->iso_housekeeping_min = (unsigned)n;
 	} else if (!strcmp(key, "irqs") || !strcmp(key, "governor")) {
 		/* Not implemented yet: accepted only as the setting that changes nothing. */
 		if (strcmp(value, key[0] == 'i' ? "no" : "keep"))
-			perr(pp, "%s: only '%s' is supported by this version, not '%s'", key, key[0] == 'i' ? "no" : "keep",
-			     esc);
+			gh_text_err(&pp->t, "%s: only '%s' is supported by this version, not '%s'", key, key[0] == 'i' ? "no" : "keep",
+					esc);
 	} else {
-		perr(pp, "unknown key '%s' in [isolation]", gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "unknown key '%s' in [isolation]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -365,7 +328,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 	char esc[96], name[128];
 
 	if (gh_util_copy(name, sizeof(name), key) < 0) {
-		perr(pp, "key too long");
+		gh_text_err(&pp->t, "key too long");
 		return 1;
 	}
 	for (char *c = name; *c; c++)
@@ -381,8 +344,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	else if (!strcmp(section, "isolation"))
 		isolation_key(pp, name, value);
 	else if (!section[0])
-		perr(pp, "key '%s' outside a section ([handoff], [drivers], [pinning] or [isolation])",
-		     gh_util_escape(name, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "key '%s' outside a section ([handoff], [drivers], [pinning] or [isolation])",
+				gh_util_escape(name, esc, sizeof(esc)));
 	/* Unknown sections are reported once, by the reader. */
 	return 1;
 }
@@ -391,40 +354,28 @@ static int handler(void *user, const char *section, const char *key, const char 
  * inih's reader, wrapped. inih tells the handler no line numbers (Debian's
  * build has no INI_HANDLER_LINENO) and only counts the lines it cannot
  * parse, so the reader numbers the lines, reports those itself and hands
- * inih a blank line instead, so every error of a file is listed with its
- * line. It also strips leading blanks: inih would take an indented line as
+ * inih a blank line instead (or, for a line that is not text, nothing), so
+ * every error of a file is listed with its line. It also strips leading blanks: inih would take an indented line as
  * the continuation of the previous value and call the handler again.
  */
 static char *reader(char *str, int num, void *stream)
 {
 	struct pparse *pp = stream;
-	ssize_t len = getline(&pp->buf, &pp->cap, pp->f);
-	const char *problem;
 	char *l, esc[96];
 	size_t n;
 
-	if (len < 0)
+	/* The reader passes over lines that are not text: control bytes could also fake the key marker below. */
+	if (gh_text_next(&pp->t, &l, &n) <= 0)
 		return NULL;
-	pp->line++;
 	str[0] = '\0';
-	if (len && pp->buf[len - 1] == '\n')
-		pp->buf[--len] = '\0';
-	if (len && pp->buf[len - 1] == '\r')
-		pp->buf[--len] = '\0';
-	l = pp->buf;
-	if (pp->line == 1 && !strncmp(l, "\xef\xbb\xbf", 3))
+	if (pp->t.line == 1 && !strncmp(l, "\xef\xbb\xbf", 3))
 		l += 3;
-	/* Control bytes could also fake the key marker below. */
-	if ((problem = gh_vmconf_line_problem(l, (size_t)len - (size_t)(l - pp->buf)))) {
-		perr(pp, "%s", problem);
-		return str;
-	}
 	l += strspn(l, " \t");
 	n = strlen(l);
 	if (!n || *l == ';' || *l == '#')
 		return str;
 	if (n + 2 > (size_t)num) {
-		perr(pp, "line too long (at most %d characters)", num - 2);
+		gh_text_err(&pp->t, "line too long (at most %d characters)", num - 2);
 		return str;
 	}
 	if (*l == '[') {
@@ -432,7 +383,7 @@ static char *reader(char *str, int num, void *stream)
 		char sect[64];
 
 		if (l[1 + sn] != ']' || sn == 0 || sn >= sizeof(sect)) {
-			perr(pp, "cannot parse section header '%s'", gh_util_escape(l, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "cannot parse section header '%s'", gh_util_escape(l, esc, sizeof(esc)));
 			/* The keys that follow belong to no known section: not to the one before. */
 			memcpy(str, "[!]", 4);
 			return str;
@@ -441,17 +392,17 @@ static char *reader(char *str, int num, void *stream)
 		sect[sn] = '\0';
 		if (strcmp(sect, "handoff") && strcmp(sect, "drivers") && strcmp(sect, "pinning") &&
 		    strcmp(sect, "isolation"))
-			perr(pp, "unknown section [%s] (expected [handoff], [drivers], [pinning] or [isolation])",
-			     gh_util_escape(sect, esc, sizeof(esc)));
+			gh_text_err(&pp->t, "unknown section [%s] (expected [handoff], [drivers], [pinning] or [isolation])",
+					gh_util_escape(sect, esc, sizeof(esc)));
 		memcpy(str, l, n + 1);
 		return str;
 	}
 	if (!strchr(l, '=')) {
-		perr(pp, "cannot parse line '%s' (expected key = value)", gh_util_escape(l, esc, sizeof(esc)));
+		gh_text_err(&pp->t, "cannot parse line '%s' (expected key = value)", gh_util_escape(l, esc, sizeof(esc)));
 		return str;
 	}
 	if (*l == '=') {
-		perr(pp, "no key before '='");
+		gh_text_err(&pp->t, "no key before '='");
 		return str;
 	}
 	memcpy(str, l, n + 1);
@@ -464,21 +415,21 @@ static char *reader(char *str, int num, void *stream)
 
 int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_policy *p)
 {
-	struct pparse pp = { .ctx = ctx, .name = name, .f = f, .p = p };
+	struct pparse pp = { .t = { .ctx = ctx, .f = f, .name = name }, .p = p };
 	int r;
 
 	r = ini_parse_stream(reader, &pp, handler, &pp);
-	free(pp.buf);
+	gh_text_done(&pp.t);
 	if (r < 0 || ferror(f)) {
 		gh_err(ctx, "%s: cannot read: %s", name, r == -2 ? "out of memory" : "I/O error");
 		return r == -2 ? -ENOMEM : -EIO;
 	}
 	/* The reader hands inih only lines it can parse; should it miss one, inih's count still names it. */
-	if (r > 0 && !pp.errors) {
-		pp.line = r;
-		perr(&pp, "cannot parse line");
+	if (r > 0 && !pp.t.errors) {
+		pp.t.line = r;
+		gh_text_err(&pp.t, "cannot parse line");
 	}
-	if (pp.errors)
+	if (pp.t.errors)
 		return -EINVAL;
 	if (gh_strv_push(&p->files, name) < 0) {
 		gh_err(ctx, "%s: out of memory", name);
