@@ -377,36 +377,28 @@ static int copy_self(int self, int out)
 	return n < 0 ? -errno : 0;
 }
 
-/*
- * The running binary into <dir>/gpu-hook through a temporary file and a
- * rename, all relative to the directory checked (an fd), so no path is looked
- * up again after the checks.
- */
-static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
+static int dry_run_place(struct gh_ctx *ctx, const char *dir, const char *name)
 {
-	char host[PATH_MAX], real[PATH_MAX], name[PATH_MAX], why[512];
-	struct stat st = { 0 };
-	int dfd, out, r;
+	int dfd, r;
 
-	if (gh_util_format(name, sizeof(name), "%s/gpu-hook", dir) < 0 || gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
-		return -ENAMETOOLONG;
-	r = gh_install_trust_dir(ctx, dir, why, sizeof(why));
-	if (r < 0) {
-		gh_err(ctx, "refusing to install: %s", why);
-		return r;
+	if (gh_fs_exists(ctx, "%s", dir) <= 0)
+		gh_notice(ctx, "would create %s (mode 0755)", dir);
+	else if ((dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir)) >= 0) {
+		r = check_target(ctx, dfd, name);
+		close(dfd);
+		if (r < 0)
+			return r;
 	}
-	if (ctx->dry_run) {
-		if (gh_fs_exists(ctx, "%s", dir) <= 0)
-			gh_notice(ctx, "would create %s (mode 0755)", dir);
-		else if ((dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir)) >= 0) {
-			r = check_target(ctx, dfd, name);
-			close(dfd);
-			if (r < 0)
-				return r;
-		}
-		gh_notice(ctx, "would copy the running binary (/proc/self/exe) to %s (mode 0755)", name);
-		return 0;
-	}
+	gh_notice(ctx, "would copy the running binary (/proc/self/exe) to %s (mode 0755)", name);
+	return 0;
+}
+
+/* The snippets directory created, checked again, and opened as what it resolves to: an fd, or -errno (logged). */
+static int open_target_dir(struct gh_ctx *ctx, const char *dir, const char *host)
+{
+	char real[PATH_MAX], why[512] = "";
+	int dfd, r;
+
 	r = gh_fs_mkdir(ctx, 0755, "%s", dir);
 	if (r >= 0)
 		r = gh_install_trust_dir(ctx, dir, why, sizeof(why));
@@ -423,18 +415,21 @@ static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 	if (dfd < 0) {
 		r = -errno;
 		gh_err(ctx, "%s: %s", dir, strerror(-r));
-		return r;
 	}
-	r = check_target(ctx, dfd, name);
-	if (r < 0) {
-		close(dfd);
-		return r;
-	}
+	return dfd < 0 ? r : dfd;
+}
+
+/* The copy in dfd/.gpu-hook.tmp: written whole, 0755, root's, the same bytes as the running binary. */
+static int write_copy(struct gh_ctx *ctx, int self, int dfd, const char *dir, const char *name)
+{
+	struct stat st = { 0 };
+	char why[512];
+	int out, r;
+
 	unlinkat(dfd, ".gpu-hook.tmp", 0);
 	out = openat(dfd, ".gpu-hook.tmp", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
 	if (out < 0) {
 		r = -errno;
-		close(dfd);
 		gh_err(ctx, "cannot write %s: %s", dir, strerror(-r));
 		return r;
 	}
@@ -453,13 +448,42 @@ static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 	}
 	if (close(out) < 0 && r >= 0)
 		r = -errno;
+	if (r < 0)
+		unlinkat(dfd, ".gpu-hook.tmp", 0);
+	return r;
+}
+
+/*
+ * The running binary into <dir>/gpu-hook through a temporary file and a
+ * rename, all relative to the directory checked (an fd), so no path is looked
+ * up again after the checks.
+ */
+static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
+{
+	char host[PATH_MAX], name[PATH_MAX], why[512];
+	int dfd, r;
+
+	if (gh_util_format(name, sizeof(name), "%s/gpu-hook", dir) < 0 || gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
+		return -ENAMETOOLONG;
+	r = gh_install_trust_dir(ctx, dir, why, sizeof(why));
+	if (r < 0) {
+		gh_err(ctx, "refusing to install: %s", why);
+		return r;
+	}
+	if (ctx->dry_run)
+		return dry_run_place(ctx, dir, name);
+	dfd = open_target_dir(ctx, dir, host);
+	if (dfd < 0)
+		return dfd;
+	r = check_target(ctx, dfd, name);
+	if (r >= 0)
+		r = write_copy(ctx, self, dfd, dir, name);
 	if (r >= 0 && renameat(dfd, ".gpu-hook.tmp", dfd, "gpu-hook") < 0) {
 		r = -errno;
 		gh_err(ctx, "cannot place the binary as %s: %s", name, strerror(-r));
-	}
-	if (r < 0)
 		unlinkat(dfd, ".gpu-hook.tmp", 0);
-	else
+	}
+	if (r >= 0)
 		fsync(dfd);
 	close(dfd);
 	if (r >= 0)
