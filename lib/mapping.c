@@ -86,21 +86,15 @@ static int map_prop(void *data, const char *key, const char *value)
 	} else if (!strcmp(key, "path")) {
 		/* Unlike hostpciN's host=, the domain is required. */
 		gh_propstr_pci_ids(value, true, "path", e->paths, GH_MAP_PATHS_MAX, &e->n_paths, path_fail, mp);
-	} else if (!strcmp(key, "id")) {
-		if (parse_idpair(value, &e->vendor, &e->device) < 0) {
-			gh_text_err(&mp->t, "map: invalid id '%s' (expected vvvv:dddd, lowercase hex)",
+	} else if (!strcmp(key, "id") || !strcmp(key, "subsystem-id")) {
+		bool sub = key[0] == 's';
+
+		if (parse_idpair(value, sub ? &e->sub_vendor : &e->vendor, sub ? &e->sub_device : &e->device) < 0) {
+			gh_text_err(&mp->t, "map: invalid %s '%s' (expected vvvv:dddd, lowercase hex)", key,
 				    gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
 		} else {
-			mp->has_id = true;
-		}
-	} else if (!strcmp(key, "subsystem-id")) {
-		if (parse_idpair(value, &e->sub_vendor, &e->sub_device) < 0) {
-			gh_text_err(&mp->t, "map: invalid subsystem-id '%s' (expected vvvv:dddd, lowercase hex)",
-				    gh_util_escape(value, esc, sizeof(esc)));
-			mp->bad = true;
-		} else {
-			e->has_subsystem = true;
+			*(sub ? &e->has_subsystem : &mp->has_id) = true;
 		}
 	} else if (!strcmp(key, "iommugroup")) {
 		unsigned long g;

@@ -299,11 +299,9 @@ void gh_pci_dev_free(struct gh_pci_dev *dev)
 	gh_strv_free(&dev->fbs);
 }
 
-/* Entries of a sysfs directory that are PCI addresses, in sorted order. */
-static int list_addrs(struct gh_strv *names, struct gh_strv *out)
+/* Entries of a sysfs directory (names, r what listing it returned) that are PCI addresses, in sorted order. */
+static int list_addrs(struct gh_strv *names, int r, struct gh_strv *out)
 {
-	int r = 0;
-
 	for (size_t i = 0; i < names->n && r >= 0; i++)
 		if (gh_pciid_is_addr(names->v[i]))
 			r = gh_strv_push(out, names->v[i]);
@@ -316,11 +314,7 @@ int gh_pci_list(struct gh_ctx *ctx, struct gh_strv *out)
 	struct gh_strv names = { 0 };
 	int r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices");
 
-	if (r < 0) {
-		gh_strv_free(&names);
-		return r;
-	}
-	return list_addrs(&names, out);
+	return list_addrs(&names, r, out);
 }
 
 int gh_pci_slot_functions(struct gh_ctx *ctx, const struct gh_pciid *slot, struct gh_strv *out)
@@ -353,11 +347,7 @@ int gh_pci_group_members(struct gh_ctx *ctx, int group, struct gh_strv *out)
 	if (group < 0)
 		return -EINVAL;
 	r = gh_fs_list(ctx, &names, "/sys/kernel/iommu_groups/%d/devices", group);
-	if (r < 0) {
-		gh_strv_free(&names);
-		return r;
-	}
-	return list_addrs(&names, out);
+	return list_addrs(&names, r, out);
 }
 
 int gh_pci_driver_module(struct gh_ctx *ctx, const char *driver, char *buf, size_t size)
@@ -379,11 +369,7 @@ int gh_pci_driver_devices(struct gh_ctx *ctx, const char *driver, struct gh_strv
 	if (!valid_component(driver))
 		return -EINVAL;
 	r = gh_fs_list(ctx, &names, "/sys/bus/pci/drivers/%s", driver);
-	if (r < 0) {
-		gh_strv_free(&names);
-		return r;
-	}
-	return list_addrs(&names, out);
+	return list_addrs(&names, r, out);
 }
 
 /*

@@ -149,6 +149,37 @@ static int pick(const char *v, const char *const *names, size_t n)
 	return -1;
 }
 
+/* [handoff]'s durations, each with its bounds and their words in a message; false when key is none of them. */
+static bool duration_key(struct pparse *pp, const char *key, const char *value, const char *esc)
+{
+	struct gh_policy *p = pp->p;
+	const struct {
+		const char *key;
+		unsigned min, max;
+		const char *range, *examples;
+		unsigned *ms;
+	} d[] = {
+		{ "timeout", 1000, 300000, "from 1s to 300s", "\"10s\", \"2500ms\"", &p->timeout_ms },
+		{ "start_watch", 10000, 86400000, "from 10s to 24h", "\"30m\", \"600s\"", &p->start_watch_ms },
+		{ "reboot_watch", 1000, 3600000, "from 1s to 60m", "\"60s\"", &p->reboot_watch_ms },
+		{ "module_timeout", 1000, 600000, "from 1s to 600s", "\"60s\", \"90000ms\"", &p->module_timeout_ms },
+		{ "service_timeout", 1000, 600000, "from 1s to 600s", "\"60s\", \"90000ms\"", &p->service_timeout_ms },
+	};
+
+	for (size_t i = 0; i < GH_ARRAY_SIZE(d); i++) {
+		unsigned ms;
+
+		if (strcmp(key, d[i].key))
+			continue;
+		if (parse_duration(value, &ms) < 0 || ms < d[i].min || ms > d[i].max)
+			gh_text_err(&pp->t, "%s: expected a duration %s (%s), not '%s'", key, d[i].range, d[i].examples, esc);
+		else
+			*d[i].ms = ms;
+		return true;
+	}
+	return false;
+}
+
 static void handoff_key(struct pparse *pp, const char *key, const char *value)
 {
 	struct gh_policy *p = pp->p;
@@ -182,37 +213,7 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 			gh_text_err(&pp->t, "modeset_hold: expected refuse or reload, not '%s'", esc);
 		else
 			p->modeset_hold = strcmp(value, "reload") ? GH_MODESET_HOLD_REFUSE : GH_MODESET_HOLD_RELOAD;
-	} else if (!strcmp(key, "timeout")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 300000)
-			gh_text_err(&pp->t, "timeout: expected a duration from 1s to 300s (\"10s\", \"2500ms\"), not '%s'", esc);
-		else
-			p->timeout_ms = ms;
-	} else if (!strcmp(key, "start_watch")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 10000 || ms > 86400000)
-			gh_text_err(&pp->t, "start_watch: expected a duration from 10s to 24h (\"30m\", \"600s\"), not '%s'", esc);
-		else
-			p->start_watch_ms = ms;
-	} else if (!strcmp(key, "reboot_watch")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 3600000)
-			gh_text_err(&pp->t, "reboot_watch: expected a duration from 1s to 60m (\"60s\"), not '%s'", esc);
-		else
-			p->reboot_watch_ms = ms;
-	} else if (!strcmp(key, "module_timeout") || !strcmp(key, "service_timeout")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 600000)
-			gh_text_err(&pp->t, "%s: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '%s'", key, esc);
-		else if (key[0] == 'm')
-			p->module_timeout_ms = ms;
-		else
-			p->service_timeout_ms = ms;
-	} else {
+	} else if (!duration_key(pp, key, value, esc)) {
 		gh_text_err(&pp->t, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
