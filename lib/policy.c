@@ -22,6 +22,9 @@ struct pparse {
 	struct gh_policy *p;
 };
 
+/* lib/text.h's reporter, under the name every key's check here uses. */
+#define perr(pp, ...) gh_text_err(&(pp)->t, __VA_ARGS__)
+
 static const char *const holders_names[] = { "refuse", "stop-unit", "kill" };
 static const char *const console_names[] = { "auto", "detach", "keep" };
 
@@ -96,7 +99,7 @@ static void each_item(struct pparse *pp, const char *value, void (*fn)(struct pp
 	char buf[1024], *save = NULL, *it;
 
 	if (strlen(value) >= sizeof(buf)) {
-		gh_text_err(&pp->t, "list too long");
+		perr(pp, "list too long");
 		return;
 	}
 	memcpy(buf, value, strlen(value) + 1);
@@ -110,12 +113,12 @@ static void add_device(struct pparse *pp, const char *item)
 	char esc[64];
 
 	if (gh_pciid_parse(item, &id) < 0) {
-		gh_text_err(&pp->t, "devices: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)",
-				gh_util_escape(item, esc, sizeof(esc)));
+		perr(pp, "devices: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)",
+		     gh_util_escape(item, esc, sizeof(esc)));
 		return;
 	}
 	if (pp->p->n_devices == GH_POLICY_DEVICES_MAX) {
-		gh_text_err(&pp->t, "devices: more than %d", GH_POLICY_DEVICES_MAX);
+		perr(pp, "devices: more than %d", GH_POLICY_DEVICES_MAX);
 		return;
 	}
 	pp->p->devices[pp->p->n_devices++] = id;
@@ -126,12 +129,12 @@ static void add_service(struct pparse *pp, const char *item)
 	char esc[64];
 
 	if (!gh_services_stoppable_name(item)) {
-		gh_text_err(&pp->t, "services: invalid unit name '%s' (a .service, .socket, .target or .scope unit)",
-				gh_util_escape(item, esc, sizeof(esc)));
+		perr(pp, "services: invalid unit name '%s' (a .service, .socket, .target or .scope unit)",
+		     gh_util_escape(item, esc, sizeof(esc)));
 		return;
 	}
 	if (gh_strv_add(&pp->p->services, item) < 0)
-		gh_text_err(&pp->t, "out of memory");
+		perr(pp, "out of memory");
 }
 
 static bool driver_name(const char *s)
@@ -172,7 +175,7 @@ static bool duration_key(struct pparse *pp, const char *key, const char *value, 
 		if (strcmp(key, d[i].key))
 			continue;
 		if (parse_duration(value, &ms) < 0 || ms < d[i].min || ms > d[i].max)
-			gh_text_err(&pp->t, "%s: expected a duration %s (%s), not '%s'", key, d[i].range, d[i].examples, esc);
+			perr(pp, "%s: expected a duration %s (%s), not '%s'", key, d[i].range, d[i].examples, esc);
 		else
 			*d[i].ms = ms;
 		return true;
@@ -195,26 +198,26 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 		each_item(pp, value, add_service);
 	} else if (!strcmp(key, "holders")) {
 		if ((i = pick(value, holders_names, GH_ARRAY_SIZE(holders_names))) < 0)
-			gh_text_err(&pp->t, "holders: expected refuse, stop-unit or kill, not '%s'", esc);
+			perr(pp, "holders: expected refuse, stop-unit or kill, not '%s'", esc);
 		else
 			p->holders = (enum gh_holders_mode)i;
 	} else if (!strcmp(key, "console")) {
 		if ((i = pick(value, console_names, GH_ARRAY_SIZE(console_names))) < 0)
-			gh_text_err(&pp->t, "console: expected auto, detach or keep, not '%s'", esc);
+			perr(pp, "console: expected auto, detach or keep, not '%s'", esc);
 		else
 			p->console = (enum gh_console_mode)i;
 	} else if (!strcmp(key, "restore")) {
 		if ((i = gh_propstr_bool(value)) < 0)
-			gh_text_err(&pp->t, "restore: expected yes or no, not '%s'", esc);
+			perr(pp, "restore: expected yes or no, not '%s'", esc);
 		else
 			p->restore = i;
 	} else if (!strcmp(key, "modeset_hold")) {
 		if (strcmp(value, "refuse") && strcmp(value, "reload"))
-			gh_text_err(&pp->t, "modeset_hold: expected refuse or reload, not '%s'", esc);
+			perr(pp, "modeset_hold: expected refuse or reload, not '%s'", esc);
 		else
 			p->modeset_hold = strcmp(value, "reload") ? GH_MODESET_HOLD_REFUSE : GH_MODESET_HOLD_RELOAD;
 	} else if (!duration_key(pp, key, value, esc)) {
-		gh_text_err(&pp->t, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
+		perr(pp, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -226,12 +229,12 @@ static void drivers_key(struct pparse *pp, const char *key, const char *value)
 	unsigned i;
 
 	if (gh_pciid_parse(key, &id) < 0 || id.func < 0 || id.func > 7 || id.slot > 0x1f || id.domain > 0xffff) {
-		gh_text_err(&pp->t, "[drivers]: '%s' is not a PCI function address (0000:01:00.1)",
-				gh_util_escape(key, esc, sizeof(esc)));
+		perr(pp, "[drivers]: '%s' is not a PCI function address (0000:01:00.1)",
+		     gh_util_escape(key, esc, sizeof(esc)));
 		return;
 	}
 	if (!driver_name(value)) {
-		gh_text_err(&pp->t, "[drivers]: invalid driver name '%s'", gh_util_escape(value, esc, sizeof(esc)));
+		perr(pp, "[drivers]: invalid driver name '%s'", gh_util_escape(value, esc, sizeof(esc)));
 		return;
 	}
 	gh_pciid_format(&id, addr);
@@ -239,7 +242,7 @@ static void drivers_key(struct pparse *pp, const char *key, const char *value)
 		if (!strcmp(p->drivers[i].addr, addr))
 			break;
 	if (i == GH_POLICY_DEVICES_MAX) {
-		gh_text_err(&pp->t, "[drivers]: more than %d entries", GH_POLICY_DEVICES_MAX);
+		perr(pp, "[drivers]: more than %d entries", GH_POLICY_DEVICES_MAX);
 		return;
 	}
 	memcpy(p->drivers[i].addr, addr, sizeof(addr));
@@ -256,11 +259,11 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 
 	if (!strcmp(key, "vcpus")) {
 		if (gh_cpulist_parse_ordered(value, p->vcpus, GH_POLICY_VCPUS_MAX, &p->n_vcpus, &bad) < 0)
-			gh_text_err(&pp->t, "vcpus: invalid CPU list at '%s' (kernel cpulist syntax, no CPU twice)",
-					gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+			perr(pp, "vcpus: invalid CPU list at '%s' (kernel cpulist syntax, no CPU twice)",
+			     gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
 	} else if (!strcmp(key, "others")) {
 		if (gh_cpulist_parse(value, &p->others, &bad) < 0)
-			gh_text_err(&pp->t, "others: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+			perr(pp, "others: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
 		else
 			p->others_set = true;
 	} else if (!strcmp(key, "sched")) {
@@ -274,18 +277,18 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 			p->sched_policy = value[0] == 'f' ? SCHED_FIFO : SCHED_RR;
 			p->sched_priority = (int)prio;
 		} else {
-			gh_text_err(&pp->t, "sched: expected other, fifo:N or rr:N (N from 1 to 99), not '%s'",
-					gh_util_escape(value, esc, sizeof(esc)));
+			perr(pp, "sched: expected other, fifo:N or rr:N (N from 1 to 99), not '%s'",
+			     gh_util_escape(value, esc, sizeof(esc)));
 		}
 	} else if (!strcmp(key, "wait")) {
 		unsigned ms;
 
 		if (parse_duration(value, &ms) < 0 || ms > 60000)
-			gh_text_err(&pp->t, "wait: expected a duration up to 60s, not '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			perr(pp, "wait: expected a duration up to 60s, not '%s'", gh_util_escape(value, esc, sizeof(esc)));
 		else
 			p->wait_ms = ms;
 	} else {
-		gh_text_err(&pp->t, "unknown key '%s' in [pinning]", gh_util_escape(key, esc, sizeof(esc)));
+		perr(pp, "unknown key '%s' in [pinning]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -302,24 +305,24 @@ static void isolation_key(struct pparse *pp, const char *key, const char *value)
 	p->isolate = true;
 	if (!strcmp(key, "enabled") || !strcmp(key, "slices") || !strcmp(key, "writeback")) {
 		if (i < 0)
-			gh_text_err(&pp->t, "%s: expected yes or no, not '%s'", key, esc);
+			perr(pp, "%s: expected yes or no, not '%s'", key, esc);
 		else
 			*(key[0] == 'e' ? &p->isolate : key[0] == 's' ? &p->iso_slices : &p->iso_writeback) = i;
 	} else if (!strcmp(key, "cpus")) {
 		if (gh_cpulist_parse(value, &p->iso_cpus, &bad) < 0)
-			gh_text_err(&pp->t, "cpus: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
+			perr(pp, "cpus: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
 	} else if (!strcmp(key, "housekeeping_min")) {
 		if (gh_util_parse_ulong(value, 10, GH_POLICY_VCPUS_MAX, &n) < 0 || !n)
-			gh_text_err(&pp->t, "housekeeping_min: expected a number from 1 to %d, not '%s'", GH_POLICY_VCPUS_MAX, esc);
+			perr(pp, "housekeeping_min: expected a number from 1 to %d, not '%s'", GH_POLICY_VCPUS_MAX, esc);
 		else
 			p->iso_housekeeping_min = (unsigned)n;
 	} else if (!strcmp(key, "irqs") || !strcmp(key, "governor")) {
 		/* Not implemented yet: accepted only as the setting that changes nothing. */
 		if (strcmp(value, key[0] == 'i' ? "no" : "keep"))
-			gh_text_err(&pp->t, "%s: only '%s' is supported by this version, not '%s'", key, key[0] == 'i' ? "no" : "keep",
-					esc);
+			perr(pp, "%s: only '%s' is supported by this version, not '%s'", key, key[0] == 'i' ? "no" : "keep",
+			     esc);
 	} else {
-		gh_text_err(&pp->t, "unknown key '%s' in [isolation]", gh_util_escape(key, esc, sizeof(esc)));
+		perr(pp, "unknown key '%s' in [isolation]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -329,7 +332,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 	char esc[96], name[128];
 
 	if (gh_util_copy(name, sizeof(name), key) < 0) {
-		gh_text_err(&pp->t, "key too long");
+		perr(pp, "key too long");
 		return 1;
 	}
 	for (char *c = name; *c; c++)
@@ -345,8 +348,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	else if (!strcmp(section, "isolation"))
 		isolation_key(pp, name, value);
 	else if (!section[0])
-		gh_text_err(&pp->t, "key '%s' outside a section ([handoff], [drivers], [pinning] or [isolation])",
-				gh_util_escape(name, esc, sizeof(esc)));
+		perr(pp, "key '%s' outside a section ([handoff], [drivers], [pinning] or [isolation])",
+		     gh_util_escape(name, esc, sizeof(esc)));
 	/* Unknown sections are reported once, by the reader. */
 	return 1;
 }
@@ -376,7 +379,7 @@ static char *reader(char *str, int num, void *stream)
 	if (!n || *l == ';' || *l == '#')
 		return str;
 	if (n + 2 > (size_t)num) {
-		gh_text_err(&pp->t, "line too long (at most %d characters)", num - 2);
+		perr(pp, "line too long (at most %d characters)", num - 2);
 		return str;
 	}
 	if (*l == '[') {
@@ -384,7 +387,7 @@ static char *reader(char *str, int num, void *stream)
 		char sect[64];
 
 		if (l[1 + sn] != ']' || sn == 0 || sn >= sizeof(sect)) {
-			gh_text_err(&pp->t, "cannot parse section header '%s'", gh_util_escape(l, esc, sizeof(esc)));
+			perr(pp, "cannot parse section header '%s'", gh_util_escape(l, esc, sizeof(esc)));
 			/* The keys that follow belong to no known section: not to the one before. */
 			memcpy(str, "[!]", 4);
 			return str;
@@ -393,17 +396,17 @@ static char *reader(char *str, int num, void *stream)
 		sect[sn] = '\0';
 		if (strcmp(sect, "handoff") && strcmp(sect, "drivers") && strcmp(sect, "pinning") &&
 		    strcmp(sect, "isolation"))
-			gh_text_err(&pp->t, "unknown section [%s] (expected [handoff], [drivers], [pinning] or [isolation])",
-					gh_util_escape(sect, esc, sizeof(esc)));
+			perr(pp, "unknown section [%s] (expected [handoff], [drivers], [pinning] or [isolation])",
+			     gh_util_escape(sect, esc, sizeof(esc)));
 		memcpy(str, l, n + 1);
 		return str;
 	}
 	if (!strchr(l, '=')) {
-		gh_text_err(&pp->t, "cannot parse line '%s' (expected key = value)", gh_util_escape(l, esc, sizeof(esc)));
+		perr(pp, "cannot parse line '%s' (expected key = value)", gh_util_escape(l, esc, sizeof(esc)));
 		return str;
 	}
 	if (*l == '=') {
-		gh_text_err(&pp->t, "no key before '='");
+		perr(pp, "no key before '='");
 		return str;
 	}
 	memcpy(str, l, n + 1);
@@ -428,7 +431,7 @@ int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_pol
 	/* The reader hands inih only lines it can parse; should it miss one, inih's count still names it. */
 	if (r > 0 && !pp.t.errors) {
 		pp.t.line = r;
-		gh_text_err(&pp.t, "cannot parse line");
+		perr(&pp, "cannot parse line");
 	}
 	if (pp.t.errors)
 		return -EINVAL;
