@@ -140,8 +140,8 @@ static void parse_map(struct mparse *mp, struct gh_mapping *m, const char *value
 	if (mp->bad)
 		return;
 	if (!mp->e->node[0] || !mp->e->n_paths || !mp->has_id) {
-		gh_text_err(&mp->t, "map: node, path and id are required (missing:%s%s%s)", mp->e->node[0] ? "" : " node",
-			    mp->e->n_paths ? "" : " path", mp->has_id ? "" : " id");
+		gh_text_err(&mp->t, "map: node, path and id are required (missing:%s%s%s)",
+			    mp->e->node[0] ? "" : " node", mp->e->n_paths ? "" : " path", mp->has_id ? "" : " id");
 		return;
 	}
 	m->n_maps++;
@@ -240,7 +240,8 @@ int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_ma
 			continue;
 		if (line[0] == ' ' || line[0] == '\t') {
 			if (!mp.in_section)
-				gh_text_err(&mp.t, "property line outside a section (a section starts with its id at column 0)");
+				gh_text_err(&mp.t, "property line outside a section (a section starts with its id at "
+						   "column 0)");
 			else if (mp.cur)
 				parse_prop(&mp, mp.cur, line);
 			continue;

@@ -55,14 +55,15 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 	} else if (!strcmp(key, "mapping")) {
 		if (!gh_propstr_configid(value, sizeof(h->hp->mapping)) ||
 		    gh_util_copy(h->hp->mapping, sizeof(h->hp->mapping), value) < 0) {
-			gh_text_err(&vp->t, "%s: invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')", h->key,
-				    gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "%s: invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')",
+				    h->key, gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		}
 	} else if (!strcmp(key, "mdev")) {
 		/* qemu-server's pattern for mdev types: [^/\.:]+ */
 		if (strpbrk(value, "/.:") || gh_util_copy(h->hp->mdev, sizeof(h->hp->mdev), value) < 0) {
-			gh_text_err(&vp->t, "%s: invalid mdev type '%s'", h->key, gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "%s: invalid mdev type '%s'", h->key,
+				    gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		}
 	} else if (!strcmp(key, "driver")) {
@@ -77,8 +78,8 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 		int b = gh_propstr_bool(value);
 
 		if (b < 0) {
-			gh_text_err(&vp->t, "%s: %s must be a boolean (0/1, on/off, yes/no, true/false), not '%s'", h->key, key,
-				    gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "%s: %s must be a boolean (0/1, on/off, yes/no, true/false), not '%s'",
+				    h->key, key, gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		} else if (!strcmp(key, "pcie")) {
 			h->hp->pcie = b;
@@ -91,8 +92,8 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 				continue;
 			if (strlen(value) != 6 || strncmp(value, "0x", 2) ||
 			    strspn(value + 2, "0123456789abcdefABCDEF") != 4) {
-				gh_text_err(&vp->t, "%s: %s must be 0x and four hex digits (0x10de), not '%s'", h->key, key,
-					    gh_util_escape(value, esc, sizeof(esc)));
+				gh_text_err(&vp->t, "%s: %s must be 0x and four hex digits (0x10de), not '%s'", h->key,
+					    key, gh_util_escape(value, esc, sizeof(esc)));
 				h->bad = true;
 			}
 			return 0;
@@ -257,8 +258,8 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 		cpu_set_t set;
 
 		if (gh_cpulist_parse(value, &set, &bad) < 0)
-			gh_text_err(&vp->t, "affinity: invalid CPU list '%s' (at '%s')", gh_util_escape(value, esc, sizeof(esc)),
-				    gh_util_escape(bad, esc2, sizeof(esc2)));
+			gh_text_err(&vp->t, "affinity: invalid CPU list '%s' (at '%s')",
+				    gh_util_escape(value, esc, sizeof(esc)), gh_util_escape(bad, esc2, sizeof(esc2)));
 		else
 			parse_text(vp, key, value, vm->affinity, sizeof(vm->affinity));
 	} else if (!strcmp(key, "sockets")) {
@@ -277,7 +278,8 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 		int b = gh_propstr_bool(value);
 
 		if (b < 0)
-			gh_text_err(&vp->t, "template: expected a boolean, not '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "template: expected a boolean, not '%s'",
+				    gh_util_escape(value, esc, sizeof(esc)));
 		else
 			vm->template_ = b;
 	}
