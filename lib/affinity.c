@@ -47,12 +47,12 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 
 	free_threads(out);
 	*vcpus = 0;
-	if (r >= 0)
-		out->v = calloc(tids.n + 1, sizeof(*out->v));
-	if (r < 0 || !out->v) {
-		/* gh_fs_list keeps the names it read before failing. */
+	if (r < 0)
+		return r;
+	out->v = calloc(tids.n + 1, sizeof(*out->v));
+	if (!out->v) {
 		gh_strv_free(&tids);
-		return r < 0 ? r : -ENOMEM;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < tids.n; i++) {
 		struct gh_pin *t = &out->v[out->n];
@@ -120,12 +120,28 @@ static void cpus_text(const cpu_set_t *set, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
+/* The CPUs of want outside set, refused as "CPUs <list> <why>". */
+static int refuse_outside(struct gh_pinplan *p, const cpu_set_t *want, const cpu_set_t *set, const char *why)
+{
+	cpu_set_t bad;
+	char list[256];
+
+	CPU_ZERO(&bad);
+	for (int c = 0; c < GH_CPU_MAX; c++)
+		if (CPU_ISSET(c, want) && !CPU_ISSET(c, set))
+			CPU_SET(c, &bad);
+	if (!CPU_COUNT(&bad))
+		return 0;
+	cpus_text(&bad, list, sizeof(list));
+	return refuse(p, "CPUs %s %s", list, why);
+}
+
 /* Every CPU of want must be online and inside the VM's cpuset. */
 static int check_cpus(struct gh_ctx *ctx, unsigned vmid, const cpu_set_t *want, struct gh_pinplan *p)
 {
-	cpu_set_t online, scope, bad;
+	cpu_set_t online, scope;
 	bool have_online, have_scope;
-	char path[128], list[256];
+	char path[128], why[256];
 	int r;
 
 	r = read_cpus(ctx, &online, &have_online, "/sys/devices/system/cpu/online");
@@ -135,26 +151,12 @@ static int check_cpus(struct gh_ctx *ctx, unsigned vmid, const cpu_set_t *want, 
 	r = read_cpus(ctx, &scope, &have_scope, path);
 	if (r < 0)
 		return r;
-	if (have_online) {
-		CPU_ZERO(&bad);
-		for (int c = 0; c < GH_CPU_MAX; c++)
-			if (CPU_ISSET(c, want) && !CPU_ISSET(c, &online))
-				CPU_SET(c, &bad);
-		if (CPU_COUNT(&bad)) {
-			cpus_text(&bad, list, sizeof(list));
-			r = refuse(p, "CPUs %s are not online (/sys/devices/system/cpu/online)", list);
-		}
-	}
+	if (have_online)
+		r = refuse_outside(p, want, &online, "are not online (/sys/devices/system/cpu/online)");
 	if (have_scope && r >= 0) {
-		CPU_ZERO(&bad);
-		for (int c = 0; c < GH_CPU_MAX; c++)
-			if (CPU_ISSET(c, want) && !CPU_ISSET(c, &scope))
-				CPU_SET(c, &bad);
-		if (CPU_COUNT(&bad)) {
-			cpus_text(&bad, list, sizeof(list));
-			r = refuse(p, "CPUs %s are outside the VM's cpuset (%s): sched_setaffinity would fail or narrow "
-				      "the mask", list, path);
-		}
+		snprintf(why, sizeof(why), "are outside the VM's cpuset (%s): sched_setaffinity would fail or narrow the "
+			 "mask", path);
+		r = refuse_outside(p, want, &scope, why);
 	}
 	return r;
 }
@@ -168,15 +170,74 @@ int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out)
 	return read_threads(ctx, pid, out, &vcpus);
 }
 
+/* Where each vCPU goes (cpus[i] for vCPU i) and where QEMU's other threads go, when have_others. */
+struct targets {
+	int cpus[GH_POLICY_VCPUS_MAX];
+	size_t n_cpus;
+	cpu_set_t others;
+	bool have_others;
+};
+
+/* The policy's [pinning] vcpus, else the VM's affinity spread one vCPU a CPU; 1 when neither is set (noted). */
+static int pick_targets(const struct gh_vmconf *vm, const struct gh_policy *pol, struct targets *t,
+			struct gh_pinplan *out)
+{
+	const char *bad;
+	cpu_set_t spread;
+	int r;
+
+	if (pol->n_vcpus) {
+		memcpy(t->cpus, pol->vcpus, pol->n_vcpus * sizeof(int));
+		t->n_cpus = pol->n_vcpus;
+		if (pol->others_set) {
+			t->others = pol->others;
+			t->have_others = true;
+		} else if (vm->affinity[0]) {
+			t->have_others = gh_cpulist_parse(vm->affinity, &t->others, &bad) == 0;
+		}
+		return 0;
+	}
+	if (!vm->affinity[0]) {
+		r = gh_strv_push(&out->notes, "no pinning configured (no [pinning] vcpus in the policy, no affinity in the "
+					      "VM config): nothing to do");
+		return r < 0 ? r : 1;
+	}
+	if (gh_cpulist_parse(vm->affinity, &spread, &bad) < 0)
+		return -EINVAL;
+	for (int c = 0; c < GH_CPU_MAX && t->n_cpus < GH_POLICY_VCPUS_MAX; c++)
+		if (CPU_ISSET(c, &spread))
+			t->cpus[t->n_cpus++] = c;
+	t->others = pol->others_set ? pol->others : spread;
+	t->have_others = true;
+	return 0;
+}
+
+/* vCPU threads appear while QEMU sets the machine up: wait for all of them, bounded. */
+static int wait_vcpus(struct gh_ctx *ctx, struct gh_pinplan *out, unsigned wait_ms)
+{
+	unsigned long long deadline = gh_timebox_now_ms() + wait_ms;
+	unsigned found = 0;
+	int r;
+
+	for (;;) {
+		r = read_threads(ctx, out->pid, out, &found);
+		if (r < 0)
+			return r;
+		if (found >= out->n_vcpus || gh_timebox_now_ms() >= deadline)
+			break;
+		usleep(20000);
+	}
+	if (found < out->n_vcpus)
+		return refuse(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
+				   "with debug-threads=on?", found, out->n_vcpus, wait_ms);
+	return 0;
+}
+
 static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out)
 {
-	cpu_set_t spread, others, all_targets;
-	int cpus[GH_POLICY_VCPUS_MAX];
-	size_t n_cpus = 0;
-	bool have_others = false;
-	unsigned long long deadline;
-	unsigned found = 0;
+	struct targets t = { .n_cpus = 0 };
+	cpu_set_t all_targets;
 	char list[256];
 	int r;
 
@@ -184,42 +245,20 @@ static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 	out->sched_policy = pol->sched_policy;
 	out->sched_priority = pol->sched_priority;
 	out->n_vcpus = gh_vmconf_vcpus(vm);
-	if (pol->n_vcpus) {
-		memcpy(cpus, pol->vcpus, pol->n_vcpus * sizeof(int));
-		n_cpus = pol->n_vcpus;
-		if (pol->others_set) {
-			others = pol->others;
-			have_others = true;
-		} else if (vm->affinity[0]) {
-			const char *bad;
-
-			have_others = gh_cpulist_parse(vm->affinity, &others, &bad) == 0;
-		}
-	} else if (vm->affinity[0]) {
-		const char *bad;
-
-		if (gh_cpulist_parse(vm->affinity, &spread, &bad) < 0)
-			return -EINVAL;
-		for (int c = 0; c < GH_CPU_MAX && n_cpus < GH_POLICY_VCPUS_MAX; c++)
-			if (CPU_ISSET(c, &spread))
-				cpus[n_cpus++] = c;
-		others = pol->others_set ? pol->others : spread;
-		have_others = true;
-	} else {
-		return gh_strv_push(&out->notes, "no pinning configured (no [pinning] vcpus in the policy, no affinity "
-						 "in the VM config): nothing to do");
-	}
-	if (n_cpus < out->n_vcpus) {
-		return refuse(out, "%u vCPUs but only %zu CPUs to pin them to (%s)", out->n_vcpus, n_cpus,
+	r = pick_targets(vm, pol, &t, out);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (t.n_cpus < out->n_vcpus) {
+		return refuse(out, "%u vCPUs but only %zu CPUs to pin them to (%s)", out->n_vcpus, t.n_cpus,
 			      pol->n_vcpus ? "[pinning] vcpus" : "affinity");
 	}
-	if (have_others && !CPU_COUNT(&others))
+	if (t.have_others && !CPU_COUNT(&t.others))
 		return refuse(out, "the CPU set for QEMU's other threads is empty");
 	CPU_ZERO(&all_targets);
 	for (unsigned i = 0; i < out->n_vcpus; i++)
-		CPU_SET(cpus[i], &all_targets);
-	if (have_others)
-		CPU_OR(&all_targets, &all_targets, &others);
+		CPU_SET(t.cpus[i], &all_targets);
+	if (t.have_others)
+		CPU_OR(&all_targets, &all_targets, &t.others);
 	r = check_cpus(ctx, vmid, &all_targets, out);
 	if (r < 0 || out->refusals.n)
 		return r;
@@ -231,29 +270,19 @@ static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 				      vmid);
 		return r;
 	}
-	/* vCPU threads appear while QEMU sets the machine up: wait for all of them, bounded. */
-	deadline = gh_timebox_now_ms() + pol->wait_ms;
-	for (;;) {
-		r = read_threads(ctx, out->pid, out, &found);
-		if (r < 0)
-			return r;
-		if (found >= out->n_vcpus || gh_timebox_now_ms() >= deadline)
-			break;
-		usleep(20000);
-	}
-	if (found < out->n_vcpus)
-		return refuse(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
-				   "with debug-threads=on?", found, out->n_vcpus, pol->wait_ms);
+	r = wait_vcpus(ctx, out, pol->wait_ms);
+	if (r < 0 || out->refusals.n)
+		return r;
 	for (unsigned i = 0; i < out->n; i++) {
-		struct gh_pin *t = &out->v[i];
+		struct gh_pin *p = &out->v[i];
 
-		CPU_ZERO(&t->want);
-		if (t->vcpu >= 0 && (unsigned)t->vcpu < out->n_vcpus) {
-			CPU_SET(cpus[t->vcpu], &t->want);
-		} else if (t->vcpu < 0 && have_others) {
-			t->want = others;
+		CPU_ZERO(&p->want);
+		if (p->vcpu >= 0 && (unsigned)p->vcpu < out->n_vcpus) {
+			CPU_SET(t.cpus[p->vcpu], &p->want);
+		} else if (p->vcpu < 0 && t.have_others) {
+			p->want = t.others;
 		} else {
-			t->leave = true;
+			p->leave = true;
 		}
 	}
 	cpus_text(&all_targets, list, sizeof(list));

@@ -12,6 +12,19 @@
 /* is-active is a query PID 1 answers from memory: a bound for a wedged manager, not a stop's timeout. */
 #define QUERY_TIMEOUT_MS 5000
 
+static bool has_suffix(const char *unit, const char *const *suffixes, size_t n)
+{
+	size_t len = strlen(unit);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = strlen(suffixes[i]);
+
+		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
 bool gh_services_valid_name(const char *unit)
 {
 	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope", ".slice",
@@ -25,13 +38,14 @@ bool gh_services_valid_name(const char *unit)
 	for (const char *c = unit; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr(":_.\\@-", *c))
 			return false;
-	for (size_t i = 0; i < GH_ARRAY_SIZE(suffixes); i++) {
-		size_t sl = strlen(suffixes[i]);
+	return has_suffix(unit, suffixes, GH_ARRAY_SIZE(suffixes));
+}
 
-		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
-			return true;
-	}
-	return false;
+bool gh_services_stoppable_name(const char *unit)
+{
+	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope" };
+
+	return gh_services_valid_name(unit) && has_suffix(unit, suffixes, GH_ARRAY_SIZE(suffixes));
 }
 
 int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t size)
