@@ -77,7 +77,7 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 	if (p->refusals.n)
 		fprintf(out, "REFUSED (%zu reason%s):\n", p->refusals.n, p->refusals.n == 1 ? "" : "s");
 	for (size_t i = 0; i < p->refusals.n; i++)
-		fprintf(out, "  - %s\n", p->refusals.v[i]);
+		fprintf(out, "  - %s\n", p->refusals.v[i].text);
 }
 
 static struct json_object *strv_json(const struct gh_strv *sv)
@@ -207,7 +207,6 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 		if (already)
 			goto done;
 	}
-	gh_handoff_mark_suspects(ctx);
 	/* Giving back works from the journal when there is one: the VM config may have changed since. */
 	r = vmid && dir == GH_TO_HOST ? gh_handoff_load_journal(ctx, vmid, &h) : 0;
 	if (r == 0)
@@ -477,7 +476,6 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	 * pre-stop must never release anything: a shutdown can still time out and leave the VM running.
 	 * It reads no VM config: what the VM holds is in its journal.
 	 */
-	gh_handoff_mark_suspects(ctx);
 	r = gh_handoff_load_journal(ctx, vmid, &h);
 	if (r >= 0) {
 		plan.dir = GH_TO_VFIO;

@@ -280,11 +280,10 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 	out->dir = dir;
 	for (size_t i = 0; i < h->notes.n && r >= 0; i++)
 		r = gh_strv_push(&out->notes, h->notes.v[i]);
-	/* Holders and services matter only to a handoff that has yet to happen. */
-	for (size_t i = 0; i < h->refusals.n && r >= 0; i++)
-		if (dir == GH_TO_VFIO || (strncmp(h->refusals.v[i], "held by ", 8) &&
-					  strncmp(h->refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL))))
-			r = gh_strv_push(&out->refusals, h->refusals.v[i]);
+	/* Holders and nvidia-drm's hold matter only to a handoff that has yet to happen. */
+	if (r >= 0)
+		r = gh_refusal_copy(&out->refusals, &h->refusals,
+				    dir == GH_TO_VFIO ? 0 : GH_REFUSAL_BIT(GH_REFUSAL_HOLDER) | GH_REFUSAL_BIT(GH_REFUSAL_MODESET));
 	if (r < 0)
 		return r;
 	r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : build_to_host(h, out);
@@ -296,7 +295,7 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 void gh_plan_free(struct gh_plan *p)
 {
 	free(p->v);
-	gh_strv_free(&p->refusals);
+	gh_refusal_free(&p->refusals);
 	gh_strv_free(&p->notes);
 	memset(p, 0, sizeof(*p));
 }
@@ -493,7 +492,7 @@ struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_hos
 	}
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "already", json_object_new_boolean(p->already));
-	json_object_object_add(o, "refusals", strv_json(&p->refusals));
+	json_object_object_add(o, "refusals", gh_refusal_json(&p->refusals));
 	json_object_object_add(o, "notes", strv_json(&p->notes));
 	return o;
 }
