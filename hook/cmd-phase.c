@@ -316,7 +316,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 		}
 		json_object_object_add(root, "steps", steps);
 		json_object_object_add(root, "threads", threads);
-		json_object_object_add(root, "refusals", strv_json(&pp->refusals));
+		json_object_object_add(root, "refusals", gh_refusal_json(&pp->refusals));
 		json_object_object_add(root, "notes", strv_json(&pp->notes));
 		return print_json(root);
 	}
@@ -339,7 +339,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 	if (pp->refusals.n)
 		printf("REFUSED (%zu reason%s):\n", pp->refusals.n, pp->refusals.n == 1 ? "" : "s");
 	for (size_t i = 0; i < pp->refusals.n; i++)
-		printf("  - %s\n", pp->refusals.v[i]);
+		printf("  - %s\n", pp->refusals.v[i].text);
 	return 0;
 }
 
@@ -430,7 +430,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	for (size_t i = 0; i < pp.notes.n; i++)
 		gh_info(ctx, "%s", pp.notes.v[i]);
 	for (size_t i = 0; i < pp.refusals.n; i++)
-		gh_err(ctx, "not pinning: %s", pp.refusals.v[i]);
+		gh_err(ctx, "not pinning: %s", pp.refusals.v[i].text);
 	if (pp.refusals.n) {
 		r = -EPERM;
 		goto out;

@@ -12,6 +12,8 @@
 #include "timebox.h"
 #include "vms.h"
 
+#define REFUSE(plan, ...) gh_refusal_add(&(plan)->refusals, GH_REFUSAL_AFFINITY, __VA_ARGS__)
+
 /* "CPU 3/KVM" or "CPU 3/TCG": the vCPU index, else -1. */
 static int vcpu_index(const char *comm)
 {
@@ -75,19 +77,6 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 	return 0;
 }
 
-static int refuse(struct gh_pinplan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int refuse(struct gh_pinplan *p, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return gh_strv_push(&p->refusals, msg);
-}
-
 /* A cpulist file such as /sys/devices/system/cpu/online; 0 with *have false when absent. */
 static int read_cpus(struct gh_ctx *ctx, cpu_set_t *set, bool *have, const char *path)
 {
@@ -142,7 +131,7 @@ static int check_cpus(struct gh_ctx *ctx, unsigned vmid, const cpu_set_t *want, 
 				CPU_SET(c, &bad);
 		if (CPU_COUNT(&bad)) {
 			cpus_text(&bad, list, sizeof(list));
-			r = refuse(p, "CPUs %s are not online (/sys/devices/system/cpu/online)", list);
+			r = REFUSE(p, "CPUs %s are not online (/sys/devices/system/cpu/online)", list);
 		}
 	}
 	if (have_scope && r >= 0) {
@@ -152,7 +141,7 @@ static int check_cpus(struct gh_ctx *ctx, unsigned vmid, const cpu_set_t *want, 
 				CPU_SET(c, &bad);
 		if (CPU_COUNT(&bad)) {
 			cpus_text(&bad, list, sizeof(list));
-			r = refuse(p, "CPUs %s are outside the VM's cpuset (%s): sched_setaffinity would fail or narrow "
+			r = REFUSE(p, "CPUs %s are outside the VM's cpuset (%s): sched_setaffinity would fail or narrow "
 				      "the mask", list, path);
 		}
 	}
@@ -210,11 +199,11 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 						 "in the VM config): nothing to do");
 	}
 	if (n_cpus < out->n_vcpus) {
-		return refuse(out, "%u vCPUs but only %zu CPUs to pin them to (%s)", out->n_vcpus, n_cpus,
+		return REFUSE(out, "%u vCPUs but only %zu CPUs to pin them to (%s)", out->n_vcpus, n_cpus,
 			      pol->n_vcpus ? "[pinning] vcpus" : "affinity");
 	}
 	if (have_others && !CPU_COUNT(&others))
-		return refuse(out, "the CPU set for QEMU's other threads is empty");
+		return REFUSE(out, "the CPU set for QEMU's other threads is empty");
 	CPU_ZERO(&all_targets);
 	for (unsigned i = 0; i < out->n_vcpus; i++)
 		CPU_SET(cpus[i], &all_targets);
@@ -227,7 +216,7 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 	r = gh_vms_pid(ctx, vmid, &out->pid);
 	if (r < 0) {
 		if (r == -ENOENT)
-			return refuse(out, "VM %u is not running (no live QEMU behind /var/run/qemu-server/%u.pid)", vmid,
+			return REFUSE(out, "VM %u is not running (no live QEMU behind /var/run/qemu-server/%u.pid)", vmid,
 				      vmid);
 		return r;
 	}
@@ -242,7 +231,7 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 		usleep(20000);
 	}
 	if (found < out->n_vcpus)
-		return refuse(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
+		return REFUSE(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
 				   "with debug-threads=on?", found, out->n_vcpus, pol->wait_ms);
 	for (unsigned i = 0; i < out->n; i++) {
 		struct gh_pin *t = &out->v[i];
@@ -310,6 +299,6 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 void gh_affinity_free(struct gh_pinplan *p)
 {
 	free_threads(p);
-	gh_strv_free(&p->refusals);
+	gh_refusal_free(&p->refusals);
 	gh_strv_free(&p->notes);
 }

@@ -20,6 +20,7 @@ enum gh_refusal_kind {
 	GH_REFUSAL_HOLDER,	/* a process holds the card and will not be stopped */
 	GH_REFUSAL_MODESET,	/* nvidia-drm holds every card (modeset_hold) */
 	GH_REFUSAL_WEDGED,	/* the device lock does not answer */
+	GH_REFUSAL_AFFINITY,	/* post-start cannot pin the VM's threads as asked */
 };
 
 struct gh_refusal {
