@@ -158,7 +158,7 @@ static int keep_for_reboot(struct gh_ctx *ctx, const struct gh_opts *o, unsigned
 	gh_journal_free(&j);
 	if (!r)
 		return 0;
-	if (o->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		printf("VM %u post-stop: a Proxmox reboot is under way (/run/qemu-server/%u.reboot): the card stays on "
 		       "vfio-pci for the restart (dry run: nothing is changed)\n", vmid, vmid);
 		return 1;
@@ -197,10 +197,10 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 		r = keep_for_reboot(ctx, o, vmid, key);
 		if (r != 0)
 			goto out;
-		if (!o->dry_run)
+		if (!gh_ctx_dry_run(ctx))
 			gh_watch_disarm(ctx, vmid);
 	}
-	if (!o->dry_run && dir == GH_TO_VFIO) {
+	if (!gh_ctx_dry_run(ctx) && dir == GH_TO_VFIO) {
 		r = gh_handoff_settle(ctx, key, &already);
 		if (r < 0)
 			goto out;
@@ -213,7 +213,7 @@ static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned 
 		r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
 	if (r < 0)
 		goto out;
-	if (o->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, &h, key, &plan);
 		if (r >= 0)
 			r = gh_handoff_wedged_refusals(ctx, &h, &plan.refusals);
@@ -245,11 +245,11 @@ static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, c
 {
 	int lock = -1, rc;
 
-	if (!o->dry_run && gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
+	if (!gh_ctx_dry_run(ctx) && gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
 		return GH_EXIT_FAIL;
 	rc = handoff_locked(ctx, o, vmid, addrs, phase, dir);
 	/* The host gets the VM's CPUs back whatever happened to the card. */
-	if (!o->dry_run && vmid && dir == GH_TO_HOST && gh_isolate_stop(ctx, vmid) < 0)
+	if (!gh_ctx_dry_run(ctx) && vmid && dir == GH_TO_HOST && gh_isolate_stop(ctx, vmid) < 0)
 		rc = GH_EXIT_FAIL;
 	gh_journal_unlock(lock);
 	return rc;
@@ -257,11 +257,9 @@ static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, c
 
 int gh_hook_give_back(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
 {
-	struct gh_opts run = *o;
-
-	run.dry_run = false;
+	gh_ctx_set_dry_run(ctx, false);
 	/* Not "post-stop": a reboot file left behind must not keep the card again and re-arm forever. */
-	return handoff_locked(ctx, &run, vmid, NULL, "watcher", GH_TO_HOST);
+	return handoff_locked(ctx, o, vmid, NULL, "watcher", GH_TO_HOST);
 }
 
 static void pin_text(const struct gh_pin *t, char *now, size_t now_size, char *want, size_t want_size)
@@ -364,7 +362,7 @@ static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsi
 		gh_err(ctx, "not isolating: [isolation] cpus is not set and [pinning] pins no CPU");
 		return -EINVAL;
 	}
-	if (o->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		r = gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why));
 		if (o->json) {
 			struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -419,7 +417,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		r = gh_affinity_plan(ctx, vmid, &vm, &pol, &pp);
 	if (r < 0)
 		goto out;
-	if (o->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		r = print_pins(o, vmid, &pp);
 		if (r >= 0 && pp.refusals.n)
 			r = -EPERM;
@@ -479,9 +477,9 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	r = gh_handoff_load_journal(ctx, vmid, &h);
 	if (r >= 0) {
 		plan.dir = GH_TO_VFIO;
-		if (o->dry_run && o->json)
+		if (gh_ctx_dry_run(ctx) && o->json)
 			r = print_json(gh_plan_to_json(&plan, &h, phase, true));
-		else if (o->dry_run)
+		else if (gh_ctx_dry_run(ctx))
 			printf("VM %u %s: no steps: nothing to do\n", vmid, phase);
 		else
 			gh_info(ctx, "nothing to do in %s", phase);

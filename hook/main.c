@@ -124,7 +124,7 @@ struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag)
 	gh_ctx_set_log_priority(ctx, prio);
 	/* A fixture root never reaches the running kernel: the simulator acts on the tree instead. */
 	gh_ctx_set_ops(ctx, real_root ? &gh_modules_real_ops : &gh_sim_ops, NULL);
-	ctx->dry_run = o->dry_run;
+	gh_ctx_set_dry_run(ctx, o->dry_run);
 	if (migrated && migrated[0] && gh_ctx_set_migrated_from(ctx, migrated) < 0) {
 		gh_err(ctx, "PVE_MIGRATED_FROM=\"%.64s\" is not a node name", migrated);
 		gh_ctx_free(ctx);

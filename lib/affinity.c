@@ -49,12 +49,12 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 
 	free_threads(out);
 	*vcpus = 0;
-	if (r < 0)
-		return r;
-	out->v = calloc(tids.n + 1, sizeof(*out->v));
-	if (!out->v) {
+	if (r >= 0)
+		out->v = calloc(tids.n + 1, sizeof(*out->v));
+	if (r < 0 || !out->v) {
+		/* gh_fs_list keeps the names it read before failing. */
 		gh_strv_free(&tids);
-		return -ENOMEM;
+		return r < 0 ? r : -ENOMEM;
 	}
 	for (size_t i = 0; i < tids.n; i++) {
 		struct gh_pin *t = &out->v[out->n];
@@ -67,8 +67,8 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 		t->tid = (pid_t)tid;
 		t->vcpu = vcpu_index(t->comm);
 		CPU_ZERO(&t->now);
-		if (ctx->ops && ctx->ops->get_affinity)
-			ctx->ops->get_affinity(ctx, t->tid, &t->now);
+		if (gh_ctx_ops(ctx) && gh_ctx_ops(ctx)->get_affinity)
+			gh_ctx_ops(ctx)->get_affinity(ctx, t->tid, &t->now);
 		if (t->vcpu >= 0)
 			(*vcpus)++;
 		out->n++;
@@ -157,7 +157,7 @@ int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out)
 	return read_threads(ctx, pid, out, &vcpus);
 }
 
-int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
+static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out)
 {
 	cpu_set_t spread, others, all_targets;
@@ -250,6 +250,17 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 	return 0;
 }
 
+int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
+		     struct gh_pinplan *out)
+{
+	int r = plan_pins(ctx, vmid, vm, pol, out);
+
+	/* A refusal pushed before a failure to read: the plan owns nothing then (lib/README.md). */
+	if (r < 0)
+		gh_affinity_free(out);
+	return r;
+}
+
 int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 {
 	int first = 0;
@@ -264,13 +275,13 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 			continue;
 		gh_util_escape(t->comm, comm, sizeof(comm));
 		cpus_text(&t->want, want, sizeof(want));
-		r = ctx->ops->set_affinity(ctx, t->tid, &t->want);
+		r = gh_ctx_ops(ctx)->set_affinity(ctx, t->tid, &t->want);
 		if (r == -ESRCH) {
 			gh_info(ctx, "thread %d (%s) is gone: skipped", (int)t->tid, comm);
 			continue;
 		}
 		if (r >= 0)
-			r = ctx->ops->get_affinity(ctx, t->tid, &back);
+			r = gh_ctx_ops(ctx)->get_affinity(ctx, t->tid, &back);
 		if (r >= 0 && !CPU_EQUAL(&back, &t->want)) {
 			cpus_text(&back, got, sizeof(got));
 			gh_err(ctx, "thread %d (%s): asked for CPUs %s, the kernel kept %s (a cpuset narrows it)",
@@ -279,8 +290,8 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 		} else if (r < 0) {
 			gh_err(ctx, "thread %d (%s): cannot pin to CPUs %s: %s", (int)t->tid, comm, want, strerror(-r));
 		}
-		if (r >= 0 && t->vcpu >= 0 && p->sched_policy != SCHED_OTHER && ctx->ops->set_sched) {
-			r = ctx->ops->set_sched(ctx, t->tid, p->sched_policy, p->sched_priority);
+		if (r >= 0 && t->vcpu >= 0 && p->sched_policy != SCHED_OTHER && gh_ctx_ops(ctx)->set_sched) {
+			r = gh_ctx_ops(ctx)->set_sched(ctx, t->tid, p->sched_policy, p->sched_priority);
 			if (r < 0)
 				gh_err(ctx, "thread %d (%s): cannot set %s priority %d: %s", (int)t->tid, comm,
 				       p->sched_policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", p->sched_priority,

@@ -50,6 +50,7 @@ struct gh_pinplan {
  * (/sys/fs/cgroup/qemu.slice/<vmid>.scope/cpuset.cpus.effective). Problems
  * land in refusals, naming the CPUs. -errno only for failures to read.
  */
+/* On failure out owns nothing (lib/README.md); after success, gh_affinity_free. */
 int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out);
 /*
@@ -60,6 +61,7 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p);
 void gh_affinity_free(struct gh_pinplan *p);
 /* QEMU's threads and their affinity now (for status). */
+/* Owns nothing on failure, as gh_affinity_plan. */
 int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out);
 
 #endif

@@ -13,12 +13,12 @@ static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *f
 
 static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
 {
-	size_t rlen = strlen(ctx->root);
+	size_t rlen = strlen(gh_ctx_root(ctx));
 	int n;
 
 	if (rlen >= size)
 		return -ENAMETOOLONG;
-	memcpy(buf, ctx->root, rlen);
+	memcpy(buf, gh_ctx_root(ctx), rlen);
 	n = vsnprintf(buf + rlen, size - rlen, fmt, ap);
 	if (n < 0)
 		return -EINVAL;
@@ -191,7 +191,7 @@ static int vread_input(const struct gh_ctx *ctx, unsigned flags, size_t max, cha
 		       struct stat *st, const char *fmt, va_list ap)
 {
 	char p[PATH_MAX];
-	const char *name = p + strlen(ctx->root);
+	const char *name = p + strlen(gh_ctx_root(ctx));
 	struct stat sb;
 	int fd, r;
 
@@ -655,7 +655,7 @@ int gh_fs_remove_tree(const struct gh_ctx *ctx, const char *fmt, ...)
 
 int gh_fs_mkdir(const struct gh_ctx *ctx, unsigned mode, const char *fmt, ...)
 {
-	size_t rlen = strlen(ctx->root);
+	size_t rlen = strlen(gh_ctx_root(ctx));
 	WITH_PATH(p, fmt, -errno);
 
 	/* Components of the root itself are never created here. */

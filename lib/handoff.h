@@ -44,6 +44,7 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
  * journal has it (gh_host_load_journal: the VM config is not read) and 1;
  * without one, 0 and h empty but for vmid. -errno (logged) otherwise.
  */
+/* On failure h owns nothing (lib/README.md); else gh_host_free it. */
 int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
 /* Undoes one journal, retrying what was wedged. 0 recovered, 1 no such journal (logged as info), -errno. */
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key);

@@ -89,7 +89,7 @@ int gh_holders_pin(struct gh_ctx *ctx, const struct gh_holder *h, int *pidfd)
 	if (!h->start)
 		return -EINVAL;
 	/* A fixture's pid names no process of this machine. */
-	if (!ctx->root[0]) {
+	if (!gh_ctx_root(ctx)[0]) {
 		fd = (int)syscall(SYS_pidfd_open, h->pid, 0);
 		if (fd < 0)
 			return errno == ESRCH ? -ESRCH : -errno;

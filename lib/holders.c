@@ -288,6 +288,7 @@ static void read_cgroup(struct scan *s, int pfd, struct gh_holder *h)
 		}
 	close(l.fd);
 }
+
 static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 {
 	struct gh_holder h = { .pid = n };
@@ -372,7 +373,7 @@ static int scan_all(struct scan *s)
 		if (gh_util_parse_ulong(pids.v[i], 10, PID_MAX, &n) < 0 || !n)
 			continue;
 		/* Our own fds are never the problem; a fixture root has no "us" in it. */
-		if (!s->ctx->root[0] && (pid_t)n == self)
+		if (!gh_ctx_root(s->ctx)[0] && (pid_t)n == self)
 			continue;
 		r = scan_pid(s, proc, pids.v[i], (pid_t)n);
 	}

@@ -71,6 +71,7 @@ void gh_holders_nodes_free(struct gh_holder_nodes *nodes);
  * that vanish while scanned are skipped. The calling process (getpid() on a
  * real root) is never a holder.
  */
+/* Both scans: on failure out owns nothing (lib/README.md); after success, gh_holders_free. */
 int gh_holders_scan_nodes(struct gh_ctx *ctx, const struct gh_holder_nodes *nodes, struct gh_holder_set *out);
 /* The same for node paths (gh_holders_nodes_add_path each). */
 int gh_holders_scan(struct gh_ctx *ctx, const struct gh_strv *paths, struct gh_holder_set *out);

@@ -359,6 +359,14 @@ static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 	return r;
 }
 
+/* Like every load (lib/README.md): on failure h owns nothing. */
+static int loaded(struct gh_host *h, int r)
+{
+	if (r < 0)
+		gh_host_free(h);
+	return r;
+}
+
 int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 {
 	int r;
@@ -371,14 +379,14 @@ int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 	if (r >= 0)
 		r = gh_vmconf_report(ctx, &h->vm, GH_VMCONF_HOSTPCI);
 	if (r < 0)
-		return r;
+		return loaded(h, r);
 	h->has_vm = true;
 	r = gh_policy_load(ctx, vmid, &h->pol);
 	if (r < 0)
-		return r;
+		return loaded(h, r);
 	r = read_hostname(ctx, h->hostname, sizeof(h->hostname));
 	if (r < 0)
-		return r;
+		return loaded(h, r);
 	if (h->vm.template_)
 		r = gh_host_note(h, "VM %u is a template", vmid);
 	if (r >= 0 && h->vm.lock[0])
@@ -387,7 +395,9 @@ int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 		r = gh_host_resolve_devices(ctx, h);
 	if (r >= 0 && !h->n_f && !h->refusals.n)
 		r = gh_host_note(h, "VM %u passes no PCI device through: nothing to hand off", vmid);
-	return r < 0 ? r : load_common(ctx, h);
+	if (r >= 0)
+		r = load_common(ctx, h);
+	return loaded(h, r);
 }
 
 int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct gh_host *h)
@@ -398,7 +408,7 @@ int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct g
 	load_journals(ctx, h);
 	r = gh_policy_load(ctx, 0, &h->pol);
 	if (r < 0)
-		return r;
+		return loaded(h, r);
 	for (size_t i = 0; i < addrs->n; i++) {
 		struct gh_pciid id;
 
@@ -407,13 +417,13 @@ int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct g
 
 			gh_err(ctx, "invalid PCI address \"%s\" (expected [dddd:]bb:ss[.f], lowercase hex)",
 			       gh_util_escape(addrs->v[i], esc, sizeof(esc)));
-			return -EINVAL;
+			return loaded(h, -EINVAL);
 		}
 		r = gh_host_resolve_id(ctx, h, &id, -1, "device");
 		if (r < 0)
-			return r;
+			return loaded(h, r);
 	}
-	return load_common(ctx, h);
+	return loaded(h, load_common(ctx, h));
 }
 
 int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct gh_host *h)
@@ -436,7 +446,7 @@ int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct 
 		    f->host_driver[0])
 			f->host_driver_present = gh_fs_exists(ctx, "/sys/bus/pci/drivers/%s", f->host_driver) > 0;
 	}
-	return r;
+	return loaded(h, r);
 }
 
 void gh_host_free(struct gh_host *h)

@@ -74,6 +74,7 @@ struct gh_host {
 	struct gh_journals journals;	/* /run/gpu-hook as this load found it: the phase goes by it */
 };
 
+/* Each load: on failure h owns nothing (lib/README.md); after success, gh_host_free. */
 /*
  * Reads everything for VM vmid. Bad input (config, policy, mapping, sysfs
  * contents) is logged where found and returns -EINVAL; a missing VM is

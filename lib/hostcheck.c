@@ -508,7 +508,7 @@ static void check_hookscript(struct gh_ctx *ctx, struct gh_findings *f, unsigned
 	same = self < 0 ? self : fd < 0 ? fd : gh_install_same_content(self, fd);
 	if (same == 0)
 		add(f, GH_SEV_WARNING, file, fix, "hookscript %s is not this gpu-hook: its content differs from the running "
-		    "binary (/proc/self/exe)%s", file, ctx->root[0] ? "; under --root the tree's file is compared with "
+		    "binary (/proc/self/exe)%s", file, gh_ctx_root(ctx)[0] ? "; under --root the tree's file is compared with "
 		    "the running binary itself" : "");
 	else if (same < 0)
 		add(f, GH_SEV_ERROR, file, fix, "hookscript %s cannot be compared with the running binary: %s", file,

@@ -173,7 +173,7 @@ int gh_install_same_content(int a, int b)
 /* What may own a file Proxmox runs as root: root; in a fixture tree, also the user running gpu-hook. */
 static bool owner_ok(const struct gh_ctx *ctx, uid_t uid)
 {
-	return uid == 0 || (ctx->root[0] && uid == geteuid());
+	return uid == 0 || (gh_ctx_root(ctx)[0] && uid == geteuid());
 }
 
 int gh_install_trust_file(const struct gh_ctx *ctx, const char *name, const struct stat *st, char *why, size_t size)
@@ -231,11 +231,11 @@ int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, s
 	why[0] = '\0';
 	if (gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
 		return -ENAMETOOLONG;
-	if (!ctx->root[0])
+	if (!gh_ctx_root(ctx)[0])
 		strcpy(top, "/");
-	else if (!realpath(ctx->root, top)) {
+	else if (!realpath(gh_ctx_root(ctx), top)) {
 		r = -errno;
-		snprintf(why, size, "%s: %s", ctx->root, strerror(-r));
+		snprintf(why, size, "%s: %s", gh_ctx_root(ctx), strerror(-r));
 		return r;
 	}
 	toplen = strcmp(top, "/") ? strlen(top) : 0;
@@ -251,12 +251,12 @@ int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, s
 		*slash = '\0';
 	}
 	if (toplen && (strncmp(real, top, toplen) || (real[toplen] && real[toplen] != '/'))) {
-		snprintf(why, size, "%s resolves to %s, outside the tree %s", dir, real, ctx->root);
+		snprintf(why, size, "%s resolves to %s, outside the tree %s", dir, real, gh_ctx_root(ctx));
 		return -EXDEV;
 	}
 	/* The directories the path resolves to, then those it names: a link's own directory decides where it points. */
 	r = walk_up(ctx, real, toplen, why, size);
-	return r < 0 ? r : walk_up(ctx, host, strlen(ctx->root), why, size);
+	return r < 0 ? r : walk_up(ctx, host, strlen(gh_ctx_root(ctx)), why, size);
 }
 
 int gh_install_network(const struct gh_ctx *ctx, const char *storage, const struct gh_storage *st, const char *dir,
@@ -298,7 +298,7 @@ static int run_child(void *arg)
 {
 	struct run_call *c = arg;
 
-	return c->ctx->ops->run(c->ctx, c->argv);
+	return gh_ctx_ops(c->ctx)->run(c->ctx, c->argv);
 }
 
 /* qm from its fixed path on the running system, with an argv: no shell. The simulator only records it. */
@@ -314,11 +314,11 @@ static int run_qm(struct gh_ctx *ctx, char **args)
 		strncat(line, " ", sizeof(line) - strlen(line) - 1);
 		strncat(line, args[i], sizeof(line) - strlen(line) - 1);
 	}
-	if (ctx->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		gh_notice(ctx, "would run: %s", line);
 		return 0;
 	}
-	if (!ctx->ops || !ctx->ops->run) {
+	if (!gh_ctx_ops(ctx) || !gh_ctx_ops(ctx)->run) {
 		gh_err(ctx, "%s: no way to run programs in this context", line);
 		return -ENOSYS;
 	}
@@ -337,7 +337,7 @@ static int run_qm(struct gh_ctx *ctx, char **args)
 		gh_err(ctx, "%s failed (exit status %d)", line, -tb.status);
 		return -EIO;
 	}
-	gh_info(ctx, "%s: %s", line, ctx->root[0] ? "recorded in /run/gpu-hook/executed (nothing runs under --root)" : "ok");
+	gh_info(ctx, "%s: %s", line, gh_ctx_root(ctx)[0] ? "recorded in /run/gpu-hook/executed (nothing runs under --root)" : "ok");
 	return 0;
 }
 
@@ -405,7 +405,7 @@ static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 		gh_err(ctx, "refusing to install: %s", why);
 		return r;
 	}
-	if (ctx->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		if (gh_fs_exists(ctx, "%s", dir) <= 0)
 			gh_notice(ctx, "would create %s (mode 0755)", dir);
 		else if ((dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir)) >= 0) {

@@ -171,15 +171,7 @@ static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struc
 
 void gh_pci_suspect(struct gh_ctx *ctx, const char *addr)
 {
-	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
-		if (!strcmp(ctx->pci_suspects[i], addr))
-			return;
-	if (ctx->n_pci_suspects == GH_ARRAY_SIZE(ctx->pci_suspects) ||
-	    gh_util_copy(ctx->pci_suspects[ctx->n_pci_suspects], sizeof(ctx->pci_suspects[0]), addr) < 0) {
-		ctx->pci_suspect_all = true;
-		return;
-	}
-	ctx->n_pci_suspects++;
+	gh_ctx_add_pci_suspect(ctx, addr);
 }
 
 /*
@@ -193,12 +185,7 @@ void gh_pci_suspect(struct gh_ctx *ctx, const char *addr)
  */
 static bool may_be_wedged(const struct gh_ctx *ctx, const struct gh_pci_dev *d)
 {
-	if (!d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de || ctx->pci_suspect_all)
-		return true;
-	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
-		if (!strcmp(ctx->pci_suspects[i], d->addr))
-			return true;
-	return false;
+	return !d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de || gh_ctx_pci_suspect(ctx, d->addr);
 }
 
 int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr)

@@ -284,9 +284,8 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 	if (r >= 0)
 		r = gh_refusal_copy(&out->refusals, &h->refusals,
 				    dir == GH_TO_VFIO ? 0 : GH_REFUSAL_BIT(GH_REFUSAL_HOLDER) | GH_REFUSAL_BIT(GH_REFUSAL_MODESET));
-	if (r < 0)
-		return r;
-	r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : build_to_host(h, out);
+	if (r >= 0)
+		r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : build_to_host(h, out);
 	if (r < 0)
 		gh_plan_free(out);
 	return r;

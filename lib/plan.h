@@ -72,6 +72,7 @@ struct gh_deadlines {
 void gh_plan_deadlines(const struct gh_policy *pol, struct gh_deadlines *out);
 unsigned gh_plan_deadline_ms(const struct gh_deadlines *d, enum gh_action a);
 
+/* On failure out owns nothing (lib/README.md); after success, gh_plan_free. */
 int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan *out);
 void gh_plan_free(struct gh_plan *p);
 const char *gh_plan_action_name(enum gh_action a);

@@ -507,7 +507,7 @@ static bool trusted_owner(uid_t uid)
 
 static int check_dirs(struct gh_ctx *ctx)
 {
-	size_t rlen = strlen(ctx->root);
+	size_t rlen = strlen(gh_ctx_root(ctx));
 	char p[PATH_MAX];
 	struct stat st;
 	int r;
@@ -588,15 +588,22 @@ int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p)
 		return r;
 	r = check_dirs(ctx);
 	if (r < 0)
-		return r;
+		goto out;
 	r = load_file(ctx, "/etc/gpu-hook/gpu-hook.ini", p);
 	if (!vmid)
-		return r;
-	if (gh_util_format(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid) < 0)
-		return -ENAMETOOLONG;
+		goto out;
+	if (gh_util_format(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid) < 0) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
 	/* Both files are read so that every error is reported in one run. */
 	r2 = load_file(ctx, name, p);
-	return r < 0 ? r : r2;
+	if (r >= 0)
+		r = r2;
+out:
+	if (r < 0)
+		gh_policy_free(p);
+	return r;
 }
 
 const char *gh_policy_driver_for(const struct gh_policy *p, const char *addr)

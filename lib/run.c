@@ -27,7 +27,7 @@ struct call {
 static int call_in_child(void *arg)
 {
 	struct call *c = arg;
-	const struct gh_ops *ops = c->ctx->ops;
+	const struct gh_ops *ops = gh_ctx_ops(c->ctx);
 
 	switch (c->kind) {
 	case CALL_WRITE:
@@ -49,7 +49,7 @@ static int boxed(struct gh_ctx *ctx, struct call *c, unsigned timeout_ms, const 
 	int r;
 
 	c->ctx = ctx;
-	if (!ctx->ops)
+	if (!gh_ctx_ops(ctx))
 		return -ENOSYS;
 	r = gh_timebox_run(ctx, timeout_ms, call_in_child, c, &tb);
 	if (r < 0) {
@@ -184,17 +184,17 @@ static int kill_holder(struct gh_ctx *ctx, const struct gh_op *op)
 	}
 	if (r < 0)
 		return r;
-	r = ctx->ops->signal(ctx, (pid_t)pid, op->pidfd, SIGTERM);
+	r = gh_ctx_ops(ctx)->signal(ctx, (pid_t)pid, op->pidfd, SIGTERM);
 	if (r == -ESRCH)
 		return 0;
 	if (r < 0)
 		return r;
 	for (int i = 0; i < 60; i++) {
-		if (ctx->ops->signal(ctx, (pid_t)pid, op->pidfd, 0) == -ESRCH)
+		if (gh_ctx_ops(ctx)->signal(ctx, (pid_t)pid, op->pidfd, 0) == -ESRCH)
 			return 0;
 		usleep(50000);
 	}
-	r = ctx->ops->signal(ctx, (pid_t)pid, op->pidfd, SIGKILL);
+	r = gh_ctx_ops(ctx)->signal(ctx, (pid_t)pid, op->pidfd, SIGKILL);
 	return r == -ESRCH ? 0 : r;
 }
 
@@ -517,6 +517,7 @@ int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **u
 	char ids[16];
 
 	memset(out, 0, sizeof(*out));
+	*undoes = NULL;
 	out->dir = GH_TO_HOST;
 	/* At most 6 steps per device and one per journal step. */
 	b.undoes = calloc(j->n_dev * 6 + j->n_steps + 1, sizeof(int));

@@ -42,6 +42,7 @@ int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dea
  * that plan step i reverses, or -1. Wedged devices and modules are left
  * alone (retry: gh_run_unwedge).
  */
+/* On failure out owns nothing and *undoes is NULL (lib/README.md); after success, gh_plan_free and free. */
 int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes);
 
 /*

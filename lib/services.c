@@ -141,7 +141,7 @@ static int query_in_child(void *arg)
 {
 	const struct query *q = arg;
 
-	return q->ctx->ops->service(q->ctx, "is-active", q->unit);
+	return gh_ctx_ops(q->ctx)->service(q->ctx, "is-active", q->unit);
 }
 
 /*
@@ -155,7 +155,7 @@ static int ask_manager(struct gh_ctx *ctx, const char *unit)
 	struct gh_timebox tb;
 	int r;
 
-	if (!ctx->ops || !ctx->ops->service)
+	if (!gh_ctx_ops(ctx) || !gh_ctx_ops(ctx)->service)
 		return -ENOSYS;
 	r = gh_timebox_run(ctx, QUERY_TIMEOUT_MS, query_in_child, &q, &tb);
 	if (r < 0)

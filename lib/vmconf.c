@@ -575,12 +575,12 @@ int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 	 * directory ones (/etc/pve/qemu-server -> nodes/<node>/qemu-server), so
 	 * a link to a config is not Proxmox's; a FIFO or device is refused.
 	 */
-	if (ctx->migrated_from[0]) {
-		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from,
+	if (gh_ctx_migrated_from(ctx)[0]) {
+		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", gh_ctx_migrated_from(ctx),
 				   vmid);
 		f = r < 0 ? NULL
 			  : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/nodes/%s/qemu-server/%u.conf",
-					      ctx->migrated_from, vmid);
+					      gh_ctx_migrated_from(ctx), vmid);
 	} else {
 		r = gh_util_format(name, sizeof(name), "/etc/pve/qemu-server/%u.conf", vmid);
 		f = r < 0 ? NULL : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/qemu-server/%u.conf", vmid);
