@@ -157,6 +157,27 @@ int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out)
 	return read_threads(ctx, pid, out, &vcpus);
 }
 
+/* vCPU threads appear while QEMU sets the machine up: wait for all of them, bounded; a refusal when they do not come. */
+static int wait_threads(struct gh_ctx *ctx, const struct gh_policy *pol, struct gh_pinplan *out)
+{
+	unsigned long long deadline = gh_timebox_now_ms() + pol->wait_ms;
+	unsigned found = 0;
+
+	for (;;) {
+		int r = read_threads(ctx, out->pid, out, &found);
+
+		if (r < 0)
+			return r;
+		if (found >= out->n_vcpus || gh_timebox_now_ms() >= deadline)
+			break;
+		usleep(20000);
+	}
+	if (found < out->n_vcpus)
+		return REFUSE(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
+				   "with debug-threads=on?", found, out->n_vcpus, pol->wait_ms);
+	return 0;
+}
+
 static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out)
 {
@@ -164,8 +185,6 @@ static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 	int cpus[GH_POLICY_VCPUS_MAX];
 	size_t n_cpus = 0;
 	bool have_others = false;
-	unsigned long long deadline;
-	unsigned found = 0;
 	char list[256];
 	int r;
 
@@ -220,19 +239,9 @@ static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 				      vmid);
 		return r;
 	}
-	/* vCPU threads appear while QEMU sets the machine up: wait for all of them, bounded. */
-	deadline = gh_timebox_now_ms() + pol->wait_ms;
-	for (;;) {
-		r = read_threads(ctx, out->pid, out, &found);
-		if (r < 0)
-			return r;
-		if (found >= out->n_vcpus || gh_timebox_now_ms() >= deadline)
-			break;
-		usleep(20000);
-	}
-	if (found < out->n_vcpus)
-		return REFUSE(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
-				   "with debug-threads=on?", found, out->n_vcpus, pol->wait_ms);
+	r = wait_threads(ctx, pol, out);
+	if (r < 0 || out->refusals.n)
+		return r;
 	for (unsigned i = 0; i < out->n; i++) {
 		struct gh_pin *t = &out->v[i];
 
