@@ -76,7 +76,7 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 	if (p->refusals.n)
 		fprintf(out, "REFUSED (%zu reason%s):\n", p->refusals.n, p->refusals.n == 1 ? "" : "s");
 	for (size_t i = 0; i < p->refusals.n; i++)
-		fprintf(out, "  - %s\n", p->refusals.v[i]);
+		fprintf(out, "  - %s\n", p->refusals.v[i].text);
 }
 
 static int print_json(struct json_object *o)
@@ -172,7 +172,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 	if (pp->refusals.n)
 		printf("REFUSED (%zu reason%s):\n", pp->refusals.n, pp->refusals.n == 1 ? "" : "s");
 	for (size_t i = 0; i < pp->refusals.n; i++)
-		printf("  - %s\n", pp->refusals.v[i]);
+		printf("  - %s\n", pp->refusals.v[i].text);
 	return 0;
 }
 
@@ -263,7 +263,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	for (size_t i = 0; i < pp.notes.n; i++)
 		gh_info(ctx, "%s", pp.notes.v[i]);
 	for (size_t i = 0; i < pp.refusals.n; i++)
-		gh_err(ctx, "not pinning: %s", pp.refusals.v[i]);
+		gh_err(ctx, "not pinning: %s", pp.refusals.v[i].text);
 	if (pp.refusals.n) {
 		r = -EPERM;
 		goto out;

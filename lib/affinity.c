@@ -75,18 +75,7 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 	return 0;
 }
 
-static int refuse(struct gh_pinplan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int refuse(struct gh_pinplan *p, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return gh_strv_push(&p->refusals, msg);
-}
+#define refuse(plan, ...) gh_refusal_add(&(plan)->refusals, GH_REFUSAL_AFFINITY, __VA_ARGS__)
 
 /* A cpulist file such as /sys/devices/system/cpu/online; 0 with *have false when absent. */
 static int read_cpus(struct gh_ctx *ctx, cpu_set_t *set, bool *have, const char *path)
@@ -350,6 +339,6 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 void gh_affinity_free(struct gh_pinplan *p)
 {
 	free_threads(p);
-	gh_strv_free(&p->refusals);
+	gh_refusal_free(&p->refusals);
 	gh_strv_free(&p->notes);
 }

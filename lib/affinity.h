@@ -20,6 +20,7 @@
 
 #include "ctx.h"
 #include "policy.h"
+#include "refusal.h"
 #include "util.h"
 #include "vmconf.h"
 
@@ -40,7 +41,7 @@ struct gh_pinplan {
 	struct gh_pin *v;
 	unsigned n;
 	int sched_policy, sched_priority;
-	struct gh_strv refusals;	/* reasons it cannot run; nothing was changed */
+	struct gh_refusals refusals;	/* reasons it cannot run (GH_REFUSAL_AFFINITY); nothing was changed */
 	struct gh_strv notes;
 };
 

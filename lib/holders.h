@@ -96,6 +96,8 @@ bool gh_holders_cgroup_user(const char *path);
  * session id (field 6). -ESRCH when the process is gone.
  */
 int gh_holders_proc_stat(struct gh_ctx *ctx, pid_t pid, unsigned long long *start, pid_t *sid);
+/* The same through an open /proc/<pid> directory (the scan reads one process through one fd). */
+int gh_holders_proc_stat_at(int pfd, unsigned long long *start, pid_t *sid);
 /*
  * Pins a holder before anything acts on it: on the real root a pidfd
  * (pidfd_open), taken and then checked against the start time seen by the

@@ -112,14 +112,14 @@ static bool reported_wedged(const struct gh_findings *f, const char *addr)
 	return false;
 }
 
-static void wedged_finding(struct gh_ctx *ctx, struct gh_findings *f, const char *addr, const char *driver,
-			   const char *where, const char *key)
+static void wedged_finding(struct gh_ctx *ctx, const struct gh_journals *js, struct gh_findings *f, const char *addr,
+			   const char *driver, const char *where, const char *key)
 {
 	char reason[1536], fix[160];
 
 	if (reported_wedged(f, addr))
 		return;
-	gh_handoff_wedged_reason(ctx, addr, driver, reason, sizeof(reason));
+	gh_handoff_wedged_reason(ctx, js, addr, driver, reason, sizeof(reason));
 	snprintf(fix, sizeof(fix), "end what the stuck call waits for (the processes named); once it returns, "
 		 "run 'gpu-hook recover%s%s'", key ? " " : "", key ? key : "");
 	add(f, GH_SEV_ERROR, where, fix, "%s is %s", addr, reason);
@@ -147,7 +147,7 @@ static void check_wedged(struct gh_ctx *ctx, struct gh_findings *f)
 
 			if (gh_pci_lock_stuck(ctx, j.dev[i].addr) == 1) {
 				gh_fs_link_base(ctx, drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", j.dev[i].addr);
-				wedged_finding(ctx, f, j.dev[i].addr, drv, where, keys.v[k]);
+				wedged_finding(ctx, NULL, f, j.dev[i].addr, drv, where, keys.v[k]);
 			} else if (j.dev[i].wedged) {
 				snprintf(fix, sizeof(fix), "gpu-hook recover %s", keys.v[k]);
 				add(f, GH_SEV_WARNING, where, fix, "%s was wedged in the kernel and answers again: it is still "
@@ -295,20 +295,17 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 	snprintf(key, sizeof(key), "%u", vmid);
 	for (unsigned i = 0; i < h.n_f; i++)
 		if (h.f[i].dev.wedged)
-			wedged_finding(ctx, f, h.f[i].dev.addr, h.f[i].dev.driver, where, key);
+			wedged_finding(ctx, &h.journals, f, h.f[i].dev.addr, h.f[i].dev.driver, where, key);
 	for (size_t i = 0; i < h.refusals.n; i++) {
-		bool config = strstr(h.refusals.v[i], "not viable") || strstr(h.refusals.v[i], "IOMMU group") ||
-			      strstr(h.refusals.v[i], "missing") || strstr(h.refusals.v[i], "mapping") ||
-			      strstr(h.refusals.v[i], "no PCI device found") || strstr(h.refusals.v[i], "more than once") ||
-			      strstr(h.refusals.v[i], "mediated device");
-
-		bool modeset = !strncmp(h.refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL));
+		enum gh_refusal_kind kind = h.refusals.v[i].kind;
+		bool config = kind == GH_REFUSAL_DEVICE || kind == GH_REFUSAL_CONFIG || kind == GH_REFUSAL_GROUP;
+		bool modeset = kind == GH_REFUSAL_MODESET;
 
 		add(f, config ? GH_SEV_ERROR : GH_SEV_WARNING, where,
 		    config    ? "pass the whole group through, move the card, or fix the config"
 		    : modeset ? GH_MODESET_HOLD_FIX
 			      : "a start now would be refused for this reason",
-		    "%s", h.refusals.v[i]);
+		    "%s", h.refusals.v[i].text);
 	}
 	if (!h.vm.hookscript[0]) {
 		char fix[64];
@@ -337,8 +334,13 @@ static void check_vm(struct gh_ctx *ctx, unsigned vmid, struct gh_findings *f)
 
 int gh_hostcheck_run(struct gh_ctx *ctx, const unsigned *vmids, unsigned n_vmids, struct gh_findings *out)
 {
+	struct gh_journals js;
+
 	memset(out, 0, sizeof(*out));
-	gh_handoff_mark_suspects(ctx);
+	/* Every function a journal holds is read in a child from here on. */
+	gh_journals_load(ctx, &js);
+	gh_journals_mark_suspects(ctx, &js);
+	gh_journals_free(&js);
 	check_host(ctx, out);
 	gh_hostcheck_lxc(ctx, out);
 	for (unsigned i = 0; i < n_vmids; i++)

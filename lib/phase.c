@@ -107,7 +107,6 @@ static int load_host(struct gh_ctx *ctx, const struct gh_phase_req *req, struct 
 {
 	int r;
 
-	gh_handoff_mark_suspects(ctx);
 	r = req->vmid && req->dir == GH_TO_HOST ? gh_handoff_load_journal(ctx, req->vmid, h) : 0;
 	if (r == 0)
 		r = req->vmid ? gh_host_load(ctx, req->vmid, h) : gh_host_load_addrs(ctx, req->addrs, h);
@@ -163,7 +162,6 @@ static int pre_stop(struct gh_ctx *ctx, const struct gh_phase_req *req, struct g
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	gh_handoff_mark_suspects(ctx);
 	r = gh_handoff_load_journal(ctx, req->vmid, &res->host);
 	if (r < 0)
 		return r;

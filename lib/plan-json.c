@@ -139,7 +139,7 @@ struct json_object *gh_plan_to_json(const struct gh_plan *p, const struct gh_hos
 	}
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "already", json_object_new_boolean(p->already));
-	json_object_object_add(o, "refusals", gh_json_strv(&p->refusals));
+	json_object_object_add(o, "refusals", gh_refusal_json(&p->refusals));
 	json_object_object_add(o, "notes", gh_json_strv(&p->notes));
 	return o;
 }
@@ -206,7 +206,7 @@ struct json_object *gh_affinity_to_json(const struct gh_pinplan *pp, unsigned vm
 	}
 	json_object_object_add(root, "steps", steps);
 	json_object_object_add(root, "threads", threads);
-	json_object_object_add(root, "refusals", gh_json_strv(&pp->refusals));
+	json_object_object_add(root, "refusals", gh_refusal_json(&pp->refusals));
 	json_object_object_add(root, "notes", gh_json_strv(&pp->notes));
 	return root;
 }

@@ -191,11 +191,10 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 	out->dir = dir;
 	for (size_t i = 0; i < h->notes.n && r >= 0; i++)
 		r = gh_strv_push(&out->notes, h->notes.v[i]);
-	/* Holders and services matter only to a handoff that has yet to happen. */
-	for (size_t i = 0; i < h->refusals.n && r >= 0; i++)
-		if (dir == GH_TO_VFIO || (strncmp(h->refusals.v[i], "held by ", 8) &&
-					  strncmp(h->refusals.v[i], GH_HOST_MODESET_REFUSAL, strlen(GH_HOST_MODESET_REFUSAL))))
-			r = gh_strv_push(&out->refusals, h->refusals.v[i]);
+	/* Holders and nvidia-drm's hold matter only to a handoff that has yet to happen. */
+	if (r >= 0)
+		r = gh_refusal_copy(&out->refusals, &h->refusals,
+				    dir == GH_TO_VFIO ? 0 : GH_REFUSAL_BIT(GH_REFUSAL_HOLDER) | GH_REFUSAL_BIT(GH_REFUSAL_MODESET));
 	if (r >= 0)
 		r = dir == GH_TO_VFIO ? build_to_vfio(h, out) : gh_plan_back_from_host(h, out);
 	if (r < 0)
@@ -206,7 +205,7 @@ int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan
 void gh_plan_free(struct gh_plan *p)
 {
 	free(p->v);
-	gh_strv_free(&p->refusals);
+	gh_refusal_free(&p->refusals);
 	gh_strv_free(&p->notes);
 	memset(p, 0, sizeof(*p));
 }

@@ -54,7 +54,7 @@ struct gh_plan {
 	struct gh_step *v;
 	unsigned n;
 	bool already;		/* every function is in the target state */
-	struct gh_strv refusals;	/* copied from the host, plus the plan's own */
+	struct gh_refusals refusals;	/* copied from the host, plus the plan's own */
 	struct gh_strv notes;
 };
 

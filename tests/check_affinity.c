@@ -144,7 +144,7 @@ END_TEST
 static bool refused_with(const struct gh_pinplan *pp, const char *needle)
 {
 	for (size_t i = 0; i < pp->refusals.n; i++)
-		if (strstr(pp->refusals.v[i], needle))
+		if (strstr(pp->refusals.v[i].text, needle))
 			return true;
 	return false;
 }
@@ -239,7 +239,7 @@ START_TEST(real_qemu_threads)
 		r = gh_affinity_apply(fx->ctx, &pp);
 	printf("affinity: planned and pinned %u threads in %llu ms\n", pp.n, gh_timebox_now_ms() - t0);
 	if (r < 0 || pp.refusals.n)
-		fprintf(stderr, "%s%s\n", fx->log, pp.refusals.n ? pp.refusals.v[0] : "");
+		fprintf(stderr, "%s%s\n", fx->log, pp.refusals.n ? pp.refusals.v[0].text : "");
 	ck_assert_int_eq(r, 0);
 	ck_assert_uint_eq(pp.refusals.n, 0);
 	for (unsigned i = 0; i < pp.n; i++) {

@@ -5,7 +5,7 @@
  * children, so faults must live where a child can see them):
  *   /fault/write      a sysfs path whose write fails with EIO
  *   /fault/hang       a sysfs path whose write is stuck until the test removes
- *                     this file (5 s at most; the timebox kills it first)
+ *                     this file (30 s at most; the timebox kills it first)
  *   /fault/module     a module whose removal fails with EAGAIN
  *   /fault/service    a unit whose stop fails (systemctl exit 1)
  *   /fault/noprobe    drivers_probe succeeds and binds nothing ("1", or for one address)
@@ -58,13 +58,20 @@ static bool fault(struct gh_ctx *ctx, const char *name, const char *what)
 	return true;
 }
 
+/*
+ * "Answers without waiting" in these tests: the faults block for 30 s (a hung
+ * write) or for ever (a held device lock), so a phase back within this bound
+ * did not wait on them. Wide on purpose: CI machines are shared and slow.
+ */
+#define PROMPT_MS 8000
+
 static int f_write(struct gh_ctx *ctx, const char *path, const char *value)
 {
 	if (fault(ctx, "write", path))
 		return -EIO;
 	if (fault(ctx, "hang", path)) {
 		/* Stuck as a remove() in the kernel is, until the test lets it go. */
-		for (int i = 0; i < 250 && gh_fs_exists(ctx, "/fault/hang") > 0; i++)
+		for (int i = 0; i < 1500 && gh_fs_exists(ctx, "/fault/hang") > 0; i++)
 			usleep(20000);
 		return gh_sim_ops.write(ctx, path, value);
 	}
@@ -546,7 +553,7 @@ START_TEST(remove_hangs_on_the_way_back)
 	fx_log_clear(fx);
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_lt(post_stop(fx, 111), 0);
-	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 1000 + 2000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, PROMPT_MS);
 	ck_assert_msg(fx_log_has(fx, "the device 0000:01:00.0 is wedged in the kernel"), "%s", fx->log);
 	ck_assert_msg(fx_log_has(fx, "module nvidia not loaded yet: 0000:01:00.0 is not back"), "%s", fx->log);
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/sys/module/nvidia"), 0);
@@ -576,7 +583,7 @@ START_TEST(timeout_wedges_and_recover_restores)
 	fx_file(fx, "/fault/hang", "/sys/bus/pci/drivers/snd_hda_intel/unbind\n");
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_eq(pre_start(fx, 111), -ETIMEDOUT);
-	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 1000 + 2000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, PROMPT_MS);
 	ck_assert(fx_log_has(fx, "no answer within 1000 ms"));
 	ck_assert(fx_log_has(fx, "the device is wedged"));
 	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &j), 0);
@@ -665,30 +672,30 @@ START_TEST(wedged_card_answers_within_deadlines)
 	journal_text(fx, jbefore, sizeof(jbefore));
 
 	ms = hook_ms(fx, r, "status", NULL, NULL);
-	ck_assert_msg(r->status == 0 && ms < 5000, "status %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(r->status == 0 && ms < PROMPT_MS, "status %d after %llu ms\n%s", r->status, ms, r->err);
 	ck_assert_msg(strstr(r->out, "wedged: remove() stuck in the kernel; gpu-hook's way back for VM 111"), "%s",
 		      r->out);
 	ck_assert_msg(strstr(r->out, "; held by pid 3300 (kvm"), "%s", r->out);
 	ms = hook_ms(fx, r, "status", "111", "--json");
-	ck_assert_msg(r->status == 0 && ms < 5000, "status %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(r->status == 0 && ms < PROMPT_MS, "status %d after %llu ms\n%s", r->status, ms, r->err);
 	ck_assert_msg(strstr(r->out, "\"wedged\":true") || strstr(r->out, "\"wedged\": true"), "%s", r->out);
 	ck_assert_msg(strstr(r->out, "remove() stuck in the kernel"), "%s", r->out);
 	ms = hook_ms(fx, r, "check", "111", NULL);
-	ck_assert_msg(r->status == 1 && ms < 5000, "check %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(r->status == 1 && ms < PROMPT_MS, "check %d after %llu ms\n%s", r->status, ms, r->err);
 	ck_assert_msg(strstr(r->out, why), "%s", r->out);
 
 	fx_log_clear(fx);
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_eq(gh_phase_recover(fx->ctx, "111"), -EBUSY);
-	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, PROMPT_MS);
 	ck_assert_msg(fx_log_has(fx, "refusing to recover: 0000:01:00.0 is wedged: remove() stuck"), "%s", fx->log);
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_eq(post_stop(fx, 111), -EBUSY);
-	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 5000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, PROMPT_MS);
 	ck_assert_msg(fx_log_has(fx, "not giving the card back: 0000:01:00.0 is wedged"), "%s", fx->log);
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_eq(pre_start(fx, 111), -EBUSY);
-	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, PROMPT_MS);
 	ck_assert_msg(fx_log_has(fx, "cannot undo it: 0000:01:00.0 is wedged"), "%s", fx->log);
 	journal_text(fx, jnow, sizeof(jnow));
 	ck_assert_str_eq(jnow, jbefore);
@@ -722,12 +729,12 @@ START_TEST(foreign_wedge_refuses_pre_start)
 	fx_rm(fx, "/sys/devices/pci0000:00/0000:01:00.0/driver");
 	lock_held(fx, "0000:01:00.0");
 	ms = hook_ms(fx, r, "111", "pre-start", "--dry-run");
-	ck_assert_msg(r->status == 1 && ms < 5000, "dry run %d after %llu ms\n%s", r->status, ms, r->err);
+	ck_assert_msg(r->status == 1 && ms < PROMPT_MS, "dry run %d after %llu ms\n%s", r->status, ms, r->err);
 	ck_assert_msg(strstr(r->out, "REFUSED") && strstr(r->out, "0000:01:00.0 is wedged: remove() stuck in the kernel; "
 							     "no gpu-hook journal names it"), "%s", r->out);
 	t0 = gh_timebox_now_ms();
 	ck_assert_int_eq(pre_start(fx, 111), -EPERM);
-	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, PROMPT_MS);
 	ck_assert_msg(fx_log_has(fx, "refusing: 0000:01:00.0 is wedged: remove() stuck in the kernel"), "%s", fx->log);
 	/* nv_pci_remove waits for the users of /dev/nvidia0: nvidia-persistenced is named. */
 	ck_assert_msg(fx_log_has(fx, "held by pid 900 (nvidia-persiste"), "%s", fx->log);
