@@ -9,11 +9,9 @@
 #include "plan.h"
 #include "affinity.h"
 #include "cpulist.h"
-#include "handoff.h"
 #include "journal.h"
 #include "isolate.h"
-#include "run.h"
-#include "timebox.h"
+#include "phase.h"
 #include "vmconf.h"
 #include "watch.h"
 
@@ -78,16 +76,7 @@ static void print_plan_text(FILE *out, const struct gh_plan *p, const struct gh_
 	if (p->refusals.n)
 		fprintf(out, "REFUSED (%zu reason%s):\n", p->refusals.n, p->refusals.n == 1 ? "" : "s");
 	for (size_t i = 0; i < p->refusals.n; i++)
-		fprintf(out, "  - %s\n", p->refusals.v[i]);
-}
-
-static struct json_object *strv_json(const struct gh_strv *sv)
-{
-	struct json_object *a = json_object_new_array();
-
-	for (size_t i = 0; a && i < sv->n; i++)
-		json_object_array_add(a, json_object_new_string(sv->v[i]));
-	return a;
+		fprintf(out, "  - %s\n", p->refusals.v[i].text);
 }
 
 static int print_json(struct json_object *o)
@@ -102,8 +91,8 @@ static int print_json(struct json_object *o)
 	return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
-/* Holds the global lock for the whole run; waits at most this long for another run. */
-#define LOCK_WAIT_MS 60000
+/* isolate_after_start's wait for the global lock: the phases' own. */
+#define LOCK_WAIT_MS GH_PHASE_LOCK_WAIT_MS
 
 static int print_plan(const struct gh_opts *o, const struct gh_plan *p, const struct gh_host *h, const char *phase)
 {
@@ -113,217 +102,57 @@ static int print_plan(const struct gh_opts *o, const struct gh_plan *p, const st
 	return 0;
 }
 
-/* post-stop --dry-run: with a journal, the way back it records; else what sysfs shows. */
-static int dry_run_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *key, struct gh_plan *p)
+static int arm_watcher(struct gh_ctx *ctx, const void *data, unsigned vmid, enum gh_watch_reason reason)
 {
-	struct gh_journal j;
-	int *undoes = NULL;
-	int r = gh_journal_load(ctx, key, &j);
-
-	if (r == -ENOENT)
-		return gh_plan_build(h, GH_TO_HOST, p);
-	if (r < 0)
-		return r;
-	r = gh_run_build_return(&j, p, &undoes);
-	free(undoes);
-	gh_journal_free(&j);
-	if (r >= 0) {
-		char note[128];
-
-		snprintf(note, sizeof(note), "from the journal /run/gpu-hook/%s.json (the VM config is not read)", key);
-		r = gh_strv_push(&p->notes, note);
-	}
-	return r;
+	return gh_hook_watch_arm(ctx, data, vmid, reason);
 }
 
-/*
- * A Proxmox reboot (qm cleanup) runs post-stop with /run/qemu-server/<vmid>.reboot
- * present and starts the VM again a second later: giving the card back there
- * would reload the whole NVIDIA stack for nothing. Post-stop keeps a complete
- * handoff and arms the watcher, which gives the card back if the restart
- * never comes. 1 when kept, 0 when post-stop goes on, -errno.
- */
-static int keep_for_reboot(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const char *key)
+/* What a phase run by lib/phase.c prints: the dry run's plan, or that a reboot keeps the card. */
+static int print_result(const struct gh_ctx *ctx, const struct gh_opts *o, const struct gh_phase_req *req, const struct gh_phase_result *res)
 {
-	struct gh_journal j;
-	int r = gh_watch_reboot_requested(ctx, vmid);
-
-	if (r <= 0)
-		return r;
-	r = gh_journal_load(ctx, key, &j);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	r = j.complete;
-	gh_journal_free(&j);
-	if (!r)
-		return 0;
-	if (o->dry_run) {
+	if (res->outcome == GH_PHASE_KEPT && gh_ctx_dry_run(ctx)) {
 		printf("VM %u post-stop: a Proxmox reboot is under way (/run/qemu-server/%u.reboot): the card stays on "
-		       "vfio-pci for the restart (dry run: nothing is changed)\n", vmid, vmid);
-		return 1;
+		       "vfio-pci for the restart (dry run: nothing is changed)\n", req->vmid, req->vmid);
+		return 0;
 	}
-	gh_notice(ctx, "a Proxmox reboot is under way (/run/qemu-server/%u.reboot): the card stays on vfio-pci for the restart",
-		  vmid);
-	r = gh_hook_watch_arm(ctx, o, vmid, GH_WATCH_REBOOT);
-	return r < 0 ? r : 1;
+	if (res->outcome != GH_PHASE_PLANNED)
+		return 0;
+	if (!strcmp(req->phase, "pre-stop") && !o->json) {
+		printf("VM %u %s: no steps: nothing to do\n", req->vmid, req->phase);
+		return 0;
+	}
+	return print_plan(o, &res->plan, &res->host, req->phase);
 }
 
-/* After pre-start took the card: under Proxmox's start (its config lock held), leave the watcher behind. */
-static void arm_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
+static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, const struct gh_phase_req *req, bool locked)
 {
-	int r = gh_watch_config_locked(ctx, vmid);
+	struct gh_phase_result res;
+	int r = locked ? gh_phase_run_locked(ctx, req, &res) : gh_phase_run(ctx, req, &res);
 
-	if (r < 0)
-		gh_warn(ctx, "cannot read /var/lock/qemu-server/lock-%u.conf: %s: no watcher armed", vmid, strerror(-r));
-	else if (r == 0)
-		gh_dbg(ctx, "the VM's config lock is free (a pre-start by hand): no watcher armed");
-	else
-		(void)gh_hook_watch_arm(ctx, o, vmid, GH_WATCH_START);
-}
-
-/* The phases and to-vfio/to-host share this once the global lock is held: settle, read the host, plan or run. */
-static int handoff_locked(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const struct gh_strv *addrs,
-			  const char *phase, enum gh_direction dir)
-{
-	struct gh_plan plan = { 0 };
-	struct gh_host h = { 0 };
-	char key[32];
-	int r;
-	bool already = false;
-
-	gh_handoff_key(vmid, key, sizeof(key));
-	if (vmid && dir == GH_TO_HOST && !strcmp(phase, "post-stop")) {
-		r = keep_for_reboot(ctx, o, vmid, key);
-		if (r != 0)
-			goto out;
-		if (!o->dry_run)
-			gh_watch_disarm(ctx, vmid);
-	}
-	if (!o->dry_run && dir == GH_TO_VFIO) {
-		r = gh_handoff_settle(ctx, key, &already);
-		if (r < 0)
-			goto out;
-		if (already)
-			goto done;
-	}
-	gh_handoff_mark_suspects(ctx);
-	/* Giving back works from the journal when there is one: the VM config may have changed since. */
-	r = vmid && dir == GH_TO_HOST ? gh_handoff_load_journal(ctx, vmid, &h) : 0;
-	if (r == 0)
-		r = vmid ? gh_host_load(ctx, vmid, &h) : gh_host_load_addrs(ctx, addrs, &h);
-	if (r < 0)
-		goto out;
-	if (o->dry_run) {
-		r = dir == GH_TO_VFIO ? gh_plan_build(&h, dir, &plan) : dry_run_to_host(ctx, &h, key, &plan);
-		if (r >= 0)
-			r = gh_handoff_wedged_refusals(ctx, &h, &plan.refusals);
-		if (r < 0) {
-			gh_err(ctx, "cannot build the plan: %s", strerror(-r));
-			goto out;
-		}
-		if (vmid && dir == GH_TO_VFIO && !strcmp(phase, "pre-start"))
-			r = gh_strv_push(&plan.notes, "run by Proxmox's start (its config lock held), pre-start leaves a "
-						      "watcher: if QEMU does not come up, the card goes back (gpu-hook(8), WATCHER)");
-		if (r >= 0)
-			r = print_plan(o, &plan, &h, phase);
-		if (r >= 0 && plan.refusals.n)
-			r = -EPERM;
-		goto out;
-	}
-	r = dir == GH_TO_VFIO ? gh_handoff_to_vfio(ctx, &h, key) : gh_handoff_to_host(ctx, &h, key);
-done:
-	if (r >= 0 && vmid && dir == GH_TO_VFIO && !strcmp(phase, "pre-start"))
-		arm_after_start(ctx, o, vmid);
-out:
-	/* The phase is over: its worker ends (see gh_timebox_call). */
-	gh_timebox_worker_stop();
-	gh_plan_free(&plan);
-	gh_host_free(&h);
+	if (r >= 0)
+		r = print_result(ctx, o, req, &res);
+	if (r >= 0 && res.outcome == GH_PHASE_PLANNED && res.plan.refusals.n)
+		r = -EPERM;
+	gh_phase_result_free(&res);
 	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
-}
-
-static int handoff(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid, const struct gh_strv *addrs,
-		   const char *phase, enum gh_direction dir)
-{
-	int lock = -1, rc;
-
-	if (!o->dry_run && gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
-		return GH_EXIT_FAIL;
-	rc = handoff_locked(ctx, o, vmid, addrs, phase, dir);
-	/* The host gets the VM's CPUs back whatever happened to the card. */
-	if (!o->dry_run && vmid && dir == GH_TO_HOST && gh_isolate_stop(ctx, vmid) < 0)
-		rc = GH_EXIT_FAIL;
-	gh_journal_unlock(lock);
-	return rc;
 }
 
 int gh_hook_give_back(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
 {
-	struct gh_opts run = *o;
-
-	run.dry_run = false;
 	/* Not "post-stop": a reboot file left behind must not keep the card again and re-arm forever. */
-	return handoff_locked(ctx, &run, vmid, NULL, "watcher", GH_TO_HOST);
-}
+	struct gh_phase_req req = { .vmid = vmid, .phase = "watcher", .dir = GH_TO_HOST, .arm = arm_watcher,
+				    .arm_data = o };
 
-static void pin_text(const struct gh_pin *t, char *now, size_t now_size, char *want, size_t want_size)
-{
-	if (gh_cpulist_format(&t->now, now, now_size) < 0)
-		snprintf(now, now_size, "?");
-	if (t->leave)
-		snprintf(want, want_size, "(left alone)");
-	else if (gh_cpulist_format(&t->want, want, want_size) < 0)
-		snprintf(want, want_size, "?");
+	gh_ctx_set_dry_run(ctx, false);
+	return handoff(ctx, o, &req, true);
 }
 
 static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pinplan *pp)
 {
 	char now[256], want[256], comm[64];
 
-	if (o->json) {
-		struct json_object *root = json_object_new_object(), *steps, *threads;
-
-		if (!root)
-			return -ENOMEM;
-		json_object_object_add(root, "vmid", json_object_new_int64(vmid));
-		json_object_object_add(root, "phase", json_object_new_string("post-start"));
-		json_object_object_add(root, "dry_run", json_object_new_boolean(true));
-		json_object_object_add(root, "pid", pp->pid ? json_object_new_int(pp->pid) : NULL);
-		json_object_object_add(root, "devices", json_object_new_array());
-		steps = json_object_new_array();
-		threads = json_object_new_array();
-		for (unsigned i = 0; i < pp->n; i++) {
-			const struct gh_pin *t = &pp->v[i];
-			struct json_object *th = json_object_new_object();
-			char desc[384], tid[16];
-
-			pin_text(t, now, sizeof(now), want, sizeof(want));
-			json_object_object_add(th, "tid", json_object_new_int(t->tid));
-			json_object_object_add(th, "name", json_object_new_string(t->comm));
-			json_object_object_add(th, "vcpu", t->vcpu >= 0 ? json_object_new_int(t->vcpu) : NULL);
-			json_object_object_add(th, "cpus_now", json_object_new_string(now));
-			json_object_object_add(th, "cpus", t->leave ? NULL : json_object_new_string(want));
-			json_object_array_add(threads, th);
-			if (t->leave)
-				continue;
-			snprintf(tid, sizeof(tid), "%d", (int)t->tid);
-			snprintf(desc, sizeof(desc), "pin thread %d (%s) to CPUs %s (sched_setaffinity)", (int)t->tid,
-				 gh_util_escape(t->comm, comm, sizeof(comm)), want);
-			th = json_object_new_object();
-			json_object_object_add(th, "action", json_object_new_string("pin"));
-			json_object_object_add(th, "target", json_object_new_string(tid));
-			json_object_object_add(th, "arg", json_object_new_string(want));
-			json_object_object_add(th, "description", json_object_new_string(desc));
-			json_object_array_add(steps, th);
-		}
-		json_object_object_add(root, "steps", steps);
-		json_object_object_add(root, "threads", threads);
-		json_object_object_add(root, "refusals", strv_json(&pp->refusals));
-		json_object_object_add(root, "notes", strv_json(&pp->notes));
-		return print_json(root);
-	}
+	if (o->json)
+		return print_json(gh_affinity_to_json(pp, vmid, true));
 	printf("VM %u post-start: pin %u vCPU%s of QEMU pid %d (dry run: nothing is changed)\n", vmid, pp->n_vcpus,
 	       pp->n_vcpus == 1 ? "" : "s", (int)pp->pid);
 	if (pp->n)
@@ -332,7 +161,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 		const struct gh_pin *t = &pp->v[i];
 		char vc[16] = "-";
 
-		pin_text(t, now, sizeof(now), want, sizeof(want));
+		gh_affinity_pin_cpus(t, now, sizeof(now), want, sizeof(want));
 		if (t->vcpu >= 0)
 			snprintf(vc, sizeof(vc), "%d", t->vcpu);
 		printf("  %-8d %-16s %-5s %-12s %s\n", (int)t->tid, gh_util_escape(t->comm, comm, sizeof(comm)), vc, now,
@@ -343,7 +172,7 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 	if (pp->refusals.n)
 		printf("REFUSED (%zu reason%s):\n", pp->refusals.n, pp->refusals.n == 1 ? "" : "s");
 	for (size_t i = 0; i < pp->refusals.n; i++)
-		printf("  - %s\n", pp->refusals.v[i]);
+		printf("  - %s\n", pp->refusals.v[i].text);
 	return 0;
 }
 
@@ -368,7 +197,7 @@ static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsi
 		gh_err(ctx, "not isolating: [isolation] cpus is not set and [pinning] pins no CPU");
 		return -EINVAL;
 	}
-	if (o->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		r = gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why));
 		if (o->json) {
 			struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -423,7 +252,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		r = gh_affinity_plan(ctx, vmid, &vm, &pol, &pp);
 	if (r < 0)
 		goto out;
-	if (o->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		r = print_pins(o, vmid, &pp);
 		if (r >= 0 && pp.refusals.n)
 			r = -EPERM;
@@ -434,7 +263,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	for (size_t i = 0; i < pp.notes.n; i++)
 		gh_info(ctx, "%s", pp.notes.v[i]);
 	for (size_t i = 0; i < pp.refusals.n; i++)
-		gh_err(ctx, "not pinning: %s", pp.refusals.v[i]);
+		gh_err(ctx, "not pinning: %s", pp.refusals.v[i].text);
 	if (pp.refusals.n) {
 		r = -EPERM;
 		goto out;
@@ -451,12 +280,10 @@ out:
 int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 {
 	const char *phase = o->argv[1];
-	struct gh_plan plan = { 0 };
-	struct gh_host h;
 	struct gh_ctx *ctx;
 	unsigned vmid;
 	char tag[64];
-	int rc = GH_EXIT_FAIL, r;
+	int rc;
 
 	if (o->argc != 2) {
 		gh_hook_usage(stderr, cmd);
@@ -468,32 +295,14 @@ int gh_cmd_phase(const struct gh_cmd *cmd, struct gh_opts *o)
 	ctx = gh_hook_ctx(o, tag);
 	if (!ctx)
 		return GH_EXIT_FAIL;
-	if (!strcmp(phase, "pre-start") || !strcmp(phase, "post-stop")) {
-		rc = handoff(ctx, o, vmid, NULL, phase, !strcmp(phase, "pre-start") ? GH_TO_VFIO : GH_TO_HOST);
-		goto out;
-	}
-	if (!strcmp(phase, "post-start")) {
+	if (strcmp(phase, "post-start")) {
+		struct gh_phase_req req = { .vmid = vmid, .phase = phase, .arm = arm_watcher, .arm_data = o,
+					    .dir = !strcmp(phase, "post-stop") ? GH_TO_HOST : GH_TO_VFIO };
+
+		rc = handoff(ctx, o, &req, false);
+	} else {
 		rc = post_start(ctx, o, vmid);
-		goto out;
 	}
-	/*
-	 * pre-stop must never release anything: a shutdown can still time out and leave the VM running.
-	 * It reads no VM config: what the VM holds is in its journal.
-	 */
-	gh_handoff_mark_suspects(ctx);
-	r = gh_handoff_load_journal(ctx, vmid, &h);
-	if (r >= 0) {
-		plan.dir = GH_TO_VFIO;
-		if (o->dry_run && o->json)
-			r = print_json(gh_plan_to_json(&plan, &h, phase, true));
-		else if (o->dry_run)
-			printf("VM %u %s: no steps: nothing to do\n", vmid, phase);
-		else
-			gh_info(ctx, "nothing to do in %s", phase);
-		rc = r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
-	}
-	gh_host_free(&h);
-out:
 	gh_ctx_free(ctx);
 	gh_logsink_close();
 	return rc;
@@ -526,7 +335,12 @@ static int manual(const struct gh_cmd *cmd, struct gh_opts *o, enum gh_direction
 		gh_strv_free(&addrs);
 		return GH_EXIT_FAIL;
 	}
-	rc = handoff(ctx, o, 0, &addrs, cmd->name, dir);
+	{
+		struct gh_phase_req req = { .addrs = &addrs, .phase = cmd->name, .dir = dir, .arm = arm_watcher,
+					    .arm_data = o };
+
+		rc = handoff(ctx, o, &req, false);
+	}
 	gh_strv_free(&addrs);
 	gh_ctx_free(ctx);
 	gh_logsink_close();
@@ -545,9 +359,8 @@ int gh_cmd_to_host(const struct gh_cmd *cmd, struct gh_opts *o)
 
 int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 {
-	struct gh_strv keys = { 0 };
 	struct gh_ctx *ctx;
-	int lock = -1, rc = GH_EXIT_OK, r;
+	int r;
 
 	if (o->argc > 1) {
 		gh_hook_usage(stderr, cmd);
@@ -562,39 +375,8 @@ int gh_cmd_recover(const struct gh_cmd *cmd, struct gh_opts *o)
 	ctx = gh_hook_ctx(o, "recover");
 	if (!ctx)
 		return GH_EXIT_FAIL;
-	if (gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0) {
-		rc = GH_EXIT_FAIL;
-		goto out;
-	}
-	if (o->argc == 1)
-		r = gh_strv_push(&keys, o->argv[0]);
-	else
-		r = gh_journal_list(ctx, &keys);
-	if (r < 0) {
-		gh_err(ctx, "cannot list /run/gpu-hook: %s", strerror(-r));
-		rc = GH_EXIT_FAIL;
-		goto out;
-	}
-	if (!keys.n)
-		gh_info(ctx, "no journal in /run/gpu-hook: nothing to recover, nothing changed");
-	for (size_t i = 0; i < keys.n; i++) {
-		struct gh_watch w;
-		unsigned vmid;
-
-		if (gh_vmconf_parse_vmid(keys.v[i], &vmid) >= 0 && gh_watch_load(ctx, vmid, &w) != -ENOENT) {
-			gh_info(ctx, "the watcher for VM %u is disarmed: recover gives the card back now", vmid);
-			gh_watch_disarm(ctx, vmid);
-		}
-		if (gh_handoff_recover(ctx, keys.v[i]) < 0)
-			rc = GH_EXIT_FAIL;
-		if (gh_vmconf_parse_vmid(keys.v[i], &vmid) >= 0 && gh_isolate_stop(ctx, vmid) < 0)
-			rc = GH_EXIT_FAIL;
-	}
-out:
-	gh_timebox_worker_stop();
-	gh_journal_unlock(lock);
-	gh_strv_free(&keys);
+	r = gh_phase_recover(ctx, o->argc == 1 ? o->argv[0] : NULL);
 	gh_ctx_free(ctx);
 	gh_logsink_close();
-	return rc;
+	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
 }

@@ -11,15 +11,11 @@
 #include "handoff.h"
 #include "host.h"
 #include "isolate.h"
+#include "jsonx.h"
 #include "modules.h"
 #include "pci.h"
 #include "vmconf.h"
 #include "vms.h"
-
-static struct json_object *str_or_null(const char *s)
-{
-	return s && s[0] ? json_object_new_string(s) : NULL;
-}
 
 static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host_driver, const char *wedged)
 {
@@ -35,15 +31,15 @@ static struct json_object *dev_json(const struct gh_pci_dev *d, const char *host
 	json_object_object_add(o, "device", json_object_new_string(hex));
 	snprintf(hex, sizeof(hex), "0x%06x", d->class);
 	json_object_object_add(o, "class", json_object_new_string(hex));
-	json_object_object_add(o, "driver", str_or_null(d->driver));
-	json_object_object_add(o, "override", str_or_null(d->override));
+	json_object_object_add(o, "driver", gh_json_str_or_null(d->driver));
+	json_object_object_add(o, "override", gh_json_str_or_null(d->override));
 	json_object_object_add(o, "iommu_group", d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
 	json_object_object_add(o, "boot_vga", d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
-	json_object_object_add(o, "power_state", str_or_null(d->power_state));
+	json_object_object_add(o, "power_state", gh_json_str_or_null(d->power_state));
 	if (host_driver)
-		json_object_object_add(o, "host_driver", str_or_null(host_driver));
+		json_object_object_add(o, "host_driver", gh_json_str_or_null(host_driver));
 	json_object_object_add(o, "wedged", json_object_new_boolean(d->wedged));
-	json_object_object_add(o, "wedged_reason", str_or_null(wedged));
+	json_object_object_add(o, "wedged_reason", gh_json_str_or_null(wedged));
 	return o;
 }
 
@@ -64,13 +60,13 @@ static void print_dev(const struct gh_pci_dev *d, const char *host_driver, const
 }
 
 /* One function's row (and its wedged line), as text or JSON. */
-static void show_dev(struct gh_ctx *ctx, struct json_object *devs, const struct gh_pci_dev *d,
-		     const char *host_driver)
+static void show_dev(struct gh_ctx *ctx, const struct gh_journals *js, struct json_object *devs,
+		     const struct gh_pci_dev *d, const char *host_driver)
 {
 	char reason[1536];
 
 	if (d->wedged)
-		gh_handoff_wedged_reason(ctx, d->addr, d->driver, reason, sizeof(reason));
+		gh_handoff_wedged_reason(ctx, js, d->addr, d->driver, reason, sizeof(reason));
 	if (devs)
 		json_object_array_add(devs, dev_json(d, host_driver, d->wedged ? reason : NULL));
 	else
@@ -230,10 +226,41 @@ static int status_threads(struct gh_ctx *ctx, struct json_object *root, unsigned
 	return 0;
 }
 
+/* Every function worth a look (gh_host_interesting), each with its wedged line. */
+static int show_all(struct gh_ctx *ctx, struct json_object *devs, bool json)
+{
+	struct gh_strv addrs = { 0 };
+	struct gh_journals js;
+	int r;
+
+	/* gh_host_load reads the journals itself; here every function a journal holds is read in a child. */
+	gh_journals_load(ctx, &js);
+	gh_journals_mark_suspects(ctx, &js);
+	r = gh_host_interesting(ctx, &addrs);
+	if (r < 0)
+		gh_err(ctx, "cannot list /sys/bus/pci/devices: %s", strerror(-r));
+	else if (!json)
+		print_header(false);
+	for (size_t i = 0; i < addrs.n && r >= 0; i++) {
+		struct gh_pci_dev d = { 0 };
+
+		r = gh_pci_read(ctx, addrs.v[i], &d);
+		if (r == -ENOENT) {
+			r = 0;
+			continue;
+		}
+		if (r >= 0)
+			show_dev(ctx, &js, devs, &d, NULL);
+		gh_pci_dev_free(&d);
+	}
+	gh_strv_free(&addrs);
+	gh_journals_free(&js);
+	return r;
+}
+
 int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 {
 	struct json_object *root = NULL, *devs = NULL;
-	struct gh_strv addrs = { 0 };
 	struct gh_host h = { 0 };
 	struct gh_ctx *ctx;
 	unsigned vmid = 0;
@@ -248,7 +275,6 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 	ctx = gh_hook_ctx(o, "status");
 	if (!ctx)
 		return GH_EXIT_FAIL;
-	gh_handoff_mark_suspects(ctx);
 	if (o->json) {
 		root = json_object_new_object();
 		devs = json_object_new_array();
@@ -267,26 +293,11 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 			print_header(true);
 		}
 		for (unsigned i = 0; i < h.n_f; i++)
-			show_dev(ctx, devs, &h.f[i].dev, h.f[i].host_driver);
+			show_dev(ctx, &h.journals, devs, &h.f[i].dev, h.f[i].host_driver);
 	} else {
-		r = gh_host_interesting(ctx, &addrs);
-		if (r < 0) {
-			gh_err(ctx, "cannot list /sys/bus/pci/devices: %s", strerror(-r));
+		r = show_all(ctx, devs, o->json);
+		if (r < 0)
 			goto out;
-		}
-		if (!o->json)
-			print_header(false);
-		for (size_t i = 0; i < addrs.n; i++) {
-			struct gh_pci_dev d = { 0 };
-
-			r = gh_pci_read(ctx, addrs.v[i], &d);
-			if (r == -ENOENT)
-				continue;
-			if (r < 0)
-				goto out;
-			show_dev(ctx, devs, &d, NULL);
-			gh_pci_dev_free(&d);
-		}
 	}
 	if (vmid) {
 		r = status_threads(ctx, root, vmid, o->json);
@@ -306,7 +317,6 @@ int gh_cmd_status(const struct gh_cmd *cmd, struct gh_opts *o)
 	rc = GH_EXIT_OK;
 out:
 	json_object_put(root);
-	gh_strv_free(&addrs);
 	gh_host_free(&h);
 	gh_ctx_free(ctx);
 	gh_logsink_close();

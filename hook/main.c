@@ -124,7 +124,7 @@ struct gh_ctx *gh_hook_ctx(const struct gh_opts *o, const char *tag)
 	gh_ctx_set_log_priority(ctx, prio);
 	/* A fixture root never reaches the running kernel: the simulator acts on the tree instead. */
 	gh_ctx_set_ops(ctx, real_root ? &gh_modules_real_ops : &gh_sim_ops, NULL);
-	ctx->dry_run = o->dry_run;
+	gh_ctx_set_dry_run(ctx, o->dry_run);
 	if (migrated && migrated[0] && gh_ctx_set_migrated_from(ctx, migrated) < 0) {
 		gh_err(ctx, "PVE_MIGRATED_FROM=\"%.64s\" is not a node name", migrated);
 		gh_ctx_free(ctx);
@@ -152,7 +152,8 @@ bool gh_hook_vmid(const char *arg, unsigned *vmid)
 	return false;
 }
 
-int main(int argc, char **argv)
+/* The options into o; -1 to go on, else the exit code (a usage error, or --version done). */
+static int parse_options(int argc, char **argv, struct gh_opts *o, char *root_buf)
 {
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -164,41 +165,38 @@ int main(int argc, char **argv)
 		{ "storage", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct gh_opts o = { .root = "/" };
-	char root_buf[PATH_MAX];
-	const struct gh_cmd *cmd = NULL;
 	int c;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "njr:vhVs:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			o.dry_run = true;
+			o->dry_run = true;
 			break;
 		case 'j':
-			o.json = true;
+			o->json = true;
 			break;
 		case 'r':
 			/* A fixture tree given relative to the working directory. */
 			if (optarg[0] != '/' && realpath(optarg, root_buf)) {
-				o.root = root_buf;
+				o->root = root_buf;
 			} else if (optarg[0] != '/') {
 				fprintf(stderr, "gpu-hook: --root %s: %s\n", optarg, strerror(errno));
 				return GH_EXIT_USAGE;
 			} else {
-				o.root = optarg;
+				o->root = optarg;
 			}
 			break;
 		case 'v':
-			o.verbose++;
+			o->verbose++;
 			break;
 		case 'h':
-			o.help = true;
+			o->help = true;
 			break;
 		case 'V':
-			return cmd_version(NULL, &o);
+			return cmd_version(NULL, o);
 		case 's':
-			o.storage = optarg;
+			o->storage = optarg;
 			break;
 		default:
 			if (optopt)
@@ -210,8 +208,20 @@ int main(int argc, char **argv)
 			return GH_EXIT_USAGE;
 		}
 	}
-	o.argc = argc - optind;
-	o.argv = argv + optind;
+	o->argc = argc - optind;
+	o->argv = argv + optind;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct gh_opts o = { .root = "/" };
+	char root_buf[PATH_MAX];
+	const struct gh_cmd *cmd = NULL;
+	int rc = parse_options(argc, argv, &o, root_buf);
+
+	if (rc >= 0)
+		return rc;
 	if (o.argc == 0) {
 		gh_hook_usage(o.help ? stdout : stderr, NULL);
 		return o.help ? GH_EXIT_OK : GH_EXIT_USAGE;

@@ -65,8 +65,8 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 		t->tid = (pid_t)tid;
 		t->vcpu = vcpu_index(t->comm);
 		CPU_ZERO(&t->now);
-		if (ctx->ops && ctx->ops->get_affinity)
-			ctx->ops->get_affinity(ctx, t->tid, &t->now);
+		if (gh_ctx_ops(ctx) && gh_ctx_ops(ctx)->get_affinity)
+			gh_ctx_ops(ctx)->get_affinity(ctx, t->tid, &t->now);
 		if (t->vcpu >= 0)
 			(*vcpus)++;
 		out->n++;
@@ -75,18 +75,7 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 	return 0;
 }
 
-static int refuse(struct gh_pinplan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int refuse(struct gh_pinplan *p, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return gh_strv_push(&p->refusals, msg);
-}
+#define refuse(plan, ...) gh_refusal_add(&(plan)->refusals, GH_REFUSAL_AFFINITY, __VA_ARGS__)
 
 /* A cpulist file such as /sys/devices/system/cpu/online; 0 with *have false when absent. */
 static int read_cpus(struct gh_ctx *ctx, cpu_set_t *set, bool *have, const char *path)
@@ -120,12 +109,28 @@ static void cpus_text(const cpu_set_t *set, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
+/* The CPUs of want outside set, refused as "CPUs <list> <why>". */
+static int refuse_outside(struct gh_pinplan *p, const cpu_set_t *want, const cpu_set_t *set, const char *why)
+{
+	cpu_set_t bad;
+	char list[256];
+
+	CPU_ZERO(&bad);
+	for (int c = 0; c < GH_CPU_MAX; c++)
+		if (CPU_ISSET(c, want) && !CPU_ISSET(c, set))
+			CPU_SET(c, &bad);
+	if (!CPU_COUNT(&bad))
+		return 0;
+	cpus_text(&bad, list, sizeof(list));
+	return refuse(p, "CPUs %s %s", list, why);
+}
+
 /* Every CPU of want must be online and inside the VM's cpuset. */
 static int check_cpus(struct gh_ctx *ctx, unsigned vmid, const cpu_set_t *want, struct gh_pinplan *p)
 {
-	cpu_set_t online, scope, bad;
+	cpu_set_t online, scope;
 	bool have_online, have_scope;
-	char path[128], list[256];
+	char path[128], why[256];
 	int r;
 
 	r = read_cpus(ctx, &online, &have_online, "/sys/devices/system/cpu/online");
@@ -135,26 +140,12 @@ static int check_cpus(struct gh_ctx *ctx, unsigned vmid, const cpu_set_t *want, 
 	r = read_cpus(ctx, &scope, &have_scope, path);
 	if (r < 0)
 		return r;
-	if (have_online) {
-		CPU_ZERO(&bad);
-		for (int c = 0; c < GH_CPU_MAX; c++)
-			if (CPU_ISSET(c, want) && !CPU_ISSET(c, &online))
-				CPU_SET(c, &bad);
-		if (CPU_COUNT(&bad)) {
-			cpus_text(&bad, list, sizeof(list));
-			r = refuse(p, "CPUs %s are not online (/sys/devices/system/cpu/online)", list);
-		}
-	}
+	if (have_online)
+		r = refuse_outside(p, want, &online, "are not online (/sys/devices/system/cpu/online)");
 	if (have_scope && r >= 0) {
-		CPU_ZERO(&bad);
-		for (int c = 0; c < GH_CPU_MAX; c++)
-			if (CPU_ISSET(c, want) && !CPU_ISSET(c, &scope))
-				CPU_SET(c, &bad);
-		if (CPU_COUNT(&bad)) {
-			cpus_text(&bad, list, sizeof(list));
-			r = refuse(p, "CPUs %s are outside the VM's cpuset (%s): sched_setaffinity would fail or narrow "
-				      "the mask", list, path);
-		}
+		snprintf(why, sizeof(why), "are outside the VM's cpuset (%s): sched_setaffinity would fail or narrow the "
+			 "mask", path);
+		r = refuse_outside(p, want, &scope, why);
 	}
 	return r;
 }
@@ -168,15 +159,74 @@ int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out)
 	return read_threads(ctx, pid, out, &vcpus);
 }
 
-int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
+/* Where each vCPU goes (cpus[i] for vCPU i) and where QEMU's other threads go, when have_others. */
+struct targets {
+	int cpus[GH_POLICY_VCPUS_MAX];
+	size_t n_cpus;
+	cpu_set_t others;
+	bool have_others;
+};
+
+/* The policy's [pinning] vcpus, else the VM's affinity spread one vCPU a CPU; 1 when neither is set (noted). */
+static int pick_targets(const struct gh_vmconf *vm, const struct gh_policy *pol, struct targets *t,
+			struct gh_pinplan *out)
+{
+	const char *bad;
+	cpu_set_t spread;
+	int r;
+
+	if (pol->n_vcpus) {
+		memcpy(t->cpus, pol->vcpus, pol->n_vcpus * sizeof(int));
+		t->n_cpus = pol->n_vcpus;
+		if (pol->others_set) {
+			t->others = pol->others;
+			t->have_others = true;
+		} else if (vm->affinity[0]) {
+			t->have_others = gh_cpulist_parse(vm->affinity, &t->others, &bad) == 0;
+		}
+		return 0;
+	}
+	if (!vm->affinity[0]) {
+		r = gh_strv_push(&out->notes, "no pinning configured (no [pinning] vcpus in the policy, no affinity in the "
+					      "VM config): nothing to do");
+		return r < 0 ? r : 1;
+	}
+	if (gh_cpulist_parse(vm->affinity, &spread, &bad) < 0)
+		return -EINVAL;
+	for (int c = 0; c < GH_CPU_MAX && t->n_cpus < GH_POLICY_VCPUS_MAX; c++)
+		if (CPU_ISSET(c, &spread))
+			t->cpus[t->n_cpus++] = c;
+	t->others = pol->others_set ? pol->others : spread;
+	t->have_others = true;
+	return 0;
+}
+
+/* vCPU threads appear while QEMU sets the machine up: wait for all of them, bounded. */
+static int wait_vcpus(struct gh_ctx *ctx, struct gh_pinplan *out, unsigned wait_ms)
+{
+	unsigned long long deadline = gh_timebox_now_ms() + wait_ms;
+	unsigned found = 0;
+	int r;
+
+	for (;;) {
+		r = read_threads(ctx, out->pid, out, &found);
+		if (r < 0)
+			return r;
+		if (found >= out->n_vcpus || gh_timebox_now_ms() >= deadline)
+			break;
+		usleep(20000);
+	}
+	if (found < out->n_vcpus)
+		return refuse(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
+				   "with debug-threads=on?", found, out->n_vcpus, wait_ms);
+	return 0;
+}
+
+static int plan_pins(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out)
 {
-	cpu_set_t spread, others, all_targets;
-	int cpus[GH_POLICY_VCPUS_MAX];
-	size_t n_cpus = 0;
-	bool have_others = false;
-	unsigned long long deadline;
-	unsigned found = 0;
+	struct targets t = { .n_cpus = 0 };
+	cpu_set_t all_targets;
 	char list[256];
 	int r;
 
@@ -184,42 +234,20 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 	out->sched_policy = pol->sched_policy;
 	out->sched_priority = pol->sched_priority;
 	out->n_vcpus = gh_vmconf_vcpus(vm);
-	if (pol->n_vcpus) {
-		memcpy(cpus, pol->vcpus, pol->n_vcpus * sizeof(int));
-		n_cpus = pol->n_vcpus;
-		if (pol->others_set) {
-			others = pol->others;
-			have_others = true;
-		} else if (vm->affinity[0]) {
-			const char *bad;
-
-			have_others = gh_cpulist_parse(vm->affinity, &others, &bad) == 0;
-		}
-	} else if (vm->affinity[0]) {
-		const char *bad;
-
-		if (gh_cpulist_parse(vm->affinity, &spread, &bad) < 0)
-			return -EINVAL;
-		for (int c = 0; c < GH_CPU_MAX && n_cpus < GH_POLICY_VCPUS_MAX; c++)
-			if (CPU_ISSET(c, &spread))
-				cpus[n_cpus++] = c;
-		others = pol->others_set ? pol->others : spread;
-		have_others = true;
-	} else {
-		return gh_strv_push(&out->notes, "no pinning configured (no [pinning] vcpus in the policy, no affinity "
-						 "in the VM config): nothing to do");
-	}
-	if (n_cpus < out->n_vcpus) {
-		return refuse(out, "%u vCPUs but only %zu CPUs to pin them to (%s)", out->n_vcpus, n_cpus,
+	r = pick_targets(vm, pol, &t, out);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (t.n_cpus < out->n_vcpus) {
+		return refuse(out, "%u vCPUs but only %zu CPUs to pin them to (%s)", out->n_vcpus, t.n_cpus,
 			      pol->n_vcpus ? "[pinning] vcpus" : "affinity");
 	}
-	if (have_others && !CPU_COUNT(&others))
+	if (t.have_others && !CPU_COUNT(&t.others))
 		return refuse(out, "the CPU set for QEMU's other threads is empty");
 	CPU_ZERO(&all_targets);
 	for (unsigned i = 0; i < out->n_vcpus; i++)
-		CPU_SET(cpus[i], &all_targets);
-	if (have_others)
-		CPU_OR(&all_targets, &all_targets, &others);
+		CPU_SET(t.cpus[i], &all_targets);
+	if (t.have_others)
+		CPU_OR(&all_targets, &all_targets, &t.others);
 	r = check_cpus(ctx, vmid, &all_targets, out);
 	if (r < 0 || out->refusals.n)
 		return r;
@@ -231,34 +259,35 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
 				      vmid);
 		return r;
 	}
-	/* vCPU threads appear while QEMU sets the machine up: wait for all of them, bounded. */
-	deadline = gh_timebox_now_ms() + pol->wait_ms;
-	for (;;) {
-		r = read_threads(ctx, out->pid, out, &found);
-		if (r < 0)
-			return r;
-		if (found >= out->n_vcpus || gh_timebox_now_ms() >= deadline)
-			break;
-		usleep(20000);
-	}
-	if (found < out->n_vcpus)
-		return refuse(out, "only %u of %u vCPU threads (\"CPU n/KVM\") appeared within %u ms: is QEMU running "
-				   "with debug-threads=on?", found, out->n_vcpus, pol->wait_ms);
+	r = wait_vcpus(ctx, out, pol->wait_ms);
+	if (r < 0 || out->refusals.n)
+		return r;
 	for (unsigned i = 0; i < out->n; i++) {
-		struct gh_pin *t = &out->v[i];
+		struct gh_pin *p = &out->v[i];
 
-		CPU_ZERO(&t->want);
-		if (t->vcpu >= 0 && (unsigned)t->vcpu < out->n_vcpus) {
-			CPU_SET(cpus[t->vcpu], &t->want);
-		} else if (t->vcpu < 0 && have_others) {
-			t->want = others;
+		CPU_ZERO(&p->want);
+		if (p->vcpu >= 0 && (unsigned)p->vcpu < out->n_vcpus) {
+			CPU_SET(t.cpus[p->vcpu], &p->want);
+		} else if (p->vcpu < 0 && t.have_others) {
+			p->want = t.others;
 		} else {
-			t->leave = true;
+			p->leave = true;
 		}
 	}
 	cpus_text(&all_targets, list, sizeof(list));
 	gh_dbg(ctx, "pinning %u vCPUs of pid %d within CPUs %s", out->n_vcpus, (int)out->pid, list);
 	return 0;
+}
+
+int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
+		     struct gh_pinplan *out)
+{
+	int r = plan_pins(ctx, vmid, vm, pol, out);
+
+	/* A refusal pushed before a failure to read: the plan owns nothing then (lib/README.md). */
+	if (r < 0)
+		gh_affinity_free(out);
+	return r;
 }
 
 int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
@@ -275,13 +304,13 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 			continue;
 		gh_util_escape(t->comm, comm, sizeof(comm));
 		cpus_text(&t->want, want, sizeof(want));
-		r = ctx->ops->set_affinity(ctx, t->tid, &t->want);
+		r = gh_ctx_ops(ctx)->set_affinity(ctx, t->tid, &t->want);
 		if (r == -ESRCH) {
 			gh_info(ctx, "thread %d (%s) is gone: skipped", (int)t->tid, comm);
 			continue;
 		}
 		if (r >= 0)
-			r = ctx->ops->get_affinity(ctx, t->tid, &back);
+			r = gh_ctx_ops(ctx)->get_affinity(ctx, t->tid, &back);
 		if (r >= 0 && !CPU_EQUAL(&back, &t->want)) {
 			cpus_text(&back, got, sizeof(got));
 			gh_err(ctx, "thread %d (%s): asked for CPUs %s, the kernel kept %s (a cpuset narrows it)",
@@ -290,8 +319,8 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 		} else if (r < 0) {
 			gh_err(ctx, "thread %d (%s): cannot pin to CPUs %s: %s", (int)t->tid, comm, want, strerror(-r));
 		}
-		if (r >= 0 && t->vcpu >= 0 && p->sched_policy != SCHED_OTHER && ctx->ops->set_sched) {
-			r = ctx->ops->set_sched(ctx, t->tid, p->sched_policy, p->sched_priority);
+		if (r >= 0 && t->vcpu >= 0 && p->sched_policy != SCHED_OTHER && gh_ctx_ops(ctx)->set_sched) {
+			r = gh_ctx_ops(ctx)->set_sched(ctx, t->tid, p->sched_policy, p->sched_priority);
 			if (r < 0)
 				gh_err(ctx, "thread %d (%s): cannot set %s priority %d: %s", (int)t->tid, comm,
 				       p->sched_policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", p->sched_priority,
@@ -310,6 +339,6 @@ int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p)
 void gh_affinity_free(struct gh_pinplan *p)
 {
 	free_threads(p);
-	gh_strv_free(&p->refusals);
+	gh_refusal_free(&p->refusals);
 	gh_strv_free(&p->notes);
 }

@@ -20,8 +20,11 @@
 
 #include "ctx.h"
 #include "policy.h"
+#include "refusal.h"
 #include "util.h"
 #include "vmconf.h"
+
+struct json_object;
 
 struct gh_pin {
 	pid_t tid;
@@ -38,7 +41,7 @@ struct gh_pinplan {
 	struct gh_pin *v;
 	unsigned n;
 	int sched_policy, sched_priority;
-	struct gh_strv refusals;	/* reasons it cannot run; nothing was changed */
+	struct gh_refusals refusals;	/* reasons it cannot run (GH_REFUSAL_AFFINITY); nothing was changed */
 	struct gh_strv notes;
 };
 
@@ -49,6 +52,7 @@ struct gh_pinplan {
  * (/sys/fs/cgroup/qemu.slice/<vmid>.scope/cpuset.cpus.effective). Problems
  * land in refusals, naming the CPUs. -errno only for failures to read.
  */
+/* On failure out owns nothing (lib/README.md); after success, gh_affinity_free. */
 int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *vm, const struct gh_policy *pol,
 		     struct gh_pinplan *out);
 /*
@@ -58,7 +62,17 @@ int gh_affinity_plan(struct gh_ctx *ctx, unsigned vmid, const struct gh_vmconf *
  */
 int gh_affinity_apply(struct gh_ctx *ctx, const struct gh_pinplan *p);
 void gh_affinity_free(struct gh_pinplan *p);
+/* A thread's CPUs now and wanted, as text ("?" unreadable, "(left alone)"). */
+void gh_affinity_pin_cpus(const struct gh_pin *t, char *now, size_t now_size, char *want, size_t want_size);
+/*
+ * post-start's dry run as JSON: { vmid, phase, dry_run, pid|null, devices: [],
+ * steps: [{action "pin", target tid, arg cpus, description}], threads: [{tid,
+ * name, vcpu|null, cpus_now, cpus|null}], refusals, notes } (plan-json.c).
+ * NULL on allocation failure.
+ */
+struct json_object *gh_affinity_to_json(const struct gh_pinplan *pp, unsigned vmid, bool dry_run);
 /* QEMU's threads and their affinity now (for status). */
+/* Owns nothing on failure, as gh_affinity_plan. */
 int gh_affinity_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out);
 
 #endif

@@ -41,6 +41,7 @@ struct gh_console {
 	unsigned n_fw;
 };
 
+/* On failure out owns nothing (lib/README.md); after success, gh_console_free. */
 int gh_console_read(struct gh_ctx *ctx, struct gh_console *out);
 void gh_console_free(struct gh_console *con);
 /* The framebuffer that lives on a PCI function, or NULL. */

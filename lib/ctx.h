@@ -9,6 +9,12 @@
 #include <sys/types.h>
 #include <syslog.h>
 
+/*
+ * The context of one run: the root every system path is prefixed with, the
+ * dry-run flag, the log sink, the ops table and what a run learns on the way
+ * (the node a migration comes from, the PCI functions to read in a child).
+ * Opaque: read and set through the functions below.
+ */
 struct gh_ctx;
 
 /* priority is a syslog priority (LOG_ERR .. LOG_DEBUG). */
@@ -48,27 +54,32 @@ struct gh_ops {
 	int (*run)(struct gh_ctx *ctx, char *const argv[]);
 };
 
-struct gh_ctx {
-	char root[PATH_MAX];	/* "" stands for "/" */
-	bool dry_run;
-	int log_priority;	/* messages above this are dropped */
-	gh_log_fn log_fn;
-	void *log_data;
-	const struct gh_ops *ops;
-	void *ops_data;
-	char migrated_from[256];	/* PVE_MIGRATED_FROM, "" when not migrating */
-	/* PCI functions a journal holds: their locked reads go to a child (gh_pci_suspect). */
-	char pci_suspects[64][16];
-	unsigned n_pci_suspects;
-	bool pci_suspect_all;		/* more than fit: every function is read in a child */
-};
-
 int gh_ctx_new(const char *root, struct gh_ctx **out);
 void gh_ctx_free(struct gh_ctx *ctx);
 void gh_ctx_set_log_fn(struct gh_ctx *ctx, gh_log_fn fn, void *data);
 void gh_ctx_set_log_priority(struct gh_ctx *ctx, int priority);
 void gh_ctx_set_ops(struct gh_ctx *ctx, const struct gh_ops *ops, void *data);
 int gh_ctx_set_migrated_from(struct gh_ctx *ctx, const char *node);
+/* The hook sets it once from --dry-run; the library reads it here and nowhere else. */
+void gh_ctx_set_dry_run(struct gh_ctx *ctx, bool dry_run);
+
+/* The fixture root without a trailing slash; "" for the running system ("/"). */
+const char *gh_ctx_root(const struct gh_ctx *ctx);
+bool gh_ctx_dry_run(const struct gh_ctx *ctx);
+int gh_ctx_log_priority(const struct gh_ctx *ctx);
+/* NULL until gh_ctx_set_ops. */
+const struct gh_ops *gh_ctx_ops(const struct gh_ctx *ctx);
+void *gh_ctx_ops_data(const struct gh_ctx *ctx);
+/* PVE_MIGRATED_FROM, "" when not migrating. */
+const char *gh_ctx_migrated_from(const struct gh_ctx *ctx);
+
+/*
+ * PCI functions a journal holds: their locked reads go to a child
+ * (gh_pci_suspect). Past GH_CTX_PCI_SUSPECTS_MAX every function is one.
+ */
+#define GH_CTX_PCI_SUSPECTS_MAX 64
+void gh_ctx_add_pci_suspect(struct gh_ctx *ctx, const char *addr);
+bool gh_ctx_pci_suspect(const struct gh_ctx *ctx, const char *addr);
 
 void gh_log(const struct gh_ctx *ctx, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -9,16 +9,16 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap) GH_FMT(4, 0);
+#include "fs-int.h"
 
-static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
+int gh_fs_vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
 {
-	size_t rlen = strlen(ctx->root);
+	size_t rlen = strlen(gh_ctx_root(ctx));
 	int n;
 
 	if (rlen >= size)
 		return -ENAMETOOLONG;
-	memcpy(buf, ctx->root, rlen);
+	memcpy(buf, gh_ctx_root(ctx), rlen);
 	n = vsnprintf(buf + rlen, size - rlen, fmt, ap);
 	if (n < 0)
 		return -EINVAL;
@@ -30,27 +30,13 @@ static int vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *f
 	return 0;
 }
 
-#define WITH_PATH(p, fmt, errret)                                       \
-	char p[PATH_MAX];                                               \
-	do {                                                            \
-		va_list ap_;                                            \
-		int r_;                                                 \
-		va_start(ap_, fmt);                                     \
-		r_ = vpath(ctx, p, sizeof(p), fmt, ap_);                \
-		va_end(ap_);                                            \
-		if (r_ < 0) {                                           \
-			errno = -r_;                                    \
-			return errret;                                  \
-		}                                                       \
-	} while (0)
-
 int gh_fs_path(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vpath(ctx, buf, size, fmt, ap);
+	r = gh_fs_vpath(ctx, buf, size, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -191,13 +177,13 @@ static int vread_input(const struct gh_ctx *ctx, unsigned flags, size_t max, cha
 		       struct stat *st, const char *fmt, va_list ap)
 {
 	char p[PATH_MAX];
-	const char *name = p + strlen(ctx->root);
+	const char *name = p + strlen(gh_ctx_root(ctx));
 	struct stat sb;
 	int fd, r;
 
 	*data = NULL;
 	*len = 0;
-	r = vpath(ctx, p, sizeof(p), fmt, ap);
+	r = gh_fs_vpath(ctx, p, sizeof(p), fmt, ap);
 	if (r < 0) {
 		gh_err(ctx, "%s: bad path: %s", fmt, strerror(-r));
 		return r;
@@ -532,142 +518,4 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
 	closedir(d);
 	gh_strv_sort(out);
 	return r;
-}
-
-/* One write() of the whole value, then close: a short write is an error. */
-static int write_once(int fd, const char *value)
-{
-	size_t len = strlen(value);
-	ssize_t n;
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, len);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	return r;
-}
-
-int gh_fs_write_attr(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
-{
-	WITH_PATH(p, fmt, -errno);
-	return write_once(open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY), value);
-}
-
-int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fmt, ...)
-{
-	WITH_PATH(p, fmt, -errno);
-	return write_once(open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644), value);
-}
-
-int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
-		       bool sync)
-{
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	ssize_t n;
-	int fd, dfd, r;
-
-	r = gh_fs_path(ctx, tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	if (r >= 0)
-		r = gh_fs_path(ctx, dst, sizeof(dst), "%s/%s", dir, name);
-	if (r < 0)
-		return r;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n < 0 || (size_t)n != len)
-		r = n < 0 ? -errno : -ENOSPC;
-	else if (sync && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r >= 0)
-		r = -errno;
-	if (r >= 0 && rename(tmp, dst) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	if (!sync)
-		return 0;
-	dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir);
-	if (dfd < 0)
-		return dfd;
-	if (fsync(dfd) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
-}
-
-int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...)
-{
-	WITH_PATH(p, fmt, -errno);
-	return symlink(target, p) < 0 ? -errno : 0;
-}
-
-int gh_fs_remove(const struct gh_ctx *ctx, const char *fmt, ...)
-{
-	WITH_PATH(p, fmt, -errno);
-	return remove(p) < 0 ? -errno : 0;
-}
-
-static int remove_tree_at(int dfd, const char *name)
-{
-	struct stat st;
-	int r = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (S_ISDIR(st.st_mode)) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct dirent *de;
-		DIR *d;
-
-		if (fd < 0)
-			return -errno;
-		d = fdopendir(fd);
-		if (!d) {
-			close(fd);
-			return -errno;
-		}
-		while ((de = readdir(d)) && r >= 0)
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				r = remove_tree_at(dirfd(d), de->d_name);
-		closedir(d);
-		if (r < 0)
-			return r;
-		return unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
-	}
-	return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-}
-
-int gh_fs_remove_tree(const struct gh_ctx *ctx, const char *fmt, ...)
-{
-	WITH_PATH(p, fmt, -errno);
-	return remove_tree_at(AT_FDCWD, p);
-}
-
-int gh_fs_mkdir(const struct gh_ctx *ctx, unsigned mode, const char *fmt, ...)
-{
-	size_t rlen = strlen(ctx->root);
-	WITH_PATH(p, fmt, -errno);
-
-	/* Components of the root itself are never created here. */
-	for (char *c = p + rlen + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*c = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }

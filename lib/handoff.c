@@ -95,9 +95,10 @@ static void stuck_holders(struct gh_ctx *ctx, const char *driver, int group, cha
 	gh_strv_free(&pats);
 }
 
-void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *driver, char *buf, size_t size)
+void gh_handoff_wedged_reason(struct gh_ctx *ctx, const struct gh_journals *js, const char *addr,
+			      const char *driver, char *buf, size_t size)
 {
-	struct gh_strv keys = { 0 };
+	struct gh_journals own = { 0 };
 	char cause[768] = "", held[512] = "", owner[32];
 	const char *what = driver && driver[0] ? "probe() or another call under the device lock"
 					       : "remove()";
@@ -105,28 +106,29 @@ void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *
 	char from[64] = "";
 	int group = -1;
 
-	gh_journal_list(ctx, &keys);
-	for (size_t k = 0; k < keys.n && !cause[0]; k++) {
-		struct gh_journal j;
-		const struct gh_jdev *d;
+	/* Rare enough (something is stuck) that a caller without a snapshot gets one read here. */
+	if (!js) {
+		gh_journals_load(ctx, &own);
+		js = &own;
+	}
+	for (unsigned k = 0; k < js->n && !cause[0]; k++) {
+		struct gh_journal *j = &js->v[k];
+		const struct gh_jdev *d = gh_journal_dev(j, addr);
 
-		if (gh_journal_load(ctx, keys.v[k], &j) < 0)
-			continue;
-		d = gh_journal_dev(&j, addr);
 		if (d) {
 			int step = -1;
 
 			group = d->iommu_group;
-			journal_owner(&j, owner, sizeof(owner));
+			journal_owner(j, owner, sizeof(owner));
 			/* This device's own step first, then whatever else of that run got stuck (a module unload). */
-			for (unsigned i = 0; i < j.n_steps && step < 0; i++)
-				if (j.status[i] == GH_J_WEDGED && !strcmp(j.steps[i].op.target, addr))
+			for (unsigned i = 0; i < j->n_steps && step < 0; i++)
+				if (j->status[i] == GH_J_WEDGED && !strcmp(j->steps[i].op.target, addr))
 					step = (int)i;
-			for (unsigned i = 0; i < j.n_steps && step < 0; i++)
-				if (j.status[i] == GH_J_WEDGED)
+			for (unsigned i = 0; i < j->n_steps && step < 0; i++)
+				if (j->status[i] == GH_J_WEDGED)
 					step = (int)i;
 			if (step >= 0) {
-				const struct gh_op *op = &j.steps[step].op;
+				const struct gh_op *op = &j->steps[step].op;
 				char desc[512];
 
 				gh_plan_describe(op, desc, sizeof(desc));
@@ -139,16 +141,15 @@ void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *
 				else if (op->action == GH_ACT_MODULE_UNLOAD)
 					gh_util_copy(from, sizeof(from), d->host_driver);
 				snprintf(cause, sizeof(cause), "gpu-hook's step %d for %s timed out: %s (/run/gpu-hook/%s.json)",
-					 step + 1, owner, desc, keys.v[k]);
+					 step + 1, owner, desc, j->key);
 			} else if (d->wedged) {
 				snprintf(cause, sizeof(cause), "gpu-hook's way back for %s timed out on it (/run/gpu-hook/%s.json)",
-					 owner, keys.v[k]);
+					 owner, j->key);
 				gh_util_copy(from, sizeof(from), "vfio-pci");
 			}
 		}
-		gh_journal_free(&j);
 	}
-	gh_strv_free(&keys);
+	gh_journals_free(&own);
 	if (from[0])
 		stuck_driver = from;
 	/* No driver and no journal: an NVIDIA display function was most likely leaving nvidia. */
@@ -166,29 +167,13 @@ void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *
 		 held[0] ? "; " : "", held);
 }
 
-void gh_handoff_mark_suspects(struct gh_ctx *ctx)
-{
-	struct gh_strv keys = { 0 };
-
-	gh_journal_list(ctx, &keys);
-	for (size_t k = 0; k < keys.n; k++) {
-		struct gh_journal j;
-
-		if (gh_journal_load(ctx, keys.v[k], &j) < 0)
-			continue;
-		for (unsigned i = 0; i < j.n_dev; i++)
-			gh_pci_suspect(ctx, j.dev[i].addr);
-		gh_journal_free(&j);
-	}
-	gh_strv_free(&keys);
-}
-
 /*
  * Functions of a journal that do not answer under their device lock: a
  * write now would only join the stuck call. Each is named with its reason;
  * -EBUSY when any.
  */
-static int journal_wedged(struct gh_ctx *ctx, const struct gh_journal *j, const char *refusing)
+static int journal_wedged(struct gh_ctx *ctx, const struct gh_journals *js, const struct gh_journal *j,
+			  const char *refusing)
 {
 	int r = 0;
 
@@ -198,7 +183,7 @@ static int journal_wedged(struct gh_ctx *ctx, const struct gh_journal *j, const 
 		if (gh_pci_lock_stuck(ctx, j->dev[i].addr) != 1)
 			continue;
 		gh_fs_link_base(ctx, drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", j->dev[i].addr);
-		gh_handoff_wedged_reason(ctx, j->dev[i].addr, drv, reason, sizeof(reason));
+		gh_handoff_wedged_reason(ctx, js, j->dev[i].addr, drv, reason, sizeof(reason));
 		gh_err(ctx, "%s: %s is %s; run 'gpu-hook recover %s' once it answers", refusing, j->dev[i].addr, reason,
 		       j->key);
 		r = -EBUSY;
@@ -206,49 +191,41 @@ static int journal_wedged(struct gh_ctx *ctx, const struct gh_journal *j, const 
 	return r;
 }
 
-int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_strv *refusals)
+int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_refusals *refusals)
 {
 	int r = 0;
 
 	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
-		char reason[1536], msg[1600];
+		char reason[1536];
 
 		if (!h->f[i].dev.wedged)
 			continue;
-		gh_handoff_wedged_reason(ctx, h->f[i].dev.addr, h->f[i].dev.driver, reason, sizeof(reason));
-		snprintf(msg, sizeof(msg), "%s is %s", h->f[i].dev.addr, reason);
-		r = gh_strv_add(refusals, msg);
+		gh_handoff_wedged_reason(ctx, &h->journals, h->f[i].dev.addr, h->f[i].dev.driver, reason, sizeof(reason));
+		r = gh_refusal_add(refusals, GH_REFUSAL_WEDGED, "%s is %s", h->f[i].dev.addr, reason);
 	}
 	return r;
 }
 
 /* Functions that another journal holds: that VM (or a manual to-vfio) has them. */
-static int other_owners(struct gh_ctx *ctx, const struct gh_host *h, const char *key, struct gh_strv *refusals)
+static int other_owners(struct gh_ctx *ctx, const struct gh_host *h, const char *key, struct gh_refusals *refusals)
 {
-	struct gh_strv keys = { 0 };
-	int r = gh_journal_list(ctx, &keys);
+	const struct gh_journals *js = &h->journals;
+	int r = js->error;
 
-	for (size_t k = 0; k < keys.n && r >= 0; k++) {
-		struct gh_journal j;
+	for (size_t k = 0; k < js->unreadable.n; k++)
+		if (strcmp(js->unreadable.v[k], key))
+			gh_warn(ctx, "ignoring unreadable journal /run/gpu-hook/%s.json", js->unreadable.v[k]);
+	for (unsigned k = 0; k < js->n && r >= 0; k++) {
+		struct gh_journal *j = &js->v[k];
 
-		if (!strcmp(keys.v[k], key))
+		if (!strcmp(j->key, key))
 			continue;
-		if (gh_journal_load(ctx, keys.v[k], &j) < 0) {
-			gh_warn(ctx, "ignoring unreadable journal /run/gpu-hook/%s.json", keys.v[k]);
-			continue;
-		}
-		for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
-			char msg[256];
-
-			if (!gh_journal_dev(&j, h->f[i].dev.addr))
-				continue;
-			snprintf(msg, sizeof(msg), "%s is handed to %s%s by gpu-hook (/run/gpu-hook/%s.json): stop it first",
-				 h->f[i].dev.addr, j.vmid ? "VM " : "", j.vmid ? keys.v[k] : "a manual to-vfio", keys.v[k]);
-			r = gh_strv_add(refusals, msg);
-		}
-		gh_journal_free(&j);
+		for (unsigned i = 0; i < h->n_f && r >= 0; i++)
+			if (gh_journal_dev(j, h->f[i].dev.addr))
+				r = gh_refusal_add(refusals, GH_REFUSAL_OWNER, "%s is handed to %s%s by gpu-hook "
+						   "(/run/gpu-hook/%s.json): stop it first", h->f[i].dev.addr,
+						   j->vmid ? "VM " : "", j->vmid ? j->key : "a manual to-vfio", j->key);
 	}
-	gh_strv_free(&keys);
 	return r;
 }
 
@@ -333,7 +310,7 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already)
 	}
 	gh_warn(ctx, "an earlier handoff (/run/gpu-hook/%s.json) did not finish or was changed since: undoing it first",
 		key);
-	r = journal_wedged(ctx, &j, "cannot undo it");
+	r = journal_wedged(ctx, NULL, &j, "cannot undo it");
 	if (r >= 0)
 		r = journal_held(ctx, &j);
 	if (r >= 0) {
@@ -372,7 +349,7 @@ int gh_handoff_to_vfio(struct gh_ctx *ctx, const struct gh_host *h, const char *
 		gh_info(ctx, "%s", p.notes.v[i]);
 	if (p.refusals.n) {
 		for (size_t i = 0; i < p.refusals.n; i++)
-			gh_err(ctx, "refusing: %s", p.refusals.v[i]);
+			gh_err(ctx, "refusing: %s", p.refusals.v[i].text);
 		r = -EPERM;
 		goto out;
 	}
@@ -440,7 +417,7 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 			return 0;
 		}
 		gh_info(ctx, "giving back what /run/gpu-hook/%s.json records", key);
-		r = journal_wedged(ctx, &j, "not giving the card back");
+		r = journal_wedged(ctx, &h->journals, &j, "not giving the card back");
 		if (r >= 0)
 			r = journal_held(ctx, &j);
 		if (r < 0) {
@@ -465,13 +442,13 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 	for (size_t i = 0; i < p.notes.n; i++)
 		gh_info(ctx, "%s", p.notes.v[i]);
 	for (size_t i = 0; i < p.refusals.n; i++)
-		gh_warn(ctx, "%s", p.refusals.v[i]);
+		gh_warn(ctx, "%s", p.refusals.v[i].text);
 	/* A wedged function would only add a write that joins the stuck call. */
 	for (unsigned i = 0; i < h->n_f && r >= 0; i++) {
 		if (h->f[i].dev.wedged) {
 			char reason[1536];
 
-			gh_handoff_wedged_reason(ctx, h->f[i].dev.addr, h->f[i].dev.driver, reason, sizeof(reason));
+			gh_handoff_wedged_reason(ctx, &h->journals, h->f[i].dev.addr, h->f[i].dev.driver, reason, sizeof reason);
 			gh_err(ctx, "not giving the card back: %s is %s; run post-stop again once it answers",
 			       h->f[i].dev.addr, reason);
 			r = -EBUSY;
@@ -533,7 +510,7 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key)
 	if (r < 0)
 		return r;
 	/* Still stuck: refused before the wedged marks are cleared, so nothing changes. */
-	r = journal_wedged(ctx, &j, "refusing to recover");
+	r = journal_wedged(ctx, NULL, &j, "refusing to recover");
 	if (r < 0) {
 		gh_journal_free(&j);
 		return r;

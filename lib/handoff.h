@@ -44,6 +44,7 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
  * journal has it (gh_host_load_journal: the VM config is not read) and 1;
  * without one, 0 and h empty but for vmid. -errno (logged) otherwise.
  */
+/* On failure h owns nothing (lib/README.md); else gh_host_free it. */
 int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
 /* Undoes one journal, retrying what was wedged. 0 recovered, 1 no such journal (logged as info), -errno. */
 int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
@@ -51,13 +52,13 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key);
  * Why a function does not answer under its device lock: "wedged: remove()
  * stuck in the kernel; <the journal step that timed out, if a journal names
  * it>; <the processes holding what the stuck call waits for, if seen>".
- * driver is its driver link now ("" when none).
+ * driver is its driver link now ("" when none). js: the phase's journals
+ * (NULL: read them now).
  */
-void gh_handoff_wedged_reason(struct gh_ctx *ctx, const char *addr, const char *driver, char *buf, size_t size);
-/* Every function a journal holds is read in a child from now on (gh_pci_suspect). */
-void gh_handoff_mark_suspects(struct gh_ctx *ctx);
-/* One refusal per function of h whose device lock did not answer (gh_pci_dev.wedged). */
-int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_strv *refusals);
+void gh_handoff_wedged_reason(struct gh_ctx *ctx, const struct gh_journals *js, const char *addr,
+			      const char *driver, char *buf, size_t size);
+/* One refusal (GH_REFUSAL_WEDGED) per function of h whose device lock did not answer (gh_pci_dev.wedged). */
+int gh_handoff_wedged_refusals(struct gh_ctx *ctx, const struct gh_host *h, struct gh_refusals *refusals);
 /* A journal key: "<vmid>", or "manual" for to-vfio/to-host. */
 void gh_handoff_key(unsigned vmid, char *buf, size_t size);
 

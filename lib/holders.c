@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The scan of /proc for processes that hold device nodes open or mapped. */
 #include "holders.h"
 
 #include <ctype.h>
@@ -9,13 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs.h"
-#include "pciid.h"
-#include "services.h"
 
 /* PID_MAX_LIMIT on 64-bit kernels. */
 #define PID_MAX 4194304UL
@@ -271,21 +269,6 @@ static int scan_maps(struct scan *s, int pfd, const char *pid, struct gh_holder 
 	close(l.fd);
 	return r;
 }
-
-bool gh_holders_cgroup_user(const char *path)
-{
-	for (const char *seg = path; *seg;) {
-		size_t n;
-
-		seg += strspn(seg, "/");
-		n = strcspn(seg, "/");
-		if (n > 13 && !memcmp(seg, "user@", 5) && !memcmp(seg + n - 8, ".service", 8))
-			return true;
-		seg += n;
-	}
-	return false;
-}
-
 /* The cgroup v2 line, "0::<path>". */
 static void read_cgroup(struct scan *s, int pfd, struct gh_holder *h)
 {
@@ -304,88 +287,6 @@ static void read_cgroup(struct scan *s, int pfd, struct gh_holder *h)
 			break;
 		}
 	close(l.fd);
-}
-
-/* "pid (comm) state ppid pgrp session ... starttime": the comm may hold ')' and blanks. */
-static int parse_stat(const char *text, unsigned long long *start, pid_t *sid)
-{
-	const char *p = strrchr(text, ')');
-	unsigned long long v = 0;
-	unsigned long s = 0;
-
-	if (!p)
-		return -EINVAL;
-	p++;
-	/* Fields 3.. follow; the session is field 6, the start time field 22. */
-	for (int field = 3; field <= 22; field++) {
-		char *end;
-
-		p += strspn(p, " ");
-		if (!*p)
-			return -EINVAL;
-		if (field == 6 || field == 22) {
-			errno = 0;
-			if (field == 6)
-				s = strtoul(p, &end, 10);
-			else
-				v = strtoull(p, &end, 10);
-			if (errno || end == p || (*end && *end != ' ' && *end != '\n'))
-				return -EINVAL;
-			p = end;
-		} else {
-			p += strcspn(p, " ");
-		}
-	}
-	if (start)
-		*start = v;
-	if (sid)
-		*sid = (pid_t)s;
-	return 0;
-}
-
-static int read_stat_at(int pfd, unsigned long long *start, pid_t *sid)
-{
-	char buf[1024];
-	int r = gh_fs_read_strat(pfd, "stat", buf, sizeof(buf));
-
-	return r < 0 ? r : parse_stat(buf, start, sid);
-}
-
-int gh_holders_proc_stat(struct gh_ctx *ctx, pid_t pid, unsigned long long *start, pid_t *sid)
-{
-	char buf[1024];
-	int r = gh_fs_read_str(ctx, buf, sizeof(buf), "/proc/%d/stat", (int)pid);
-
-	if (r == -ENOENT)
-		return -ESRCH;
-	return r < 0 ? r : parse_stat(buf, start, sid);
-}
-
-int gh_holders_pin(struct gh_ctx *ctx, const struct gh_holder *h, int *pidfd)
-{
-	unsigned long long now = 0;
-	int fd = -1, r;
-
-	*pidfd = -1;
-	if (!h->start)
-		return -EINVAL;
-	/* A fixture's pid names no process of this machine. */
-	if (!ctx->root[0]) {
-		fd = (int)syscall(SYS_pidfd_open, h->pid, 0);
-		if (fd < 0)
-			return errno == ESRCH ? -ESRCH : -errno;
-	}
-	/* Checked after the pidfd is taken: a match means the pidfd is the process the scan saw. */
-	r = gh_holders_proc_stat(ctx, h->pid, &now, NULL);
-	if (r >= 0 && now != h->start)
-		r = -ESRCH;
-	if (r < 0) {
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	*pidfd = fd;
-	return 0;
 }
 
 static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
@@ -422,7 +323,7 @@ static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 			gh_util_copy(h.comm, sizeof(h.comm), "?");
 		else
 			gh_util_escape(comm, h.comm, sizeof(h.comm));
-		if (read_stat_at(pfd, &h.start, NULL) < 0)
+		if (gh_holders_proc_stat_at(pfd, &h.start, NULL) < 0)
 			h.start = 0;
 		r = 0;
 	}
@@ -472,7 +373,7 @@ static int scan_all(struct scan *s)
 		if (gh_util_parse_ulong(pids.v[i], 10, PID_MAX, &n) < 0 || !n)
 			continue;
 		/* Our own fds are never the problem; a fixture root has no "us" in it. */
-		if (!s->ctx->root[0] && (pid_t)n == self)
+		if (!gh_ctx_root(s->ctx)[0] && (pid_t)n == self)
 			continue;
 		r = scan_pid(s, proc, pids.v[i], (pid_t)n);
 	}
@@ -521,217 +422,6 @@ int gh_holders_scan(struct gh_ctx *ctx, const struct gh_strv *paths, struct gh_h
 	gh_holders_nodes_free(&nodes);
 	return r;
 }
-
-/* The node for a device number, once; its inode in /dev (the name given, else /dev/char/M:m) for the maps. */
-static int add_node(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, dev_t rdev, const char *path,
-		    const struct stat *known)
-{
-	struct gh_holder_node *v, *nd;
-	struct stat st;
-
-	for (unsigned i = 0; i < nodes->n; i++)
-		if (nodes->v[i].rdev == rdev)
-			return 0;
-	v = gh_util_grow(nodes->v, nodes->n, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	nodes->v = v;
-	nd = &v[nodes->n++];
-	memset(nd, 0, sizeof(*nd));
-	nd->rdev = rdev;
-	gh_util_escape(path, nd->path, sizeof(nd->path));
-	if (known) {
-		st = *known;
-	} else if (gh_fs_stat(ctx, &st, "%s", path) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != rdev) {
-		if (gh_fs_stat(ctx, &st, "/dev/char/%u:%u", major(rdev), minor(rdev)) < 0 || !S_ISCHR(st.st_mode) ||
-		    st.st_rdev != rdev)
-			return 0;
-	}
-	nd->dev = st.st_dev;
-	nd->ino = st.st_ino;
-	return 0;
-}
-
-static int add_if_chr(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, const char *path, bool descend)
-{
-	struct stat st;
-
-	if (gh_fs_stat(ctx, &st, "%s", path) < 0)
-		return 0;
-	if (S_ISCHR(st.st_mode))
-		return add_node(ctx, nodes, st.st_rdev, path, &st);
-	if (S_ISDIR(st.st_mode) && descend) {
-		struct gh_strv names = { 0 };
-		int r = gh_fs_list(ctx, &names, "%s", path);
-
-		for (size_t i = 0; i < names.n && r >= 0; i++) {
-			char p[PATH_MAX];
-
-			if (gh_util_format(p, sizeof(p), "%s/%s", path, names.v[i]) >= 0)
-				r = add_if_chr(ctx, nodes, p, false);
-		}
-		gh_strv_free(&names);
-		return r < 0 && r != -ENOMEM ? 0 : r;
-	}
-	return 0;
-}
-
-int gh_holders_nodes_add_path(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, const char *path)
-{
-	struct gh_strv names = { 0 };
-	size_t len = strlen(path);
-	const char *slash, *prefix;
-	char dir[PATH_MAX];
-	int r;
-
-	if (!len)
-		return 0;
-	if (path[len - 1] != '*')
-		return add_if_chr(ctx, nodes, path, false);
-	slash = strrchr(path, '/');
-	if (!slash || (size_t)(slash - path) >= sizeof(dir))
-		return -EINVAL;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	prefix = slash + 1;
-	len = strlen(prefix) - 1;
-	r = gh_fs_list(ctx, &names, "%s", dir[0] ? dir : "/");
-	if (r < 0) {
-		gh_warn(ctx, "cannot list %s for %s: %s; those nodes are not looked for", dir[0] ? dir : "/", path,
-			strerror(-r));
-		r = 0;
-	}
-	for (size_t i = 0; i < names.n && r >= 0; i++) {
-		char p[PATH_MAX];
-
-		if (strncmp(names.v[i], prefix, len) || gh_util_format(p, sizeof(p), "%s/%s", dir, names.v[i]) < 0)
-			continue;
-		r = add_if_chr(ctx, nodes, p, true);
-	}
-	gh_strv_free(&names);
-	return r;
-}
-
-/* Deep enough for a USB tree behind the card's xHCI (hubs nest up to 7 tiers); bounded all the same. */
-#define WALK_DEPTH 24
-#define WALK_DIRS 20000
-
-struct walk {
-	struct gh_ctx *ctx;
-	struct gh_holder_nodes *nodes;
-	const char *addr;
-	unsigned dirs;
-};
-
-/* A directory with a `dev` file is a device the kernel registered: its number and its DEVNAME. */
-static int walk_dev(struct walk *w, int dfd)
-{
-	char text[64], ev[2048], name[PATH_MAX], sub[PATH_MAX];
-	unsigned long maj, min;
-	char *colon, *dn;
-
-	if (gh_fs_read_strat(dfd, "dev", text, sizeof(text)) < 0)
-		return 0;
-	colon = strchr(text, ':');
-	if (!colon)
-		return 0;
-	*colon = '\0';
-	if (gh_util_parse_ulong(text, 10, 0xfffff, &maj) < 0 || gh_util_parse_ulong(colon + 1, 10, 0xfffff, &min) < 0)
-		return 0;
-	/* A disk behind the card's USB port is not held through an open node. */
-	if (gh_fs_readlinkat(dfd, "subsystem", sub, sizeof(sub)) > 0) {
-		const char *base = strrchr(sub, '/');
-
-		if (!strcmp(base ? base + 1 : sub, "block"))
-			return 0;
-	}
-	snprintf(name, sizeof(name), "/dev/char/%lu:%lu", maj, min);
-	if (gh_fs_read_strat(dfd, "uevent", ev, sizeof(ev)) >= 0) {
-		char *save = NULL;
-
-		for (char *line = strtok_r(ev, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			dn = line + 8;
-			if (strncmp(line, "DEVNAME=", 8))
-				continue;
-			/* The kernel's name for the node under /dev; nothing that climbs out of it. */
-			if (*dn && dn[0] != '/' && !strstr(dn, ".."))
-				gh_util_format(name, sizeof(name), "/dev/%s", dn);
-			break;
-		}
-	}
-	return add_node(w->ctx, w->nodes, makedev(maj, min), name, NULL);
-}
-
-static int walk_dir(struct walk *w, DIR *d, unsigned depth)
-{
-	struct dirent *de;
-	int r = 0;
-
-	if (++w->dirs > WALK_DIRS) {
-		gh_warn(w->ctx, "/sys/bus/pci/devices/%s: more than %u directories below it; the rest is not searched "
-			"for device nodes", w->addr, WALK_DIRS);
-		return 0;
-	}
-	while (r >= 0 && (de = readdir(d))) {
-		unsigned char type = de->d_type;
-		DIR *sub;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (type == DT_UNKNOWN) {
-			struct stat st;
-
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-				continue;
-			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
-		}
-		if (type == DT_REG && !strcmp(de->d_name, "dev")) {
-			r = walk_dev(w, dirfd(d));
-			continue;
-		}
-		/* Links lead out of the tree (driver, subsystem, device); a PCI child is a function of its own. */
-		if (type != DT_DIR || depth >= WALK_DEPTH || gh_pciid_is_addr(de->d_name))
-			continue;
-		sub = gh_fs_opendirat(dirfd(d), de->d_name);
-		if (!sub)
-			continue;
-		r = walk_dir(w, sub, depth + 1);
-		closedir(sub);
-	}
-	return r;
-}
-
-int gh_holders_nodes_add_sysfs(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, const char *addr)
-{
-	struct walk w = { .ctx = ctx, .nodes = nodes, .addr = addr };
-	DIR *d;
-	int r;
-
-	if (!gh_pciid_is_addr(addr))
-		return -EINVAL;
-	/* The bus's link to the function is the one link followed. */
-	d = gh_fs_opendir(ctx, "/sys/bus/pci/devices/%s", addr);
-	if (!d) {
-		r = -errno;
-		if (r == -ENOENT)
-			return 0;
-		gh_err(ctx, "cannot list /sys/bus/pci/devices/%s: %s", addr, strerror(-r));
-		return r;
-	}
-	r = walk_dir(&w, d, 0);
-	closedir(d);
-	if (r < 0)
-		gh_err(ctx, "cannot collect the device nodes of %s: %s", addr, strerror(-r));
-	return r;
-}
-
-void gh_holders_nodes_free(struct gh_holder_nodes *nodes)
-{
-	free(nodes->v);
-	nodes->v = NULL;
-	nodes->n = 0;
-}
-
 void gh_holders_free(struct gh_holder_set *set)
 {
 	for (unsigned i = 0; i < set->n; i++)
@@ -740,63 +430,6 @@ void gh_holders_free(struct gh_holder_set *set)
 	set->v = NULL;
 	set->n = 0;
 }
-
-static bool copy_span(char *dst, size_t size, const char *s, size_t n)
-{
-	if (!n || n >= size)
-		return false;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-	return true;
-}
-
-static bool unit_suffix(const char *s, size_t n)
-{
-	return (n > 8 && !memcmp(s + n - 8, ".service", 8)) || (n > 6 && !memcmp(s + n - 6, ".scope", 6));
-}
-
-/*
- * Proxmox puts a container's payload under /lxc/<id>/ns/ and its monitor
- * under /lxc.monitor/<id>; plain LXC uses /lxc.payload.<id> and
- * /lxc.monitor.<id>. A container process is attributed to the container
- * only, never to the unit inside it: that unit name means something else to
- * the host's systemd, and the way to release it is stopping the container.
- * Otherwise the unit is the innermost .service/.scope component, so a
- * process in user@1000.service/app.slice/x.service is x.service's.
- */
-void gh_holders_parse_cgroup(const char *path, char *unit, size_t unit_size, char *ct, size_t ct_size)
-{
-	static const char *const lxc[] = { "/lxc/", "/lxc.monitor/", "/lxc.payload.", "/lxc.monitor." };
-	const char *seg, *end;
-
-	if (unit_size)
-		unit[0] = '\0';
-	if (ct_size)
-		ct[0] = '\0';
-	for (size_t i = 0; i < GH_ARRAY_SIZE(lxc); i++) {
-		size_t pl = strlen(lxc[i]), n;
-
-		if (strncmp(path, lxc[i], pl))
-			continue;
-		n = strcspn(path + pl, "/");
-		if (strspn(path + pl, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") >= n)
-			copy_span(ct, ct_size, path + pl, n);
-		return;
-	}
-	for (seg = path; *seg; seg = end) {
-		char name[256];
-		size_t n;
-
-		seg += strspn(seg, "/");
-		n = strcspn(seg, "/");
-		end = seg + n;
-		if (!unit_suffix(seg, n) || !copy_span(name, sizeof(name), seg, n) || !gh_services_valid_name(name))
-			continue;
-		if (!copy_span(unit, unit_size, seg, n) && unit_size)
-			unit[0] = '\0';
-	}
-}
-
 static bool append(char *buf, size_t size, size_t *off, const char *s, size_t reserve)
 {
 	size_t len = strlen(s);

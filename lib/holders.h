@@ -71,6 +71,7 @@ void gh_holders_nodes_free(struct gh_holder_nodes *nodes);
  * that vanish while scanned are skipped. The calling process (getpid() on a
  * real root) is never a holder.
  */
+/* Both scans: on failure out owns nothing (lib/README.md); after success, gh_holders_free. */
 int gh_holders_scan_nodes(struct gh_ctx *ctx, const struct gh_holder_nodes *nodes, struct gh_holder_set *out);
 /* The same for node paths (gh_holders_nodes_add_path each). */
 int gh_holders_scan(struct gh_ctx *ctx, const struct gh_strv *paths, struct gh_holder_set *out);
@@ -95,6 +96,8 @@ bool gh_holders_cgroup_user(const char *path);
  * session id (field 6). -ESRCH when the process is gone.
  */
 int gh_holders_proc_stat(struct gh_ctx *ctx, pid_t pid, unsigned long long *start, pid_t *sid);
+/* The same through an open /proc/<pid> directory (the scan reads one process through one fd). */
+int gh_holders_proc_stat_at(int pfd, unsigned long long *start, pid_t *sid);
 /*
  * Pins a holder before anything acts on it: on the real root a pidfd
  * (pidfd_open), taken and then checked against the start time seen by the

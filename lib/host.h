@@ -15,9 +15,11 @@
 #include "console.h"
 #include "ctx.h"
 #include "holders.h"
+#include "journals.h"
 #include "modules.h"
 #include "pci.h"
 #include "policy.h"
+#include "refusal.h"
 #include "util.h"
 #include "vmconf.h"
 
@@ -68,17 +70,19 @@ struct gh_host {
 	unsigned n_kill;
 
 	struct gh_strv notes;		/* entries left alone, sibling functions added, ... */
-	struct gh_strv refusals;
+	struct gh_refusals refusals;	/* decided on by kind only */
+	struct gh_journals journals;	/* /run/gpu-hook as this load found it: the phase goes by it */
 };
 
+/* Each load: on failure h owns nothing (lib/README.md); after success, gh_host_free. */
 /*
  * Reads everything for VM vmid. Bad input (config, policy, mapping, sysfs
  * contents) is logged where found and returns -EINVAL; a missing VM is
  * -ENOENT. Reasons to refuse are not errors: they land in h->refusals.
+ * Every loader first reads the journals once (h->journals) and marks their
+ * functions suspect (gh_pci_suspect), before any function is read.
  */
 int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h);
-/* How the refusals about nvidia-drm's hold on every card start (they matter only before a handoff). */
-#define GH_HOST_MODESET_REFUSAL "modeset_hold = "
 /* The same for an explicit list of functions (to-vfio / to-host / status). */
 int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct gh_host *h);
 /*

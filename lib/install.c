@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "text.h"
 #include "timebox.h"
 #include "vmconf.h"
 #include "vms.h"
@@ -45,25 +46,16 @@ static bool is_dir_type(const char *t)
 int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, const char *storage,
 			     struct gh_storage *out)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int lineno = 0, errors = 0;
+	/* Any bytes but NUL: a comment in another charset is no reason to refuse the storages. */
+	struct gh_text t = { .ctx = ctx, .f = f, .name = name, .max = 4097, .bytes = true };
+	char *line;
+	size_t len;
 	bool in = false;
 
 	memset(out, 0, sizeof(*out));
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *l;
+	while (gh_text_next(&t, &line, &len) > 0) {
+		char *l = gh_util_trim(line);
 
-		lineno++;
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if ((size_t)len != strlen(line) || len > 4096) {
-			gh_err(ctx, "%s:%d: unreadable line", name, lineno);
-			errors++;
-			continue;
-		}
-		l = gh_util_trim(line);
 		if (!*l || *l == '#')
 			continue;
 		if (line[0] != ' ' && line[0] != '\t') {
@@ -73,7 +65,7 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 			if (in) {
 				gh_util_copy(out->type, sizeof(out->type), type);
 				out->found = true;
-				out->line = lineno;
+				out->line = t.line;
 			}
 			continue;
 		}
@@ -82,10 +74,8 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 		if (!strncmp(l, "path ", 5)) {
 			const char *p = gh_util_trim(l + 5);
 
-			if (p[0] != '/' || strstr(p, "..") || gh_util_copy(out->path, sizeof(out->path), p) < 0) {
-				gh_err(ctx, "%s:%d: storage %s: invalid path", name, lineno, storage);
-				errors++;
-			}
+			if (p[0] != '/' || strstr(p, "..") || gh_util_copy(out->path, sizeof(out->path), p) < 0)
+				gh_text_err(&t, "storage %s: invalid path", storage);
 		} else if (!strncmp(l, "content ", 8)) {
 			char list[512], *save = NULL;
 
@@ -95,11 +85,11 @@ int gh_install_storage_parse(struct gh_ctx *ctx, FILE *f, const char *name, cons
 					out->snippets = true;
 		}
 	}
-	free(line);
+	gh_text_done(&t);
 	/* Network storages are mounted at /mnt/pve/<id> when no path is given. */
 	if (out->found && !out->path[0] && is_dir_type(out->type) && strcmp(out->type, "dir"))
 		snprintf(out->path, sizeof(out->path), "/mnt/pve/%s", storage);
-	return errors ? -EINVAL : 0;
+	return t.errors ? -EINVAL : 0;
 }
 
 static int find_storage(struct gh_ctx *ctx, const char *storage, struct gh_storage *st)
@@ -173,7 +163,7 @@ int gh_install_same_content(int a, int b)
 /* What may own a file Proxmox runs as root: root; in a fixture tree, also the user running gpu-hook. */
 static bool owner_ok(const struct gh_ctx *ctx, uid_t uid)
 {
-	return uid == 0 || (ctx->root[0] && uid == geteuid());
+	return uid == 0 || (gh_ctx_root(ctx)[0] && uid == geteuid());
 }
 
 int gh_install_trust_file(const struct gh_ctx *ctx, const char *name, const struct stat *st, char *why, size_t size)
@@ -231,11 +221,11 @@ int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, s
 	why[0] = '\0';
 	if (gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
 		return -ENAMETOOLONG;
-	if (!ctx->root[0])
+	if (!gh_ctx_root(ctx)[0])
 		strcpy(top, "/");
-	else if (!realpath(ctx->root, top)) {
+	else if (!realpath(gh_ctx_root(ctx), top)) {
 		r = -errno;
-		snprintf(why, size, "%s: %s", ctx->root, strerror(-r));
+		snprintf(why, size, "%s: %s", gh_ctx_root(ctx), strerror(-r));
 		return r;
 	}
 	toplen = strcmp(top, "/") ? strlen(top) : 0;
@@ -251,12 +241,12 @@ int gh_install_trust_dir(const struct gh_ctx *ctx, const char *dir, char *why, s
 		*slash = '\0';
 	}
 	if (toplen && (strncmp(real, top, toplen) || (real[toplen] && real[toplen] != '/'))) {
-		snprintf(why, size, "%s resolves to %s, outside the tree %s", dir, real, ctx->root);
+		snprintf(why, size, "%s resolves to %s, outside the tree %s", dir, real, gh_ctx_root(ctx));
 		return -EXDEV;
 	}
 	/* The directories the path resolves to, then those it names: a link's own directory decides where it points. */
 	r = walk_up(ctx, real, toplen, why, size);
-	return r < 0 ? r : walk_up(ctx, host, strlen(ctx->root), why, size);
+	return r < 0 ? r : walk_up(ctx, host, strlen(gh_ctx_root(ctx)), why, size);
 }
 
 int gh_install_network(const struct gh_ctx *ctx, const char *storage, const struct gh_storage *st, const char *dir,
@@ -298,7 +288,7 @@ static int run_child(void *arg)
 {
 	struct run_call *c = arg;
 
-	return c->ctx->ops->run(c->ctx, c->argv);
+	return gh_ctx_ops(c->ctx)->run(c->ctx, c->argv);
 }
 
 /* qm from its fixed path on the running system, with an argv: no shell. The simulator only records it. */
@@ -314,11 +304,11 @@ static int run_qm(struct gh_ctx *ctx, char **args)
 		strncat(line, " ", sizeof(line) - strlen(line) - 1);
 		strncat(line, args[i], sizeof(line) - strlen(line) - 1);
 	}
-	if (ctx->dry_run) {
+	if (gh_ctx_dry_run(ctx)) {
 		gh_notice(ctx, "would run: %s", line);
 		return 0;
 	}
-	if (!ctx->ops || !ctx->ops->run) {
+	if (!gh_ctx_ops(ctx) || !gh_ctx_ops(ctx)->run) {
 		gh_err(ctx, "%s: no way to run programs in this context", line);
 		return -ENOSYS;
 	}
@@ -337,7 +327,7 @@ static int run_qm(struct gh_ctx *ctx, char **args)
 		gh_err(ctx, "%s failed (exit status %d)", line, -tb.status);
 		return -EIO;
 	}
-	gh_info(ctx, "%s: %s", line, ctx->root[0] ? "recorded in /run/gpu-hook/executed (nothing runs under --root)" : "ok");
+	gh_info(ctx, "%s: %s", line, gh_ctx_root(ctx)[0] ? "recorded in /run/gpu-hook/executed (nothing runs under --root)" : "ok");
 	return 0;
 }
 
@@ -387,36 +377,28 @@ static int copy_self(int self, int out)
 	return n < 0 ? -errno : 0;
 }
 
-/*
- * The running binary into <dir>/gpu-hook through a temporary file and a
- * rename, all relative to the directory checked (an fd), so no path is looked
- * up again after the checks.
- */
-static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
+static int dry_run_place(struct gh_ctx *ctx, const char *dir, const char *name)
 {
-	char host[PATH_MAX], real[PATH_MAX], name[PATH_MAX], why[512];
-	struct stat st = { 0 };
-	int dfd, out, r;
+	int dfd, r;
 
-	if (gh_util_format(name, sizeof(name), "%s/gpu-hook", dir) < 0 || gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
-		return -ENAMETOOLONG;
-	r = gh_install_trust_dir(ctx, dir, why, sizeof(why));
-	if (r < 0) {
-		gh_err(ctx, "refusing to install: %s", why);
-		return r;
+	if (gh_fs_exists(ctx, "%s", dir) <= 0)
+		gh_notice(ctx, "would create %s (mode 0755)", dir);
+	else if ((dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir)) >= 0) {
+		r = check_target(ctx, dfd, name);
+		close(dfd);
+		if (r < 0)
+			return r;
 	}
-	if (ctx->dry_run) {
-		if (gh_fs_exists(ctx, "%s", dir) <= 0)
-			gh_notice(ctx, "would create %s (mode 0755)", dir);
-		else if ((dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir)) >= 0) {
-			r = check_target(ctx, dfd, name);
-			close(dfd);
-			if (r < 0)
-				return r;
-		}
-		gh_notice(ctx, "would copy the running binary (/proc/self/exe) to %s (mode 0755)", name);
-		return 0;
-	}
+	gh_notice(ctx, "would copy the running binary (/proc/self/exe) to %s (mode 0755)", name);
+	return 0;
+}
+
+/* The snippets directory created, checked again, and opened as what it resolves to: an fd, or -errno (logged). */
+static int open_target_dir(struct gh_ctx *ctx, const char *dir, const char *host)
+{
+	char real[PATH_MAX], why[512] = "";
+	int dfd, r;
+
 	r = gh_fs_mkdir(ctx, 0755, "%s", dir);
 	if (r >= 0)
 		r = gh_install_trust_dir(ctx, dir, why, sizeof(why));
@@ -433,18 +415,21 @@ static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 	if (dfd < 0) {
 		r = -errno;
 		gh_err(ctx, "%s: %s", dir, strerror(-r));
-		return r;
 	}
-	r = check_target(ctx, dfd, name);
-	if (r < 0) {
-		close(dfd);
-		return r;
-	}
+	return dfd < 0 ? r : dfd;
+}
+
+/* The copy in dfd/.gpu-hook.tmp: written whole, 0755, root's, the same bytes as the running binary. */
+static int write_copy(struct gh_ctx *ctx, int self, int dfd, const char *dir, const char *name)
+{
+	struct stat st = { 0 };
+	char why[512];
+	int out, r;
+
 	unlinkat(dfd, ".gpu-hook.tmp", 0);
 	out = openat(dfd, ".gpu-hook.tmp", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
 	if (out < 0) {
 		r = -errno;
-		close(dfd);
 		gh_err(ctx, "cannot write %s: %s", dir, strerror(-r));
 		return r;
 	}
@@ -463,13 +448,42 @@ static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
 	}
 	if (close(out) < 0 && r >= 0)
 		r = -errno;
+	if (r < 0)
+		unlinkat(dfd, ".gpu-hook.tmp", 0);
+	return r;
+}
+
+/*
+ * The running binary into <dir>/gpu-hook through a temporary file and a
+ * rename, all relative to the directory checked (an fd), so no path is looked
+ * up again after the checks.
+ */
+static int place_binary(struct gh_ctx *ctx, int self, const char *dir)
+{
+	char host[PATH_MAX], name[PATH_MAX], why[512];
+	int dfd, r;
+
+	if (gh_util_format(name, sizeof(name), "%s/gpu-hook", dir) < 0 || gh_fs_path(ctx, host, sizeof(host), "%s", dir) < 0)
+		return -ENAMETOOLONG;
+	r = gh_install_trust_dir(ctx, dir, why, sizeof(why));
+	if (r < 0) {
+		gh_err(ctx, "refusing to install: %s", why);
+		return r;
+	}
+	if (gh_ctx_dry_run(ctx))
+		return dry_run_place(ctx, dir, name);
+	dfd = open_target_dir(ctx, dir, host);
+	if (dfd < 0)
+		return dfd;
+	r = check_target(ctx, dfd, name);
+	if (r >= 0)
+		r = write_copy(ctx, self, dfd, dir, name);
 	if (r >= 0 && renameat(dfd, ".gpu-hook.tmp", dfd, "gpu-hook") < 0) {
 		r = -errno;
 		gh_err(ctx, "cannot place the binary as %s: %s", name, strerror(-r));
-	}
-	if (r < 0)
 		unlinkat(dfd, ".gpu-hook.tmp", 0);
-	else
+	}
+	if (r >= 0)
 		fsync(dfd);
 	close(dfd);
 	if (r >= 0)

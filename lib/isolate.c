@@ -110,7 +110,7 @@ static int set_property(struct gh_ctx *ctx, const char *unit, const char *cpus)
 	int r = gh_util_format(prop, sizeof(prop), "AllowedCPUs=%s", cpus);
 
 	if (r >= 0)
-		r = ctx->ops->run(ctx, argv);
+		r = gh_ctx_ops(ctx)->run(ctx, argv);
 	if (r < 0)
 		gh_err(ctx, "systemctl set-property --runtime %s %s: %s", unit, prop,
 		       r < -255 || r > -1 ? strerror(-r) : "failed");
@@ -180,7 +180,7 @@ static int apply(struct gh_ctx *ctx, struct json_object *st)
 	const char *wb = saved(st, "writeback");
 
 	if (wb) {
-		r = ctx->ops->write(ctx, GH_ISOLATE_WRITEBACK, any ? mask : wb);
+		r = gh_ctx_ops(ctx)->write(ctx, GH_ISOLATE_WRITEBACK, any ? mask : wb);
 		if (r < 0) {
 			gh_err(ctx, "%s: %s", GH_ISOLATE_WRITEBACK, strerror(-r));
 			if (!ret)

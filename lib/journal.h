@@ -69,6 +69,7 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j);
  * corrupt, truncated or names anything that is not a device, module, unit
  * or console: a bad journal never drives an action.
  */
+/* Both: on failure j owns nothing (lib/README.md); after success, gh_journal_free. */
 int gh_journal_load(struct gh_ctx *ctx, const char *key, struct gh_journal *j);
 int gh_journal_parse(struct gh_ctx *ctx, const char *text, const char *name, struct gh_journal *j);
 int gh_journal_remove(struct gh_ctx *ctx, const char *key);

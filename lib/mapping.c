@@ -3,21 +3,19 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
 #include "fs.h"
 #include "util.h"
-#include "vmconf.h"
+#include "propstr.h"
+#include "text.h"
 
 #define GH_MAPPING_LINE_MAX ((ssize_t)64 * 1024)
 
 struct mparse {
-	struct gh_ctx *ctx;
-	const char *name;
-	int line;
+	struct gh_text t;
 	struct gh_mapping_file *out;
 	bool oom;
 	/* The section being read: open until a blank line; cur NULL when its header was bad. */
@@ -29,19 +27,12 @@ struct mparse {
 	bool bad, has_id;
 };
 
-static void merr(struct mparse *mp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void merr(struct mparse *mp, const char *fmt, ...)
+/* The parser's sink: each problem kept with the mapping whose lines it is on. */
+static void keep(struct gh_text *t, const char *msg)
 {
-	char msg[1024], line[PATH_MAX + 1100];
-	va_list ap;
+	struct mparse *mp = t->data;
 
-	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(line, sizeof(line), "%s:%d: %s", mp->name, mp->line, msg);
-	if (gh_strv_push(mp->cur ? &mp->cur->errors : &mp->out->errors, line) < 0)
+	if (gh_strv_push(mp->cur ? &mp->cur->errors : &mp->out->errors, msg) < 0)
 		mp->oom = true;
 }
 
@@ -71,55 +62,12 @@ static int parse_idpair(const char *s, unsigned *a, unsigned *b)
 	return 0;
 }
 
-/* pve-configid: a letter, then letters, digits, '_' and '-'. */
-static bool valid_id(const char *s, size_t size)
+static void path_fail(void *data, const char *msg)
 {
-	size_t len = strlen(s);
+	struct mparse *mp = data;
 
-	if (!len || len >= size || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
-}
-
-/* path=: ids joined by ';'; unlike hostpciN the domain is required. */
-static void map_paths(struct mparse *mp, const char *value)
-{
-	struct gh_map_entry *e = mp->e;
-	const char *p = value;
-	char esc[96];
-
-	for (;;) {
-		size_t n = strcspn(p, ";");
-		struct gh_pciid id;
-		char *item;
-
-		if (!n) {
-			merr(mp, "map: empty path in '%s'", gh_util_escape(value, esc, sizeof(esc)));
-			mp->bad = true;
-		} else if (e->n_paths == GH_MAP_PATHS_MAX) {
-			merr(mp, "map: more than %d paths", GH_MAP_PATHS_MAX);
-			mp->bad = true;
-			return;
-		} else if (!(item = strndup(p, n))) {
-			merr(mp, "map: out of memory");
-			mp->bad = true;
-			return;
-		} else {
-			const char *colon = strchr(item, ':');
-
-			if (gh_pciid_parse(item, &id) < 0 || !colon || !strchr(colon + 1, ':')) {
-				merr(mp, "map: invalid path '%s' (expected dddd:bb:ss[.f], lowercase hex)",
-				     gh_util_escape(item, esc, sizeof(esc)));
-				mp->bad = true;
-			} else {
-				e->paths[e->n_paths++] = id;
-			}
-			free(item);
-		}
-		if (!p[n])
-			return;
-		p += n + 1;
-	}
+	gh_text_err(&mp->t, "map: %s", msg);
+	mp->bad = true;
 }
 
 static int map_prop(void *data, const char *key, const char *value)
@@ -132,38 +80,33 @@ static int map_prop(void *data, const char *key, const char *value)
 		/* A host name, compared with ours. */
 		if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(value) ||
 		    gh_util_copy(e->node, sizeof(e->node), value) < 0) {
-			merr(mp, "map: invalid node '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&mp->t, "map: invalid node '%s'", gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
 		}
 	} else if (!strcmp(key, "path")) {
-		map_paths(mp, value);
-	} else if (!strcmp(key, "id")) {
-		if (parse_idpair(value, &e->vendor, &e->device) < 0) {
-			merr(mp, "map: invalid id '%s' (expected vvvv:dddd, lowercase hex)",
-			     gh_util_escape(value, esc, sizeof(esc)));
+		/* Unlike hostpciN's host=, the domain is required. */
+		gh_propstr_pci_ids(value, true, "path", e->paths, GH_MAP_PATHS_MAX, &e->n_paths, path_fail, mp);
+	} else if (!strcmp(key, "id") || !strcmp(key, "subsystem-id")) {
+		bool sub = key[0] == 's';
+
+		if (parse_idpair(value, sub ? &e->sub_vendor : &e->vendor, sub ? &e->sub_device : &e->device) < 0) {
+			gh_text_err(&mp->t, "map: invalid %s '%s' (expected vvvv:dddd, lowercase hex)", key,
+				    gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
 		} else {
-			mp->has_id = true;
-		}
-	} else if (!strcmp(key, "subsystem-id")) {
-		if (parse_idpair(value, &e->sub_vendor, &e->sub_device) < 0) {
-			merr(mp, "map: invalid subsystem-id '%s' (expected vvvv:dddd, lowercase hex)",
-			     gh_util_escape(value, esc, sizeof(esc)));
-			mp->bad = true;
-		} else {
-			e->has_subsystem = true;
+			*(sub ? &e->has_subsystem : &mp->has_id) = true;
 		}
 	} else if (!strcmp(key, "iommugroup")) {
 		unsigned long g;
 
 		if (gh_util_parse_ulong(value, 10, INT_MAX, &g) < 0) {
-			merr(mp, "map: invalid iommugroup '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&mp->t, "map: invalid iommugroup '%s'", gh_util_escape(value, esc, sizeof(esc)));
 			mp->bad = true;
 		} else {
 			e->iommugroup = (int)g;
 		}
 	} else if (strcmp(key, "description")) {
-		merr(mp, "map: unknown property '%s'", gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&mp->t, "map: unknown property '%s'", gh_util_escape(key, esc, sizeof(esc)));
 		mp->bad = true;
 	}
 	return 0;
@@ -176,29 +119,29 @@ static void parse_map(struct mparse *mp, struct gh_mapping *m, const char *value
 	int r;
 
 	if (!v) {
-		merr(mp, "out of memory");
+		gh_text_err(&mp->t, "out of memory");
 		return;
 	}
 	m->maps = v;
 	mp->e = &v[m->n_maps];
 	memset(mp->e, 0, sizeof(*mp->e));
 	mp->e->iommugroup = -1;
-	mp->e->line = mp->line;
+	mp->e->line = mp->t.line;
 	mp->bad = mp->has_id = false;
 	r = gh_propstr_parse_why(value, NULL, map_prop, mp, why, sizeof(why));
 	if (r == -ENOMEM) {
-		merr(mp, "out of memory");
+		gh_text_err(&mp->t, "out of memory");
 		return;
 	}
 	if (r < 0) {
-		merr(mp, "map: cannot parse '%s': %s", gh_util_escape(value, esc, sizeof(esc)), why);
+		gh_text_err(&mp->t, "map: cannot parse '%s': %s", gh_util_escape(value, esc, sizeof(esc)), why);
 		return;
 	}
 	if (mp->bad)
 		return;
 	if (!mp->e->node[0] || !mp->e->n_paths || !mp->has_id) {
-		merr(mp, "map: node, path and id are required (missing:%s%s%s)", mp->e->node[0] ? "" : " node",
-		     mp->e->n_paths ? "" : " path", mp->has_id ? "" : " id");
+		gh_text_err(&mp->t, "map: node, path and id are required (missing:%s%s%s)",
+			    mp->e->node[0] ? "" : " node", mp->e->n_paths ? "" : " path", mp->has_id ? "" : " id");
 		return;
 	}
 	m->n_maps++;
@@ -210,12 +153,12 @@ static void parse_bool(struct mparse *mp, const char *key, const char *value, bo
 	int b = gh_propstr_bool(value);
 
 	if (*seen) {
-		merr(mp, "%s given twice", key);
+		gh_text_err(&mp->t, "%s given twice", key);
 		return;
 	}
 	*seen = true;
 	if (b < 0)
-		merr(mp, "%s: expected a boolean, not '%s'", key, gh_util_escape(value, esc, sizeof(esc)));
+		gh_text_err(&mp->t, "%s: expected a boolean, not '%s'", key, gh_util_escape(value, esc, sizeof(esc)));
 	else
 		*out = b;
 }
@@ -238,10 +181,10 @@ static void parse_prop(struct mparse *mp, struct gh_mapping *m, char *line)
 		parse_bool(mp, key, value, &mp->seen_migration, &m->live_migration);
 	} else if (!strcmp(key, "description")) {
 		if (mp->seen_description)
-			merr(mp, "description given twice");
+			gh_text_err(&mp->t, "description given twice");
 		mp->seen_description = true;
 	} else {
-		merr(mp, "unknown property '%s'", gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&mp->t, "unknown property '%s'", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
 
@@ -254,53 +197,40 @@ static void parse_header(struct mparse *mp, struct gh_mapping_file *out, char *l
 	mp->in_section = true;
 	mp->cur = NULL;
 	mp->seen_description = mp->seen_mdev = mp->seen_migration = false;
-	if (!valid_id(id, sizeof(v->id))) {
-		merr(mp, "invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')",
-		     gh_util_escape(id, esc, sizeof(esc)));
+	if (!gh_propstr_configid(id, sizeof(v->id))) {
+		gh_text_err(&mp->t, "invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')",
+			    gh_util_escape(id, esc, sizeof(esc)));
 		return;
 	}
 	if (gh_mapping_find(out, id)) {
 		/* PVE keeps one of the two: which one is not for us to guess, so a VM using it is refused. */
 		mp->cur = (struct gh_mapping *)gh_mapping_find(out, id);
-		merr(mp, "mapping '%s' defined twice", id);
+		gh_text_err(&mp->t, "mapping '%s' defined twice", id);
 		mp->cur = NULL;
 		return;
 	}
 	v = gh_util_grow(out->v, out->n, sizeof(*v));
 	if (!v) {
-		merr(mp, "out of memory");
+		gh_text_err(&mp->t, "out of memory");
 		return;
 	}
 	out->v = v;
 	mp->cur = &v[out->n++];
 	memset(mp->cur, 0, sizeof(*mp->cur));
-	mp->cur->line = mp->line;
+	mp->cur->line = mp->t.line;
 	memcpy(mp->cur->id, id, strlen(id) + 1);
 }
 
 int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_mapping_file *out)
 {
-	struct mparse mp = { .ctx = ctx, .name = name, .out = out };
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	const char *problem;
+	struct mparse mp = { .t = { .ctx = ctx, .f = f, .name = name, .max = GH_MAPPING_LINE_MAX, .sink = keep },
+			     .out = out };
+	char *line, esc[96];
+	size_t len;
 
+	mp.t.data = &mp;
 	memset(out, 0, sizeof(*out));
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		mp.line++;
-		if (len > GH_MAPPING_LINE_MAX) {
-			merr(&mp, "line too long (%zd bytes, at most %zd)", len, GH_MAPPING_LINE_MAX);
-			continue;
-		}
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (len && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if ((problem = gh_vmconf_line_problem(line, (size_t)len))) {
-			merr(&mp, "%s", problem);
-			continue;
-		}
+	while (gh_text_next(&mp.t, &line, &len) > 0) {
 		if (!*gh_util_trim(line)) {
 			mp.in_section = false;
 			mp.cur = NULL;
@@ -310,22 +240,21 @@ int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_ma
 			continue;
 		if (line[0] == ' ' || line[0] == '\t') {
 			if (!mp.in_section)
-				merr(&mp, "property line outside a section (a section starts with its id at column 0)");
+				gh_text_err(&mp.t, "property line outside a section (a section starts with its id at "
+						   "column 0)");
 			else if (mp.cur)
 				parse_prop(&mp, mp.cur, line);
 			continue;
 		}
 		/* PVE ignores such a line and reads on into the open section: say so rather than guess. */
 		if (mp.in_section) {
-			char esc[96];
-
-			merr(&mp, "'%s' at column 0 inside a section (a blank line must end the section first)",
-			     gh_util_escape(line, esc, sizeof(esc)));
+			gh_text_err(&mp.t, "'%s' at column 0 inside a section (a blank line must end the section first)",
+				    gh_util_escape(line, esc, sizeof(esc)));
 			continue;
 		}
 		parse_header(&mp, out, line);
 	}
-	free(line);
+	gh_text_done(&mp.t);
 	if (ferror(f) || mp.oom) {
 		gh_err(ctx, "%s: %s", name, mp.oom ? "out of memory" : "read error");
 		gh_mapping_free(out);

@@ -52,6 +52,7 @@ struct gh_mapping_file {
  * A mapping defined twice keeps its first definition, marked bad. 0, or
  * -EIO / -ENOMEM when the file could not be read.
  */
+/* On failure out owns nothing (lib/README.md); after success, gh_mapping_free. */
 int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_mapping_file *out);
 /*
  * Logs the problems of mapping id (NULL: of every mapping and of the file)
@@ -59,6 +60,7 @@ int gh_mapping_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_ma
  */
 int gh_mapping_report(struct gh_ctx *ctx, const struct gh_mapping_file *mf, const char *id);
 /* /etc/pve/mapping/pci.cfg through the root seam; -ENOENT (not logged) when absent. */
+/* Owns nothing on failure, as gh_mapping_parse. */
 int gh_mapping_load(struct gh_ctx *ctx, struct gh_mapping_file *out);
 const struct gh_mapping *gh_mapping_find(const struct gh_mapping_file *mf, const char *id);
 void gh_mapping_free(struct gh_mapping_file *mf);

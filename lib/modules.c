@@ -506,7 +506,7 @@ static int real_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	char *argv[] = { exe, (char *)"--no-ask-password", (char *)verb, (char *)"--", (char *)unit, NULL };
 
 	/* As real_run: never the systemctl of a fixture tree. */
-	if (ctx->root[0])
+	if (gh_ctx_root(ctx)[0])
 		return -EPERM;
 	for (size_t i = 0; i < GH_ARRAY_SIZE(paths) && !exe[0]; i++)
 		if (gh_fs_path(ctx, exe, sizeof(exe), "%s", paths[i]) < 0 || access(exe, X_OK) < 0)
@@ -549,7 +549,7 @@ static int real_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priorit
 static int real_run(struct gh_ctx *ctx, char *const argv[])
 {
 	/* These ops are the running system's: a program inside a fixture tree is never executed. */
-	if (ctx->root[0] || !argv[0] || argv[0][0] != '/')
+	if (gh_ctx_root(ctx)[0] || !argv[0] || argv[0][0] != '/')
 		return -EPERM;
 	if (access(argv[0], X_OK) < 0)
 		return -errno;

@@ -33,6 +33,7 @@ struct gh_modset {
  * root absent: an empty set. Built-in: one entry, state BUILTIN. A cycle or
  * more than 64 modules: -ELOOP (logged).
  */
+/* Both: on failure out owns nothing (lib/README.md); after success, gh_modules_free / gh_strv_free(&holders). */
 int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out);
 int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out);
 void gh_modules_free(struct gh_modset *set);

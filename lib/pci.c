@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "text.h"
 #include "timebox.h"
 
 /* A name that is used as one path component (driver names come from config too). */
@@ -164,15 +165,7 @@ static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struc
 
 void gh_pci_suspect(struct gh_ctx *ctx, const char *addr)
 {
-	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
-		if (!strcmp(ctx->pci_suspects[i], addr))
-			return;
-	if (ctx->n_pci_suspects == GH_ARRAY_SIZE(ctx->pci_suspects) ||
-	    gh_util_copy(ctx->pci_suspects[ctx->n_pci_suspects], sizeof(ctx->pci_suspects[0]), addr) < 0) {
-		ctx->pci_suspect_all = true;
-		return;
-	}
-	ctx->n_pci_suspects++;
+	gh_ctx_add_pci_suspect(ctx, addr);
 }
 
 /*
@@ -186,12 +179,7 @@ void gh_pci_suspect(struct gh_ctx *ctx, const char *addr)
  */
 static bool may_be_wedged(const struct gh_ctx *ctx, const struct gh_pci_dev *d)
 {
-	if (!d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de || ctx->pci_suspect_all)
-		return true;
-	for (unsigned i = 0; i < ctx->n_pci_suspects; i++)
-		if (!strcmp(ctx->pci_suspects[i], d->addr))
-			return true;
-	return false;
+	return !d->driver[0] || !strcmp(d->driver, "vfio-pci") || d->vendor == 0x10de || gh_ctx_pci_suspect(ctx, d->addr);
 }
 
 int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr)
@@ -292,11 +280,9 @@ void gh_pci_dev_free(struct gh_pci_dev *dev)
 	gh_strv_free(&dev->fbs);
 }
 
-/* Entries of a sysfs directory that are PCI addresses, in sorted order. */
-static int list_addrs(struct gh_strv *names, struct gh_strv *out)
+/* Entries of a sysfs directory (names, r what listing it returned) that are PCI addresses, in sorted order. */
+static int list_addrs(struct gh_strv *names, int r, struct gh_strv *out)
 {
-	int r = 0;
-
 	for (size_t i = 0; i < names->n && r >= 0; i++)
 		if (gh_pciid_is_addr(names->v[i]))
 			r = gh_strv_push(out, names->v[i]);
@@ -309,11 +295,7 @@ int gh_pci_list(struct gh_ctx *ctx, struct gh_strv *out)
 	struct gh_strv names = { 0 };
 	int r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices");
 
-	if (r < 0) {
-		gh_strv_free(&names);
-		return r;
-	}
-	return list_addrs(&names, out);
+	return list_addrs(&names, r, out);
 }
 
 int gh_pci_slot_functions(struct gh_ctx *ctx, const struct gh_pciid *slot, struct gh_strv *out)
@@ -346,11 +328,7 @@ int gh_pci_group_members(struct gh_ctx *ctx, int group, struct gh_strv *out)
 	if (group < 0)
 		return -EINVAL;
 	r = gh_fs_list(ctx, &names, "/sys/kernel/iommu_groups/%d/devices", group);
-	if (r < 0) {
-		gh_strv_free(&names);
-		return r;
-	}
-	return list_addrs(&names, out);
+	return list_addrs(&names, r, out);
 }
 
 int gh_pci_driver_module(struct gh_ctx *ctx, const char *driver, char *buf, size_t size)
@@ -372,11 +350,7 @@ int gh_pci_driver_devices(struct gh_ctx *ctx, const char *driver, struct gh_strv
 	if (!valid_component(driver))
 		return -EINVAL;
 	r = gh_fs_list(ctx, &names, "/sys/bus/pci/drivers/%s", driver);
-	if (r < 0) {
-		gh_strv_free(&names);
-		return r;
-	}
-	return list_addrs(&names, out);
+	return list_addrs(&names, r, out);
 }
 
 /*
@@ -416,36 +390,34 @@ const char *gh_pci_default_driver(const struct gh_pci_dev *dev)
 int gh_pci_nvidia_minor(struct gh_ctx *ctx, const char *addr)
 {
 	static const char key[] = "Device Minor:";
-	char *line = NULL, esc[96];
-	size_t cap = 0;
-	unsigned lineno = 0;
+	char name[128], *line, esc[96];
+	struct gh_text t = { .ctx = ctx, .name = name, .bytes = true };
 	int minor = -ENOENT;
-	FILE *f;
+	size_t len;
 
 	if (!gh_pciid_is_addr(addr))
 		return -EINVAL;
-	f = gh_fs_fopen_input(ctx, 0, GH_FS_PROC_MAX, NULL, "/proc/driver/nvidia/gpus/%s/information", addr);
-	if (!f)
+	snprintf(name, sizeof(name), "/proc/driver/nvidia/gpus/%s/information", addr);
+	t.f = gh_fs_fopen_input(ctx, 0, GH_FS_PROC_MAX, NULL, "%s", name);
+	if (!t.f)
 		return -errno;
-	while (getline(&line, &cap, f) >= 0) {
+	while (gh_text_next(&t, &line, &len) > 0) {
 		char *p = line + strspn(line, " \t");
 		unsigned long v;
 
-		lineno++;
 		if (strncmp(p, key, sizeof(key) - 1))
 			continue;
 		p = gh_util_trim(p + sizeof(key) - 1);
 		/* 255 is nvidiactl's minor; cards are below it. */
 		if (gh_util_parse_ulong(p, 10, 254, &v) < 0) {
-			gh_err(ctx, "/proc/driver/nvidia/gpus/%s/information:%u: bad Device Minor \"%s\"", addr,
-			       lineno, gh_util_escape(p, esc, sizeof(esc)));
+			gh_text_err(&t, "bad Device Minor \"%s\"", gh_util_escape(p, esc, sizeof(esc)));
 			minor = -EINVAL;
 		} else {
 			minor = (int)v;
 		}
 		break;
 	}
-	free(line);
-	fclose(f);
+	gh_text_done(&t);
+	fclose(t.f);
 	return minor;
 }

@@ -38,6 +38,7 @@ struct gh_pci_dev {
  * in a timeboxed child: when it does not answer, out->wedged is set, the
  * override is left "" (unknown) and 0 is returned.
  */
+/* On failure out owns nothing (lib/README.md); after success, gh_pci_dev_free. */
 int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out);
 /*
  * Marks addr as one whose device lock may be held whatever its driver (a

@@ -54,7 +54,7 @@ struct gh_plan {
 	struct gh_step *v;
 	unsigned n;
 	bool already;		/* every function is in the target state */
-	struct gh_strv refusals;	/* copied from the host, plus the plan's own */
+	struct gh_refusals refusals;	/* copied from the host, plus the plan's own */
 	struct gh_strv notes;
 };
 
@@ -72,7 +72,11 @@ struct gh_deadlines {
 void gh_plan_deadlines(const struct gh_policy *pol, struct gh_deadlines *out);
 unsigned gh_plan_deadline_ms(const struct gh_deadlines *d, enum gh_action a);
 
+/* On failure out owns nothing (lib/README.md); after success, gh_plan_free. */
 int gh_plan_build(const struct gh_host *h, enum gh_direction dir, struct gh_plan *out);
+/* Appends a step whose undo acts on the same target (plan*.c builders). 0, or -errno and p unchanged. */
+int gh_plan_add(struct gh_plan *p, enum gh_action a, const char *target, const char *arg, enum gh_action undo,
+		const char *undo_arg);
 void gh_plan_free(struct gh_plan *p);
 const char *gh_plan_action_name(enum gh_action a);
 /* One line, naming the file written: "write vfio-pci to /sys/bus/pci/devices/.../driver_override". */

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,34 +12,18 @@
 
 #include "cpulist.h"
 #include "fs.h"
+#include "propstr.h"
 #include "services.h"
+#include "text.h"
 #include "vmconf.h"
 
 struct pparse {
-	struct gh_ctx *ctx;
-	const char *name;
-	FILE *f;
-	int line;
-	int errors;
+	struct gh_text t;
 	struct gh_policy *p;
-	char *buf;		/* the reader's line */
-	size_t cap;
 };
 
-static void perr(struct pparse *pp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void perr(struct pparse *pp, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	gh_err(pp->ctx, "%s:%d: %s", pp->name, pp->line, msg);
-	pp->errors++;
-}
+/* lib/text.h's reporter, under the name every key's check here uses. */
+#define perr(pp, ...) gh_text_err(&(pp)->t, __VA_ARGS__)
 
 static const char *const holders_names[] = { "refuse", "stop-unit", "kill" };
 static const char *const console_names[] = { "auto", "detach", "keep" };
@@ -141,28 +124,11 @@ static void add_device(struct pparse *pp, const char *item)
 	pp->p->devices[pp->p->n_devices++] = id;
 }
 
-/* A unit gpu-hook may stop: not a slice, whose stop would take every unit in it. */
-static bool unit_name_ok(const char *unit)
-{
-	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope" };
-	size_t len = strlen(unit);
-
-	if (!gh_services_valid_name(unit))
-		return false;
-	for (size_t i = 0; i < GH_ARRAY_SIZE(suffixes); i++) {
-		size_t sl = strlen(suffixes[i]);
-
-		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
-			return true;
-	}
-	return false;
-}
-
 static void add_service(struct pparse *pp, const char *item)
 {
 	char esc[64];
 
-	if (!unit_name_ok(item)) {
+	if (!gh_services_stoppable_name(item)) {
 		perr(pp, "services: invalid unit name '%s' (a .service, .socket, .target or .scope unit)",
 		     gh_util_escape(item, esc, sizeof(esc)));
 		return;
@@ -184,6 +150,37 @@ static int pick(const char *v, const char *const *names, size_t n)
 		if (!strcmp(v, names[i]))
 			return (int)i;
 	return -1;
+}
+
+/* [handoff]'s durations, each with its bounds and their words in a message; false when key is none of them. */
+static bool duration_key(struct pparse *pp, const char *key, const char *value, const char *esc)
+{
+	struct gh_policy *p = pp->p;
+	const struct {
+		const char *key;
+		unsigned min, max;
+		const char *range, *examples;
+		unsigned *ms;
+	} d[] = {
+		{ "timeout", 1000, 300000, "from 1s to 300s", "\"10s\", \"2500ms\"", &p->timeout_ms },
+		{ "start_watch", 10000, 86400000, "from 10s to 24h", "\"30m\", \"600s\"", &p->start_watch_ms },
+		{ "reboot_watch", 1000, 3600000, "from 1s to 60m", "\"60s\"", &p->reboot_watch_ms },
+		{ "module_timeout", 1000, 600000, "from 1s to 600s", "\"60s\", \"90000ms\"", &p->module_timeout_ms },
+		{ "service_timeout", 1000, 600000, "from 1s to 600s", "\"60s\", \"90000ms\"", &p->service_timeout_ms },
+	};
+
+	for (size_t i = 0; i < GH_ARRAY_SIZE(d); i++) {
+		unsigned ms;
+
+		if (strcmp(key, d[i].key))
+			continue;
+		if (parse_duration(value, &ms) < 0 || ms < d[i].min || ms > d[i].max)
+			perr(pp, "%s: expected a duration %s (%s), not '%s'", key, d[i].range, d[i].examples, esc);
+		else
+			*d[i].ms = ms;
+		return true;
+	}
+	return false;
 }
 
 static void handoff_key(struct pparse *pp, const char *key, const char *value)
@@ -219,37 +216,7 @@ static void handoff_key(struct pparse *pp, const char *key, const char *value)
 			perr(pp, "modeset_hold: expected refuse or reload, not '%s'", esc);
 		else
 			p->modeset_hold = strcmp(value, "reload") ? GH_MODESET_HOLD_REFUSE : GH_MODESET_HOLD_RELOAD;
-	} else if (!strcmp(key, "timeout")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 300000)
-			perr(pp, "timeout: expected a duration from 1s to 300s (\"10s\", \"2500ms\"), not '%s'", esc);
-		else
-			p->timeout_ms = ms;
-	} else if (!strcmp(key, "start_watch")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 10000 || ms > 86400000)
-			perr(pp, "start_watch: expected a duration from 10s to 24h (\"30m\", \"600s\"), not '%s'", esc);
-		else
-			p->start_watch_ms = ms;
-	} else if (!strcmp(key, "reboot_watch")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 3600000)
-			perr(pp, "reboot_watch: expected a duration from 1s to 60m (\"60s\"), not '%s'", esc);
-		else
-			p->reboot_watch_ms = ms;
-	} else if (!strcmp(key, "module_timeout") || !strcmp(key, "service_timeout")) {
-		unsigned ms;
-
-		if (parse_duration(value, &ms) < 0 || ms < 1000 || ms > 600000)
-			perr(pp, "%s: expected a duration from 1s to 600s (\"60s\", \"90000ms\"), not '%s'", key, esc);
-		else if (key[0] == 'm')
-			p->module_timeout_ms = ms;
-		else
-			p->service_timeout_ms = ms;
-	} else {
+	} else if (!duration_key(pp, key, value, esc)) {
 		perr(pp, "unknown key '%s' in [handoff]", gh_util_escape(key, esc, sizeof(esc)));
 	}
 }
@@ -391,34 +358,22 @@ static int handler(void *user, const char *section, const char *key, const char 
  * inih's reader, wrapped. inih tells the handler no line numbers (Debian's
  * build has no INI_HANDLER_LINENO) and only counts the lines it cannot
  * parse, so the reader numbers the lines, reports those itself and hands
- * inih a blank line instead, so every error of a file is listed with its
- * line. It also strips leading blanks: inih would take an indented line as
+ * inih a blank line instead (or, for a line that is not text, nothing), so
+ * every error of a file is listed with its line. It also strips leading blanks: inih would take an indented line as
  * the continuation of the previous value and call the handler again.
  */
 static char *reader(char *str, int num, void *stream)
 {
 	struct pparse *pp = stream;
-	ssize_t len = getline(&pp->buf, &pp->cap, pp->f);
-	const char *problem;
 	char *l, esc[96];
 	size_t n;
 
-	if (len < 0)
+	/* The reader passes over lines that are not text: control bytes could also fake the key marker below. */
+	if (gh_text_next(&pp->t, &l, &n) <= 0)
 		return NULL;
-	pp->line++;
 	str[0] = '\0';
-	if (len && pp->buf[len - 1] == '\n')
-		pp->buf[--len] = '\0';
-	if (len && pp->buf[len - 1] == '\r')
-		pp->buf[--len] = '\0';
-	l = pp->buf;
-	if (pp->line == 1 && !strncmp(l, "\xef\xbb\xbf", 3))
+	if (pp->t.line == 1 && !strncmp(l, "\xef\xbb\xbf", 3))
 		l += 3;
-	/* Control bytes could also fake the key marker below. */
-	if ((problem = gh_vmconf_line_problem(l, (size_t)len - (size_t)(l - pp->buf)))) {
-		perr(pp, "%s", problem);
-		return str;
-	}
 	l += strspn(l, " \t");
 	n = strlen(l);
 	if (!n || *l == ';' || *l == '#')
@@ -464,21 +419,21 @@ static char *reader(char *str, int num, void *stream)
 
 int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_policy *p)
 {
-	struct pparse pp = { .ctx = ctx, .name = name, .f = f, .p = p };
+	struct pparse pp = { .t = { .ctx = ctx, .f = f, .name = name }, .p = p };
 	int r;
 
 	r = ini_parse_stream(reader, &pp, handler, &pp);
-	free(pp.buf);
+	gh_text_done(&pp.t);
 	if (r < 0 || ferror(f)) {
 		gh_err(ctx, "%s: cannot read: %s", name, r == -2 ? "out of memory" : "I/O error");
 		return r == -2 ? -ENOMEM : -EIO;
 	}
 	/* The reader hands inih only lines it can parse; should it miss one, inih's count still names it. */
-	if (r > 0 && !pp.errors) {
-		pp.line = r;
+	if (r > 0 && !pp.t.errors) {
+		pp.t.line = r;
 		perr(&pp, "cannot parse line");
 	}
-	if (pp.errors)
+	if (pp.t.errors)
 		return -EINVAL;
 	if (gh_strv_push(&p->files, name) < 0) {
 		gh_err(ctx, "%s: out of memory", name);
@@ -507,7 +462,7 @@ static bool trusted_owner(uid_t uid)
 
 static int check_dirs(struct gh_ctx *ctx)
 {
-	size_t rlen = strlen(ctx->root);
+	size_t rlen = strlen(gh_ctx_root(ctx));
 	char p[PATH_MAX];
 	struct stat st;
 	int r;
@@ -588,15 +543,22 @@ int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p)
 		return r;
 	r = check_dirs(ctx);
 	if (r < 0)
-		return r;
+		goto out;
 	r = load_file(ctx, "/etc/gpu-hook/gpu-hook.ini", p);
 	if (!vmid)
-		return r;
-	if (gh_util_format(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid) < 0)
-		return -ENAMETOOLONG;
+		goto out;
+	if (gh_util_format(name, sizeof(name), "/etc/gpu-hook/%u.ini", vmid) < 0) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
 	/* Both files are read so that every error is reported in one run. */
 	r2 = load_file(ctx, name, p);
-	return r < 0 ? r : r2;
+	if (r >= 0)
+		r = r2;
+out:
+	if (r < 0)
+		gh_policy_free(p);
+	return r;
 }
 
 const char *gh_policy_driver_for(const struct gh_policy *p, const char *addr)

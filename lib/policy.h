@@ -92,8 +92,10 @@ struct gh_policy {
 /* The defaults above. */
 int gh_policy_init(struct gh_policy *p);
 /* Applies one file on top of p. */
+/* p stays the caller's, valid, on failure too: free it with gh_policy_free either way. */
 int gh_policy_parse(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_policy *p);
 /* init + gpu-hook.ini + <vmid>.ini through the root seam; missing files are fine. */
+/* On failure p owns nothing (lib/README.md); after success, gh_policy_free. */
 int gh_policy_load(struct gh_ctx *ctx, unsigned vmid, struct gh_policy *p);
 /* The [drivers] entry for a full address, or NULL. */
 const char *gh_policy_driver_for(const struct gh_policy *p, const char *addr);

@@ -33,19 +33,7 @@ int gh_run_op(struct gh_ctx *ctx, const struct gh_op *op, const struct gh_deadli
 int gh_run_forward(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_deadlines *dl);
 
 /*
- * The way back from a journal: for what was (or may have been) done, in this
- * order: driver_override to the host driver, unbind from vfio-pci, clear
- * vfio-pci's dynamic id; reload the modules that were unloaded (reverse
- * order); reprobe; verify each function on its host driver; restore the
- * override it had; reattach the consoles that were detached; start the
- * services that were stopped. undoes[i] is the index of the journal step
- * that plan step i reverses, or -1. Wedged devices and modules are left
- * alone (retry: gh_run_unwedge).
- */
-int gh_run_build_return(const struct gh_journal *j, struct gh_plan *out, int **undoes);
-
-/*
- * Builds and runs the way back, best effort: a failed step does not stop
+ * Runs the way back from j (gh_plan_from_journal), best effort: a failed step does not stop
  * the others, except the later steps of the same device. Logs, for each
  * journal step that was done, whether it was undone. When everything came
  * back the journal is removed and 0 returned; otherwise the journal keeps
@@ -55,6 +43,12 @@ int gh_run_return(struct gh_ctx *ctx, struct gh_journal *j, const struct gh_dead
 
 /* Clears the wedged marks so that a later return tries those devices again. */
 void gh_run_unwedge(struct gh_journal *j);
+
+/* For run*.c: a step on one PCI function (its failure or timeout concerns that device). */
+bool gh_run_device_action(enum gh_action a);
+/* For run*.c: "<label> i/n: <description>: ok (N ms)", or the error. */
+void gh_run_log_step(struct gh_ctx *ctx, const char *label, unsigned i, unsigned n, const struct gh_op *op, int r,
+		     unsigned ms);
 
 /* Runs a plan without a journal (the way back when none was kept), best effort. */
 int gh_run_plan(struct gh_ctx *ctx, const struct gh_plan *p, const struct gh_deadlines *dl);

@@ -12,6 +12,19 @@
 /* is-active is a query PID 1 answers from memory: a bound for a wedged manager, not a stop's timeout. */
 #define QUERY_TIMEOUT_MS 5000
 
+static bool has_suffix(const char *unit, const char *const *suffixes, size_t n)
+{
+	size_t len = strlen(unit);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = strlen(suffixes[i]);
+
+		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
 bool gh_services_valid_name(const char *unit)
 {
 	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope", ".slice",
@@ -25,13 +38,14 @@ bool gh_services_valid_name(const char *unit)
 	for (const char *c = unit; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr(":_.\\@-", *c))
 			return false;
-	for (size_t i = 0; i < GH_ARRAY_SIZE(suffixes); i++) {
-		size_t sl = strlen(suffixes[i]);
+	return has_suffix(unit, suffixes, GH_ARRAY_SIZE(suffixes));
+}
 
-		if (len > sl && !strcmp(unit + len - sl, suffixes[i]))
-			return true;
-	}
-	return false;
+bool gh_services_stoppable_name(const char *unit)
+{
+	static const char *const suffixes[] = { ".service", ".socket", ".target", ".scope" };
+
+	return gh_services_valid_name(unit) && has_suffix(unit, suffixes, GH_ARRAY_SIZE(suffixes));
 }
 
 int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t size)
@@ -142,7 +156,7 @@ static int query_in_child(void *arg)
 {
 	const struct query *q = arg;
 
-	return q->ctx->ops->service(q->ctx, "is-active", q->unit);
+	return gh_ctx_ops(q->ctx)->service(q->ctx, "is-active", q->unit);
 }
 
 /*
@@ -156,7 +170,7 @@ static int ask_manager(struct gh_ctx *ctx, const char *unit)
 	struct gh_timebox tb;
 	int r;
 
-	if (!ctx->ops || !ctx->ops->service)
+	if (!gh_ctx_ops(ctx) || !gh_ctx_ops(ctx)->service)
 		return -ENOSYS;
 	if (gh_util_copy(q.unit, sizeof(q.unit), unit) < 0)
 		return -EINVAL;

@@ -17,6 +17,8 @@
 
 /* Valid unit name: [A-Za-z0-9:_.\\@-]+ with a known suffix, <= 255. */
 bool gh_services_valid_name(const char *unit);
+/* A unit gpu-hook may stop (the policy's services=): not a slice, whose stop would take every unit in it. */
+bool gh_services_stoppable_name(const char *unit);
 /* Resolves aliases (display-manager.service -> gdm3.service); copies otherwise. */
 int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t size);
 /*

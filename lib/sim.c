@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cpulist.h"
 #include "fs.h"
 #include "pci.h"
 #include "pciid.h"
@@ -309,24 +311,134 @@ static int sim_signal(struct gh_ctx *ctx, pid_t pid, int pidfd, int sig)
 	return end_process(ctx, p);
 }
 
+/*
+ * The scheduler's state of a fixture thread lives in the fixture's /proc, as
+ * the kernel shows it: Cpus_allowed_list in /proc/<pid>/task/<tid>/status,
+ * policy and prio in .../sched. A thread id read from a fixture may name a
+ * real thread of this machine: sched_setaffinity on it would pin that one.
+ */
+static int sim_task(struct gh_ctx *ctx, pid_t tid, unsigned long *pid)
+{
+	struct gh_strv procs = { 0 };
+	int r;
+
+	*pid = 0;
+	if (tid <= 0)
+		return -ESRCH;
+	if (gh_fs_exists(ctx, "/proc/%d/task/%d", (int)tid, (int)tid) > 0) {
+		*pid = (unsigned long)tid;
+		return 0;
+	}
+	r = gh_fs_list(ctx, &procs, "/proc");
+	for (size_t i = 0; i < procs.n && r >= 0 && !*pid; i++)
+		if (gh_util_parse_ulong(procs.v[i], 10, INT_MAX, pid) < 0 ||
+		    gh_fs_exists(ctx, "/proc/%lu/task/%d", *pid, (int)tid) <= 0)
+			*pid = 0;
+	gh_strv_free(&procs);
+	return r < 0 ? r : *pid ? 0 : -ESRCH;
+}
+
+/* The task file with its line for key replaced by line (appended when it had none). */
+static int set_task_line(struct gh_ctx *ctx, unsigned long pid, pid_t tid, const char *file, const char *key,
+			 const char *line)
+{
+	char old[4096], out[4096];
+	size_t klen = strlen(key), len = 0;
+	char *save = NULL;
+	int r = gh_fs_read_str(ctx, old, sizeof(old), "/proc/%lu/task/%d/%s", pid, (int)tid, file);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r < 0)
+		old[0] = '\0';
+	for (char *l = strtok_r(old, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		int w;
+
+		if (!strncmp(l, key, klen) && (l[klen] == ':' || l[klen] == ' ' || l[klen] == '\t'))
+			continue;
+		w = snprintf(out + len, sizeof(out) - len, "%s\n", l);
+		if (w < 0 || (size_t)w >= sizeof(out) - len)
+			return -EFBIG;
+		len += (size_t)w;
+	}
+	if (gh_util_format(out + len, sizeof(out) - len, "%s\n", line) < 0)
+		return -EFBIG;
+	return gh_fs_write_file(ctx, out, "/proc/%lu/task/%d/%s", pid, (int)tid, file);
+}
+
+/* A cpulist from the tree: 0, or -EINVAL when it is none. */
+static int read_cpus(const char *text, cpu_set_t *set)
+{
+	const char *bad;
+
+	return gh_cpulist_parse(text, set, &bad) < 0 ? -EINVAL : 0;
+}
+
+static int sim_online(struct gh_ctx *ctx, cpu_set_t *set)
+{
+	char buf[1024];
+	int r = gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/devices/system/cpu/online");
+
+	return r < 0 ? r : read_cpus(gh_util_trim(buf), set);
+}
+
+/* Like sched_setaffinity: the mask is cut to the online CPUs, and none left is -EINVAL. */
 static int sim_set_affinity(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)
 {
-	(void)ctx;
-	return sched_setaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
+	char list[1024], line[1100];
+	cpu_set_t mask = *set, online;
+	unsigned long pid;
+	int r = sim_task(ctx, tid, &pid);
+
+	if (r < 0)
+		return r;
+	if (sim_online(ctx, &online) == 0)
+		CPU_AND(&mask, &mask, &online);
+	if (!CPU_COUNT(&mask))
+		return -EINVAL;
+	if (gh_cpulist_format(&mask, list, sizeof(list)) < 0 ||
+	    gh_util_format(line, sizeof(line), "Cpus_allowed_list:\t%s", list) < 0)
+		return -E2BIG;
+	return set_task_line(ctx, pid, tid, "status", "Cpus_allowed_list", line);
 }
 
+/* What status says, else what a new thread gets: every online CPU. */
 static int sim_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
 {
-	(void)ctx;
-	return sched_getaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
+	char status[4096], *save = NULL;
+	unsigned long pid;
+	int r = sim_task(ctx, tid, &pid);
+
+	if (r >= 0)
+		r = gh_fs_read_str(ctx, status, sizeof(status), "/proc/%lu/task/%d/status", pid, (int)tid);
+	if (r == -ENOENT)
+		return sim_online(ctx, set);
+	if (r < 0)
+		return r;
+	for (char *l = strtok_r(status, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (!strncmp(l, "Cpus_allowed_list:", 18))
+			return read_cpus(gh_util_trim(l + 18), set);
+	return sim_online(ctx, set);
 }
 
+/* As /proc/<pid>/task/<tid>/sched shows it: prio is 99 - the real-time priority, 120 for SCHED_OTHER. */
 static int sim_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priority)
 {
-	struct sched_param sp = { .sched_priority = priority };
+	char line[128];
+	bool rt = policy == SCHED_FIFO || policy == SCHED_RR;
+	unsigned long pid;
+	int r;
 
-	(void)ctx;
-	return sched_setscheduler(tid, policy, &sp) < 0 ? -errno : 0;
+	if (rt ? priority < 1 || priority > 99 : policy != SCHED_OTHER || priority)
+		return -EINVAL;
+	r = sim_task(ctx, tid, &pid);
+	if (r >= 0 && gh_util_format(line, sizeof(line), "policy : %d", policy) < 0)
+		r = -E2BIG;
+	if (r >= 0)
+		r = set_task_line(ctx, pid, tid, "sched", "policy", line);
+	if (r >= 0 && gh_util_format(line, sizeof(line), "prio : %d", rt ? 99 - priority : 120) < 0)
+		r = -E2BIG;
+	return r < 0 ? r : set_task_line(ctx, pid, tid, "sched", "prio", line);
 }
 
 /*

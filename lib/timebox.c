@@ -204,8 +204,8 @@ static __attribute__((noreturn)) void worker_main(void)
 
 static bool worker_serves(const struct gh_ctx *ctx)
 {
-	return worker.fd >= 0 && worker.ctx == ctx && worker.ops == ctx->ops && worker.ops_data == ctx->ops_data &&
-	       !strcmp(worker.root, ctx->root);
+	return worker.fd >= 0 && worker.ctx == ctx && worker.ops == gh_ctx_ops(ctx) && worker.ops_data == gh_ctx_ops_data(ctx) &&
+	       !strcmp(worker.root, gh_ctx_root(ctx));
 }
 
 static int worker_start(struct gh_ctx *ctx)
@@ -235,9 +235,9 @@ static int worker_start(struct gh_ctx *ctx)
 	worker.pid = pid;
 	worker.fd = sv[0];
 	worker.ctx = ctx;
-	worker.ops = ctx->ops;
-	worker.ops_data = ctx->ops_data;
-	snprintf(worker.root, sizeof(worker.root), "%s", ctx->root);
+	worker.ops = gh_ctx_ops(ctx);
+	worker.ops_data = gh_ctx_ops_data(ctx);
+	snprintf(worker.root, sizeof(worker.root), "%s", gh_ctx_root(ctx));
 	return 0;
 }
 

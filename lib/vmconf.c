@@ -2,14 +2,14 @@
 #include "vmconf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/types.h>
 
 #include "cpulist.h"
 #include "fs.h"
+#include "propstr.h"
+#include "text.h"
 #include "util.h"
 
 /* pmxcfs keeps files far smaller; a longer line is not a config line. */
@@ -17,199 +17,11 @@
 #define GH_VMCONF_COUNT_MAX 4096
 
 struct vparse {
-	struct gh_ctx *ctx;
-	const char *name;
-	int line;
+	struct gh_text t;
 	unsigned field;		/* of the line being parsed */
+	int field_line;		/* the line field was read from */
 	struct gh_vmconf *vm;
 };
-
-static void verr(struct vparse *vp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void verr(struct vparse *vp, const char *fmt, ...)
-{
-	struct gh_vmconf *vm = vp->vm;
-	struct gh_vmconf_problem *pr;
-	char msg[1024];
-	va_list ap;
-
-	if (vm->n_problems == GH_VMCONF_PROBLEMS_MAX) {
-		vm->n_lost++;
-		vm->lost_fields |= vp->field;
-		return;
-	}
-	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	pr = &vm->problems[vm->n_problems++];
-	pr->field = vp->field;
-	/* A message cut short still names the file, the line and the field. */
-	if (snprintf(pr->msg, sizeof(pr->msg), "%s:%d: %s", vp->name, vp->line, msg) >= (int)sizeof(pr->msg))
-		pr->msg[sizeof(pr->msg) - 1] = '\0';
-}
-
-int gh_propstr_bool(const char *v)
-{
-	static const char *const yes[] = { "1", "on", "yes", "true" }, *const no[] = { "0", "off", "no", "false" };
-
-	/* PVE::JSONSchema matches booleans case-insensitively. */
-	for (size_t i = 0; v && i < GH_ARRAY_SIZE(yes); i++) {
-		if (!strcasecmp(v, yes[i]))
-			return 1;
-		if (!strcasecmp(v, no[i]))
-			return 0;
-	}
-	return -EINVAL;
-}
-
-static void why_set(char *why, size_t size, const char *before, const char *arg, const char *after)
-{
-	char esc[96];
-
-	if (!why || !size)
-		return;
-	/* A reason cut short is still a reason. */
-	snprintf(why, size, "%s%s%s", before, gh_util_escape(arg, esc, sizeof(esc)), after);
-}
-
-int gh_propstr_parse_why(const char *s, const char *default_key, gh_propstr_fn fn, void *data, char *why,
-			 size_t why_size)
-{
-	const char **keys = NULL, **vals = NULL;
-	char *copy = NULL, *part;
-	size_t n = 1, i;
-	int r = 0;
-
-	if (why && why_size)
-		why[0] = '\0';
-	if (!s || !fn) {
-		why_set(why, why_size, "no value", "", "");
-		return -EINVAL;
-	}
-	for (const char *c = s; *c; c++)
-		n += *c == ',';
-	copy = strdup(s);
-	keys = calloc(n, sizeof(*keys));
-	vals = calloc(n, sizeof(*vals));
-	if (!copy || !keys || !vals) {
-		r = -ENOMEM;
-		goto out;
-	}
-	/* The whole string is checked before fn sees any of it. */
-	part = copy;
-	for (i = 0; i < n; i++) {
-		char *comma = strchr(part, ','), *eq;
-
-		if (comma)
-			*comma = '\0';
-		eq = strchr(part, '=');
-		if (!*part) {
-			why_set(why, why_size, "empty item (two commas, or one at an end)", "", "");
-			r = -EINVAL;
-			goto out;
-		}
-		if (eq) {
-			*eq = '\0';
-			keys[i] = part;
-			vals[i] = eq + 1;
-			if (!*keys[i]) {
-				why_set(why, why_size, "item '=", vals[i], "' has no key");
-				r = -EINVAL;
-				goto out;
-			}
-			if (!*vals[i]) {
-				why_set(why, why_size, "'", keys[i], "=' has no value");
-				r = -EINVAL;
-				goto out;
-			}
-		} else {
-			if (!default_key) {
-				why_set(why, why_size, "'", part, "' is not key=value");
-				r = -EINVAL;
-				goto out;
-			}
-			keys[i] = default_key;
-			vals[i] = part;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(keys[j], keys[i]))
-				continue;
-			if (eq)
-				why_set(why, why_size, "'", keys[i], "' given twice");
-			else
-				why_set(why, why_size, "two values without a key (the second is '", part, "')");
-			r = -EINVAL;
-			goto out;
-		}
-		if (comma)
-			part = comma + 1;
-	}
-	for (i = 0; i < n && r >= 0; i++)
-		r = fn(data, keys[i], vals[i]);
-out:
-	free(copy);
-	free(keys);
-	free(vals);
-	return r;
-}
-
-int gh_propstr_parse(const char *s, const char *default_key, gh_propstr_fn fn, void *data)
-{
-	return gh_propstr_parse_why(s, default_key, fn, data, NULL, 0);
-}
-
-/* Length of the UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len > avail)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-const char *gh_vmconf_line_problem(const char *line, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)line;
-
-	for (size_t i = 0; i < len;) {
-		size_t n;
-
-		if (!s[i])
-			return "NUL byte in line";
-		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') || s[i] == 0x7f)
-			return "control character in line";
-		n = utf8_seq(s + i, len - i);
-		if (!n)
-			return "line is not valid UTF-8";
-		i += n;
-	}
-	return NULL;
-}
 
 struct hp_ctx {
 	struct vparse *vp;
@@ -218,55 +30,12 @@ struct hp_ctx {
 	bool host, bad;
 };
 
-/* pve-configid, as PVE checks mapping ids: a letter, then letters, digits, '_' and '-'. */
-static bool valid_mapping_id(const char *s)
+static void host_fail(void *data, const char *msg)
 {
-	size_t len = strlen(s);
+	struct hp_ctx *h = data;
 
-	if (!len || len >= sizeof(((struct gh_hostpci *)0)->mapping))
-		return false;
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
-}
-
-/* host=: ids joined by ';' (qemu-server's PCIRE(;PCIRE)*), no empty items. */
-static void hostpci_host(struct hp_ctx *h, const char *value)
-{
-	struct vparse *vp = h->vp;
-	const char *p = value;
-	char esc[96];
-
-	h->host = true;
-	for (;;) {
-		size_t n = strcspn(p, ";");
-		char *item;
-
-		if (!n) {
-			verr(vp, "%s: empty PCI id in '%s'", h->key, gh_util_escape(value, esc, sizeof(esc)));
-			h->bad = true;
-		} else if (h->hp->n_ids == GH_HOSTPCI_IDS_MAX) {
-			verr(vp, "%s: more than %d PCI ids", h->key, GH_HOSTPCI_IDS_MAX);
-			h->bad = true;
-			return;
-		} else if (!(item = strndup(p, n))) {
-			verr(vp, "%s: out of memory", h->key);
-			h->bad = true;
-			return;
-		} else {
-			if (gh_pciid_parse(item, &h->hp->ids[h->hp->n_ids]) == 0) {
-				h->hp->n_ids++;
-			} else {
-				verr(vp, "%s: invalid PCI id '%s' (expected [dddd:]bb:ss[.f], lowercase hex)", h->key,
-				     gh_util_escape(item, esc, sizeof(esc)));
-				h->bad = true;
-			}
-			free(item);
-		}
-		if (!p[n])
-			return;
-		p += n + 1;
-	}
+	gh_text_err(&h->vp->t, "%s: %s", h->key, msg);
+	h->bad = true;
 }
 
 static int hostpci_prop(void *data, const char *key, const char *value)
@@ -280,33 +49,37 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 	char esc[96];
 
 	if (!strcmp(key, "host")) {
-		hostpci_host(h, value);
+		h->host = true;
+		gh_propstr_pci_ids(value, false, "PCI id", h->hp->ids, GH_HOSTPCI_IDS_MAX, &h->hp->n_ids, host_fail,
+				   h);
 	} else if (!strcmp(key, "mapping")) {
-		if (!valid_mapping_id(value) || gh_util_copy(h->hp->mapping, sizeof(h->hp->mapping), value) < 0) {
-			verr(vp, "%s: invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')", h->key,
-			     gh_util_escape(value, esc, sizeof(esc)));
+		if (!gh_propstr_configid(value, sizeof(h->hp->mapping)) ||
+		    gh_util_copy(h->hp->mapping, sizeof(h->hp->mapping), value) < 0) {
+			gh_text_err(&vp->t, "%s: invalid mapping id '%s' (a letter, then letters, digits, '_' or '-')",
+				    h->key, gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		}
 	} else if (!strcmp(key, "mdev")) {
 		/* qemu-server's pattern for mdev types: [^/\.:]+ */
 		if (strpbrk(value, "/.:") || gh_util_copy(h->hp->mdev, sizeof(h->hp->mdev), value) < 0) {
-			verr(vp, "%s: invalid mdev type '%s'", h->key, gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "%s: invalid mdev type '%s'", h->key,
+				    gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		}
 	} else if (!strcmp(key, "driver")) {
 		if (!strcmp(value, "keep")) {
 			h->hp->keep = true;
 		} else if (strcmp(value, "vfio")) {
-			verr(vp, "%s: driver must be 'vfio' or 'keep', not '%s'", h->key,
-			     gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "%s: driver must be 'vfio' or 'keep', not '%s'", h->key,
+				    gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		}
 	} else if (!strcmp(key, "pcie") || !strcmp(key, "x-vga")) {
 		int b = gh_propstr_bool(value);
 
 		if (b < 0) {
-			verr(vp, "%s: %s must be a boolean (0/1, on/off, yes/no, true/false), not '%s'", h->key, key,
-			     gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "%s: %s must be a boolean (0/1, on/off, yes/no, true/false), not '%s'",
+				    h->key, key, gh_util_escape(value, esc, sizeof(esc)));
 			h->bad = true;
 		} else if (!strcmp(key, "pcie")) {
 			h->hp->pcie = b;
@@ -319,8 +92,8 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 				continue;
 			if (strlen(value) != 6 || strncmp(value, "0x", 2) ||
 			    strspn(value + 2, "0123456789abcdefABCDEF") != 4) {
-				verr(vp, "%s: %s must be 0x and four hex digits (0x10de), not '%s'", h->key, key,
-				     gh_util_escape(value, esc, sizeof(esc)));
+				gh_text_err(&vp->t, "%s: %s must be 0x and four hex digits (0x10de), not '%s'", h->key,
+					    key, gh_util_escape(value, esc, sizeof(esc)));
 				h->bad = true;
 			}
 			return 0;
@@ -328,7 +101,7 @@ static int hostpci_prop(void *data, const char *key, const char *value)
 		for (size_t i = 0; i < GH_ARRAY_SIZE(ignored); i++)
 			if (!strcmp(key, ignored[i]))
 				return 0;
-		verr(vp, "%s: unknown property '%s'", h->key, gh_util_escape(key, esc, sizeof(esc)));
+		gh_text_err(&vp->t, "%s: unknown property '%s'", h->key, gh_util_escape(key, esc, sizeof(esc)));
 		h->bad = true;
 	}
 	return 0;
@@ -345,38 +118,38 @@ static void parse_hostpci(struct vparse *vp, struct gh_vmconf *vm, const char *k
 
 	/* The key syntax leaves only digits here; "hostpci01" is not PVE's either. */
 	if ((num[0] == '0' && num[1]) || gh_util_parse_ulong(num, 10, GH_HOSTPCI_MAX - 1, &n) < 0) {
-		verr(vp, "%s: Proxmox allows hostpci0 to hostpci%d", key, GH_HOSTPCI_MAX - 1);
+		gh_text_err(&vp->t, "%s: Proxmox allows hostpci0 to hostpci%d", key, GH_HOSTPCI_MAX - 1);
 		return;
 	}
 	if (!*value) {
-		verr(vp, "%s: no value", key);
+		gh_text_err(&vp->t, "%s: no value", key);
 		return;
 	}
 	if (vm->hostpci[n].present) {
-		verr(vp, "%s given twice (first on line %d)", key, vm->hostpci[n].line);
+		gh_text_err(&vp->t, "%s given twice (first on line %d)", key, vm->hostpci[n].line);
 		return;
 	}
 	r = gh_propstr_parse_why(value, "host", hostpci_prop, &h, why, sizeof(why));
 	if (r == -ENOMEM) {
-		verr(vp, "%s: out of memory", key);
+		gh_text_err(&vp->t, "%s: out of memory", key);
 		return;
 	}
 	if (r < 0) {
-		verr(vp, "%s: cannot parse '%s': %s", key, gh_util_escape(value, esc, sizeof(esc)), why);
+		gh_text_err(&vp->t, "%s: cannot parse '%s': %s", key, gh_util_escape(value, esc, sizeof(esc)), why);
 		return;
 	}
 	if (h.bad)
 		return;
 	if (h.host && hp.mapping[0]) {
-		verr(vp, "%s: host= and mapping= exclude each other", key);
+		gh_text_err(&vp->t, "%s: host= and mapping= exclude each other", key);
 		return;
 	}
 	if (!h.host && !hp.mapping[0]) {
-		verr(vp, "%s: needs PCI ids (host=) or a mapping (mapping=)", key);
+		gh_text_err(&vp->t, "%s: needs PCI ids (host=) or a mapping (mapping=)", key);
 		return;
 	}
 	hp.present = true;
-	hp.line = vp->line;
+	hp.line = vp->t.line;
 	vm->hostpci[n] = hp;
 }
 
@@ -386,8 +159,8 @@ static void parse_count(struct vparse *vp, const char *key, const char *value, u
 	char esc[96];
 
 	if (gh_util_parse_ulong(value, 10, GH_VMCONF_COUNT_MAX, &v) < 0 || v == 0) {
-		verr(vp, "%s: expected a number from 1 to %d, not '%s'", key, GH_VMCONF_COUNT_MAX,
-		     gh_util_escape(value, esc, sizeof(esc)));
+		gh_text_err(&vp->t, "%s: expected a number from 1 to %d, not '%s'", key, GH_VMCONF_COUNT_MAX,
+			    gh_util_escape(value, esc, sizeof(esc)));
 		return;
 	}
 	*out = (unsigned)v;
@@ -396,7 +169,7 @@ static void parse_count(struct vparse *vp, const char *key, const char *value, u
 static void parse_text(struct vparse *vp, const char *key, const char *value, char *out, size_t size)
 {
 	if (gh_util_copy(out, size, value) < 0)
-		verr(vp, "%s: value longer than %zu bytes", key, size - 1);
+		gh_text_err(&vp->t, "%s: value longer than %zu bytes", key, size - 1);
 }
 
 /* [a-z][a-z_-]*\d* */
@@ -442,13 +215,37 @@ static unsigned line_field(const char *line)
 	return GH_VMCONF_OTHER;
 }
 
+/* The parser's sink: each problem kept with the field of its line, for gh_vmconf_report. */
+static void keep(struct gh_text *t, const char *msg)
+{
+	struct vparse *vp = t->data;
+	struct gh_vmconf *vm = vp->vm;
+	struct gh_vmconf_problem *pr;
+
+	/* A line the reader passes over never reaches the loop: its field is read from the reader's buffer. */
+	if (vp->field_line != t->line) {
+		vp->field = line_field(t->buf);
+		vp->field_line = t->line;
+	}
+	if (vm->n_problems == GH_VMCONF_PROBLEMS_MAX) {
+		vm->n_lost++;
+		vm->lost_fields |= vp->field;
+		return;
+	}
+	pr = &vm->problems[vm->n_problems++];
+	pr->field = vp->field;
+	/* A message cut short still names the file, the line and the field. */
+	if (snprintf(pr->msg, sizeof(pr->msg), "%s", msg) >= (int)sizeof(pr->msg))
+		pr->msg[sizeof(pr->msg) - 1] = '\0';
+}
+
 static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 {
 	size_t klen = strcspn(line, ":");
 	char *key = line, *value, esc[96];
 
 	if (!line[klen] || !valid_key(line, klen)) {
-		verr(vp, "cannot parse line '%s' (expected \"key: value\")", gh_util_escape(line, esc, 64));
+		gh_text_err(&vp->t, "cannot parse line '%s' (expected \"key: value\")", gh_util_escape(line, esc, 64));
 		return;
 	}
 	key[klen] = '\0';
@@ -461,8 +258,8 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 		cpu_set_t set;
 
 		if (gh_cpulist_parse(value, &set, &bad) < 0)
-			verr(vp, "affinity: invalid CPU list '%s' (at '%s')", gh_util_escape(value, esc, sizeof(esc)),
-			     gh_util_escape(bad, esc2, sizeof(esc2)));
+			gh_text_err(&vp->t, "affinity: invalid CPU list '%s' (at '%s')",
+				    gh_util_escape(value, esc, sizeof(esc)), gh_util_escape(bad, esc2, sizeof(esc2)));
 		else
 			parse_text(vp, key, value, vm->affinity, sizeof(vm->affinity));
 	} else if (!strcmp(key, "sockets")) {
@@ -481,7 +278,8 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 		int b = gh_propstr_bool(value);
 
 		if (b < 0)
-			verr(vp, "template: expected a boolean, not '%s'", gh_util_escape(value, esc, sizeof(esc)));
+			gh_text_err(&vp->t, "template: expected a boolean, not '%s'",
+				    gh_util_escape(value, esc, sizeof(esc)));
 		else
 			vm->template_ = b;
 	}
@@ -490,29 +288,16 @@ static void parse_line(struct vparse *vp, struct gh_vmconf *vm, char *line)
 
 int gh_vmconf_read(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmconf *out)
 {
-	struct vparse vp = { ctx, name, 0, GH_VMCONF_ALL, out };
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	const char *problem;
+	struct vparse vp = { .t = { .ctx = ctx, .f = f, .name = name, .max = GH_VMCONF_LINE_MAX, .sink = keep },
+			     .vm = out };
+	char *line;
+	size_t len;
 
+	vp.t.data = &vp;
 	memset(out, 0, sizeof(*out));
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		vp.line++;
+	while (gh_text_next(&vp.t, &line, &len) > 0) {
 		vp.field = line_field(line);
-		if (len > GH_VMCONF_LINE_MAX) {
-			verr(&vp, "line too long (%zd bytes, at most %zd)", len, GH_VMCONF_LINE_MAX);
-			continue;
-		}
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		/* PVE's \s*$ takes a CR at the end too. */
-		if (len && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if ((problem = gh_vmconf_line_problem(line, (size_t)len))) {
-			verr(&vp, "%s", problem);
-			continue;
-		}
+		vp.field_line = vp.t.line;
 		if (!*gh_util_trim(line))
 			continue;
 		/* The description, percent-encoded by PVE. */
@@ -523,7 +308,7 @@ int gh_vmconf_read(struct gh_ctx *ctx, FILE *f, const char *name, struct gh_vmco
 			break;
 		parse_line(&vp, out, line);
 	}
-	free(line);
+	gh_text_done(&vp.t);
 	if (ferror(f)) {
 		gh_err(ctx, "%s: read error", name);
 		return -EIO;
@@ -575,12 +360,12 @@ int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 	 * directory ones (/etc/pve/qemu-server -> nodes/<node>/qemu-server), so
 	 * a link to a config is not Proxmox's; a FIFO or device is refused.
 	 */
-	if (ctx->migrated_from[0]) {
-		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", ctx->migrated_from,
+	if (gh_ctx_migrated_from(ctx)[0]) {
+		r = gh_util_format(name, sizeof(name), "/etc/pve/nodes/%s/qemu-server/%u.conf", gh_ctx_migrated_from(ctx),
 				   vmid);
 		f = r < 0 ? NULL
 			  : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/nodes/%s/qemu-server/%u.conf",
-					      ctx->migrated_from, vmid);
+					      gh_ctx_migrated_from(ctx), vmid);
 	} else {
 		r = gh_util_format(name, sizeof(name), "/etc/pve/qemu-server/%u.conf", vmid);
 		f = r < 0 ? NULL : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/qemu-server/%u.conf", vmid);

@@ -85,27 +85,4 @@ unsigned gh_vmconf_vcpus(const struct gh_vmconf *vm);
 /* A vmid as Proxmox allows it: 100 .. 999999999, digits only. 0 or -EINVAL. */
 int gh_vmconf_parse_vmid(const char *s, unsigned *vmid);
 
-/*
- * Property strings ("01:00.0,pcie=1,x-vga=on"): splits on ',' into key and
- * value; a part without '=' goes to default_key. Calls fn for each; a key
- * given twice is an error. 0, or the first negative fn result, or -EINVAL.
- */
-typedef int (*gh_propstr_fn)(void *data, const char *key, const char *value);
-int gh_propstr_parse(const char *s, const char *default_key, gh_propstr_fn fn, void *data);
-/*
- * gh_propstr_parse, and when the string itself is malformed (-EINVAL before
- * any fn call: an empty item, "k=" without a value, a key given twice) the
- * reason in why, values escaped, for the caller's "file:line:" message.
- */
-int gh_propstr_parse_why(const char *s, const char *default_key, gh_propstr_fn fn, void *data, char *why,
-			 size_t why_size);
-/* PVE booleans: 1|on|yes|true, 0|off|no|false, any case. 0/1, or -EINVAL. */
-int gh_propstr_bool(const char *v);
-/*
- * A line of a Proxmox file as getline() returned it (len bytes): NULL when
- * it is text, else what is wrong ("NUL byte", "control character", "invalid
- * UTF-8"). Shared by the config and mapping parsers.
- */
-const char *gh_vmconf_line_problem(const char *line, size_t len);
-
 #endif

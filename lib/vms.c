@@ -87,7 +87,7 @@ static int vm_cmdline(struct gh_ctx *ctx, unsigned vmid, pid_t *pid, char **cl, 
 	/* Under a fixture root, QEMU was given the pid file's path inside that root. */
 	if (gh_util_format(want, sizeof(want), "/var/run/qemu-server/%u.pid", vmid) < 0 ||
 	    (!is_vm_process(*cl, *len, want) &&
-	     (!ctx->root[0] || gh_fs_path(ctx, rooted, sizeof(rooted), "%s", want) < 0 ||
+	     (!gh_ctx_root(ctx)[0] || gh_fs_path(ctx, rooted, sizeof(rooted), "%s", want) < 0 ||
 	      !is_vm_process(*cl, *len, rooted)))) {
 		gh_dbg(ctx, "/var/run/qemu-server/%u.pid: stale, pid %lu is not VM %u", vmid, v, vmid);
 		free(*cl);

@@ -2,7 +2,9 @@
 /*
  * CPU pinning. The plan is checked on fixture processes with fake scheduler
  * ops; the real thing on a real QEMU started here (TCG, two vCPUs, paused),
- * through a fixture root whose proc is the real /proc.
+ * through a fixture root whose proc is the real /proc and the real
+ * scheduler's ops. Under --root the simulator records masks and policies in
+ * the tree and never pins a real thread, even one the fixture names.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include "cpulist.h"
 #include "fixture.h"
 #include "fs.h"
+#include "modules.h"
 #include "sim.h"
 #include "timebox.h"
 
@@ -141,7 +144,7 @@ END_TEST
 static bool refused_with(const struct gh_pinplan *pp, const char *needle)
 {
 	for (size_t i = 0; i < pp->refusals.n; i++)
-		if (strstr(pp->refusals.v[i], needle))
+		if (strstr(pp->refusals.v[i].text, needle))
 			return true;
 	return false;
 }
@@ -185,6 +188,7 @@ START_TEST(real_qemu_threads)
 {
 	struct fx *fx = fx_new();
 	char pidfile[PATH_MAX], conf[64];
+	struct gh_ops real_sched;
 	struct gh_pinplan pp = { 0 };
 	struct gh_vmconf vm;
 	struct gh_policy pol;
@@ -199,7 +203,12 @@ START_TEST(real_qemu_threads)
 		fx_free(fx);
 		return;
 	}
-	gh_ctx_set_ops(fx->ctx, &gh_sim_ops, NULL);
+	/* The simulator for the tree, the running kernel's scheduler for QEMU's real threads. */
+	real_sched = gh_sim_ops;
+	real_sched.set_affinity = gh_modules_real_ops.set_affinity;
+	real_sched.get_affinity = gh_modules_real_ops.get_affinity;
+	real_sched.set_sched = gh_modules_real_ops.set_sched;
+	gh_ctx_set_ops(fx->ctx, &real_sched, NULL);
 	ck_assert_int_eq(symlink("/proc", fx_path(fx, "/proc")), 0);
 	fx_mkdir(fx, "/sys/devices/system/cpu");
 	fx_file(fx, "/sys/devices/system/cpu/online", "0-1\n");
@@ -230,7 +239,7 @@ START_TEST(real_qemu_threads)
 		r = gh_affinity_apply(fx->ctx, &pp);
 	printf("affinity: planned and pinned %u threads in %llu ms\n", pp.n, gh_timebox_now_ms() - t0);
 	if (r < 0 || pp.refusals.n)
-		fprintf(stderr, "%s%s\n", fx->log, pp.refusals.n ? pp.refusals.v[0] : "");
+		fprintf(stderr, "%s%s\n", fx->log, pp.refusals.n ? pp.refusals.v[0].text : "");
 	ck_assert_int_eq(r, 0);
 	ck_assert_uint_eq(pp.refusals.n, 0);
 	for (unsigned i = 0; i < pp.n; i++) {
@@ -253,6 +262,123 @@ START_TEST(real_qemu_threads)
 }
 END_TEST
 
+/* This test process as the fixture's QEMU: its one thread is "CPU 0/KVM". */
+static void self_as_qemu(struct fx *fx, unsigned vmid, cpu_set_t *online)
+{
+	char p[128], cmd[256], list[256];
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/kvm -id %u -name test,debug-threads=on -pidfile /var/run/qemu-server/%u.pid",
+		 vmid, vmid);
+	fx_proc(fx, getpid(), "kvm", cmd, NULL);
+	snprintf(p, sizeof(p), "/var/run/qemu-server/%u.pid", vmid);
+	fx_file(fx, p, "%d\n", getpid());
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/comm", getpid(), gettid());
+	fx_file(fx, p, "CPU 0/KVM\n");
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(*online), online), 0);
+	ck_assert_int_eq(gh_cpulist_format(online, list, sizeof(list)), 0);
+	fx_file(fx, "/sys/devices/system/cpu/online", "%s\n", list);
+}
+
+static int last_cpu(const cpu_set_t *set)
+{
+	for (int c = GH_CPU_MAX - 1; c >= 0; c--)
+		if (CPU_ISSET(c, set))
+			return c;
+	return -1;
+}
+
+/* What the tree's /proc says of this test process's thread. */
+static bool task_file_has(struct fx *fx, const char *file, const char *needle)
+{
+	char p[128], buf[4096];
+	int n;
+
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/%s", getpid(), gettid(), file);
+	n = gh_fs_read_str(fx->ctx, buf, sizeof(buf) - 1, "%s", p);
+	if (n < 0)
+		return false;
+	/* gh_fs_read_str took the last newline. */
+	memcpy(buf + n, "\n", 2);
+	return strstr(buf, needle);
+}
+
+/*
+ * post-start under --root whose /proc names this very thread: the mask and the
+ * policy land in the tree, this process keeps its CPUs and its policy (the
+ * old simulator called sched_setaffinity on the fixture's thread ids).
+ */
+START_TEST(root_never_pins_a_real_thread)
+{
+	struct fx *fx = fx_new();
+	struct fx_run *r = calloc(1, sizeof(*r));
+	cpu_set_t before, after;
+	char want[64];
+	int cpu;
+
+	ck_assert_ptr_nonnull(r);
+	self_as_qemu(fx, 120, &before);
+	cpu = last_cpu(&before);
+	fx_vmconf(fx, 120, "sockets: 1\ncores: 1\n");
+	fx_file(fx, "/etc/gpu-hook/120.ini", "[pinning]\nvcpus = %d\nsched = fifo:10\nwait = 100ms\n", cpu);
+	fx_chmod(fx, "/etc/gpu-hook/120.ini", 0644);
+	fx_run_hook(r, NULL, "120", "post-start", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "post-start failed: %s", r->err);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(after), &after), 0);
+	ck_assert_msg(CPU_EQUAL(&before, &after), "--root pinned the test process itself");
+	ck_assert_int_eq(sched_getscheduler(0), SCHED_OTHER);
+	snprintf(want, sizeof(want), "Cpus_allowed_list:\t%d\n", cpu);
+	ck_assert_msg(task_file_has(fx, "status", want), "no \"%s\" in the tree's status", want);
+	ck_assert(task_file_has(fx, "sched", "policy : 1\n"));
+	ck_assert(task_file_has(fx, "sched", "prio : 89\n"));
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/* The simulator's scheduler: only the tree's threads, masks cut to the tree's online CPUs, read back. */
+START_TEST(sim_scheduler_acts_on_the_tree)
+{
+	struct fx *fx = fx_new();
+	cpu_set_t online, set, real;
+	char p[128];
+
+	gh_ctx_set_ops(fx->ctx, &gh_sim_ops, NULL);
+	self_as_qemu(fx, 120, &online);
+	fx_file(fx, "/sys/devices/system/cpu/online", "0\n");
+	/* Before any set: a thread has every online CPU of the tree. */
+	ck_assert_int_eq(gh_sim_ops.get_affinity(fx->ctx, gettid(), &set), 0);
+	ck_assert_int_eq(CPU_COUNT(&set), 1);
+	ck_assert(CPU_ISSET(0, &set));
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	CPU_SET(5, &set);
+	ck_assert_int_eq(gh_sim_ops.set_affinity(fx->ctx, gettid(), &set), 0);
+	ck_assert(task_file_has(fx, "status", "Cpus_allowed_list:\t0\n"));
+	ck_assert_int_eq(gh_sim_ops.get_affinity(fx->ctx, gettid(), &set), 0);
+	ck_assert_int_eq(CPU_COUNT(&set), 1);
+	CPU_ZERO(&set);
+	CPU_SET(5, &set);
+	ck_assert_int_eq(gh_sim_ops.set_affinity(fx->ctx, gettid(), &set), -EINVAL);
+	/* Other lines of the thread's status stay. */
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/status", getpid(), gettid());
+	fx_file(fx, p, "Name:\tkvm\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t7\n");
+	fx_file(fx, "/sys/devices/system/cpu/online", "0-7\n");
+	ck_assert_int_eq(gh_sim_ops.set_affinity(fx->ctx, gettid(), &set), 0);
+	ck_assert(task_file_has(fx, "status", "Name:\tkvm\nvoluntary_ctxt_switches:\t7\nCpus_allowed_list:\t5\n"));
+	ck_assert_int_eq(gh_sim_ops.set_sched(fx->ctx, gettid(), SCHED_RR, 0), -EINVAL);
+	ck_assert_int_eq(gh_sim_ops.set_sched(fx->ctx, gettid(), SCHED_RR, 50), 0);
+	ck_assert(task_file_has(fx, "sched", "policy : 2\nprio : 49\n"));
+	/* A thread the tree does not have is gone, whatever runs on this machine. */
+	ck_assert_int_eq(gh_sim_ops.set_affinity(fx->ctx, 1, &set), -ESRCH);
+	ck_assert_int_eq(gh_sim_ops.get_affinity(fx->ctx, 1, &set), -ESRCH);
+	ck_assert_int_eq(gh_sim_ops.set_sched(fx->ctx, 1, SCHED_FIFO, 1), -ESRCH);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(real), &real), 0);
+	ck_assert(CPU_EQUAL(&real, &online));
+	ck_assert_int_eq(sched_getscheduler(0), SCHED_OTHER);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("affinity");
@@ -263,6 +389,8 @@ int main(void)
 	tcase_add_test(tc, affinity_only_and_neither);
 	tcase_add_test(tc, refusals_name_the_cpus);
 	tcase_add_test(tc, real_qemu_threads);
+	tcase_add_test(tc, root_never_pins_a_real_thread);
+	tcase_add_test(tc, sim_scheduler_acts_on_the_tree);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

@@ -416,10 +416,10 @@ static int conform_one(const char *name)
 		bool found = false;
 
 		for (size_t i = 0; i < h.refusals.n; i++)
-			found |= strstr(h.refusals.v[i], refusal) != NULL;
+			found |= strstr(h.refusals.v[i].text, refusal) != NULL;
 		ck_assert_msg(found, "%s: expected the refusal \"%s\"", name, refusal);
 	} else {
-		ck_assert_msg(h.refusals.n == 0, "%s: refused: %s", name, h.refusals.v[0]);
+		ck_assert_msg(h.refusals.n == 0, "%s: refused: %s", name, h.refusals.v[0].text);
 	}
 	for (size_t i = 0; !refusal && i < want.n; i++) {
 		unsigned long n;

@@ -14,6 +14,7 @@
 #include "host.h"
 #include "journal.h"
 #include "plan.h"
+#include "plan-back.h"
 #include "run.h"
 
 static bool has_step(const struct gh_plan *p, enum gh_action a, const char *target, const char *arg)
@@ -28,6 +29,14 @@ static bool has_note(const struct gh_strv *sv, const char *needle)
 {
 	for (size_t i = 0; i < sv->n; i++)
 		if (strstr(sv->v[i], needle))
+			return true;
+	return false;
+}
+
+static bool has_refusal(const struct gh_refusals *set, enum gh_refusal_kind kind, const char *needle)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i].kind == kind && strstr(set->v[i].text, needle))
 			return true;
 	return false;
 }
@@ -66,7 +75,7 @@ START_TEST(unbound_member_goes_back_unbound)
 	ck_assert_int_eq(gh_journal_init(&j, "111", 111, "to-vfio", &h, &p), 0);
 	for (unsigned i = 0; i < j.n_steps; i++)
 		j.status[i] = GH_J_DONE;
-	ck_assert_int_eq(gh_run_build_return(&j, &back, &undoes), 0);
+	ck_assert_int_eq(gh_plan_from_journal(&j, &back, &undoes), 0);
 	ck_assert(has_step(&back, GH_ACT_UNBIND, "0000:03:00.0", "vfio-pci"));
 	ck_assert(has_step(&back, GH_ACT_REMOVE_ID, "0000:03:00.0", "1b21 2142"));
 	ck_assert(has_step(&back, GH_ACT_OVERRIDE, "0000:03:00.0", ""));
@@ -92,7 +101,7 @@ START_TEST(bound_member_still_refuses)
 	fx_pci(fx, "0000:03:00.0", 0x1b21, 0x2142, 0x0c0330, "xhci_hcd", 14);
 	ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
 	ck_assert_ptr_null(gh_host_func(&h, "0000:03:00.0"));
-	ck_assert(has_note(&h.refusals, "IOMMU group 14 is not viable: 0000:03:00.0"));
+	ck_assert(has_refusal(&h.refusals, GH_REFUSAL_GROUP, "IOMMU group 14 is not viable: 0000:03:00.0"));
 	gh_host_free(&h);
 	fx_free(fx);
 }

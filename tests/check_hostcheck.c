@@ -146,7 +146,7 @@ START_TEST(two_gpus_modeset_agrees)
 		ck_assert_int_eq(gh_host_load(fx->ctx, 111, &h), 0);
 		ck_assert_int_eq(gh_plan_build(&h, GH_TO_VFIO, &p), 0);
 		for (size_t k = 0; k < p.refusals.n; k++)
-			refused |= strstr(p.refusals.v[k], "modeset_hold = refuse") != NULL;
+			refused |= strstr(p.refusals.v[k].text, "modeset_hold = refuse") != NULL;
 		for (unsigned k = 0; k < p.n; k++)
 			reloads |= p.v[k].op.action == GH_ACT_MODULE_LOAD && !strcmp(p.v[k].op.target, "nvidia_drm");
 		ck_assert_msg(refused == (cases[i].sev == GH_SEV_ERROR), "case %zu: check and plan disagree", i);

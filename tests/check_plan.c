@@ -9,6 +9,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "plan.h"
+#include "plan-back.h"
 #include "run.h"
 #include "sim.h"
 
@@ -31,7 +32,7 @@ static void plan_lines(const struct gh_plan *p, char *buf, size_t size)
 static bool has_refusal(const struct gh_plan *p, const char *needle)
 {
 	for (size_t i = 0; i < p->refusals.n; i++)
-		if (strstr(p->refusals.v[i], needle))
+		if (strstr(p->refusals.v[i].text, needle))
 			return true;
 	return false;
 }
@@ -241,7 +242,7 @@ START_TEST(modeset_hold_capable)
 		fx_file(fx, "/proc/kallsyms", "0000000000000000 T startup_64\n0000000000000000 t nvidia_modeset_remove_x\t[x]\n%s",
 			cases[i].kallsyms ? cases[i].kallsyms : "");
 		load_plan(fx, 111, GH_TO_VFIO, &h, &p);
-		ck_assert_msg(p.refusals.n == 0, "case %zu: %s", i, p.refusals.n ? p.refusals.v[0] : "");
+		ck_assert_msg(p.refusals.n == 0, "case %zu: %s", i, p.refusals.n ? p.refusals.v[0].text : "");
 		ck_assert(!h.modeset.holds);
 		ck_assert_uint_eq(h.modeset.cards, 2);
 		ck_assert_str_eq(h.modeset.source, cases[i].source);
@@ -367,7 +368,7 @@ START_TEST(modeset_hold_reload)
 		int *undoes = NULL;
 
 		ck_assert_int_eq(gh_journal_load(fx->ctx, key, &j), 0);
-		ck_assert_int_eq(gh_run_build_return(&j, &p, &undoes), 0);
+		ck_assert_int_eq(gh_plan_from_journal(&j, &p, &undoes), 0);
 		plan_lines(&p, lines, sizeof(lines));
 		ck_assert_msg(strstr(lines, "remove-id 0000:01:00.1 10de 22ba\n"
 					    "module-unload nvidia_drm\n"

@@ -421,83 +421,6 @@ START_TEST(vmids)
 }
 END_TEST
 
-struct seen {
-	char text[256];
-	int stop_at, calls;
-};
-
-static int record_prop(void *data, const char *key, const char *value)
-{
-	struct seen *s = data;
-	size_t len = strlen(s->text);
-
-	snprintf(s->text + len, sizeof(s->text) - len, "[%s=%s]", key, value);
-	if (++s->calls == s->stop_at)
-		return -ENOTSUP;
-	return 0;
-}
-
-START_TEST(property_strings)
-{
-	struct seen s = { "", 0, 0 };
-	char why[128];
-
-	ck_assert_int_eq(gh_propstr_parse("01:00,pcie=1,x-vga=on", "host", record_prop, &s), 0);
-	ck_assert_str_eq(s.text, "[host=01:00][pcie=1][x-vga=on]");
-	/* '=' in a value stays in the value. */
-	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(gh_propstr_parse("args=a=b,c", "x", record_prop, &s), 0);
-	ck_assert_str_eq(s.text, "[args=a=b][x=c]");
-	/* A malformed string is refused before fn sees any of it. */
-	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(gh_propstr_parse("a=1,a=2", "host", record_prop, &s), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("01:00,01:01", "host", record_prop, &s), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("01:00,host=01:01", "host", record_prop, &s), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("a=1,", "host", record_prop, &s), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse(",a=1", "host", record_prop, &s), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("", "host", record_prop, &s), -EINVAL);
-	ck_assert_int_eq(gh_propstr_parse("bare", NULL, record_prop, &s), -EINVAL);
-	ck_assert_int_eq(s.calls, 0);
-	/* fn's own failure comes back as it is, and stops the walk. */
-	s.stop_at = 2;
-	ck_assert_int_eq(gh_propstr_parse("a=1,b=2,c=3", NULL, record_prop, &s), -ENOTSUP);
-	ck_assert_str_eq(s.text, "[a=1][b=2]");
-
-	ck_assert_int_eq(gh_propstr_parse_why("a=1,b\x01=2,b\x01=3", NULL, record_prop, &s, why, sizeof(why)), -EINVAL);
-	ck_assert_str_eq(why, "'b\\x01' given twice");
-	ck_assert_int_eq(gh_propstr_parse_why("x", NULL, record_prop, &s, why, sizeof(why)), -EINVAL);
-	ck_assert_str_eq(why, "'x' is not key=value");
-	ck_assert_int_eq(gh_propstr_parse_why("a=1", NULL, record_prop, &s, why, sizeof(why)), 0);
-	ck_assert_str_eq(why, "");
-
-	ck_assert_int_eq(gh_propstr_bool("on"), 1);
-	ck_assert_int_eq(gh_propstr_bool("1"), 1);
-	ck_assert_int_eq(gh_propstr_bool("Yes"), 1);
-	ck_assert_int_eq(gh_propstr_bool("TRUE"), 1);
-	ck_assert_int_eq(gh_propstr_bool("false"), 0);
-	ck_assert_int_eq(gh_propstr_bool("OFF"), 0);
-	ck_assert_int_eq(gh_propstr_bool("no"), 0);
-	ck_assert_int_eq(gh_propstr_bool("0"), 0);
-	ck_assert_int_eq(gh_propstr_bool("2"), -EINVAL);
-	ck_assert_int_eq(gh_propstr_bool(""), -EINVAL);
-	ck_assert_int_eq(gh_propstr_bool("yes "), -EINVAL);
-	ck_assert_int_eq(gh_propstr_bool(NULL), -EINVAL);
-}
-END_TEST
-
-START_TEST(line_problems)
-{
-	ck_assert_ptr_null(gh_vmconf_line_problem("name: x\t\r\n", 10));
-	ck_assert_ptr_null(gh_vmconf_line_problem("\xf0\x9f\x98\x80 \xe2\x82\xac", 8));
-	ck_assert_str_eq(gh_vmconf_line_problem("a\0b", 3), "NUL byte in line");
-	ck_assert_str_eq(gh_vmconf_line_problem("a\x7f", 2), "control character in line");
-	ck_assert_str_eq(gh_vmconf_line_problem("\xc3", 1), "line is not valid UTF-8");
-	ck_assert_str_eq(gh_vmconf_line_problem("\xf4\x90\x80\x80", 4), "line is not valid UTF-8");
-	ck_assert_str_eq(gh_vmconf_line_problem("\xe0\x80\xaf", 3), "line is not valid UTF-8");
-	ck_assert_str_eq(gh_vmconf_line_problem("\xf0\x80\x80\xaf", 4), "line is not valid UTF-8");
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("vmconf");
@@ -513,8 +436,6 @@ int main(void)
 	tcase_add_test(tc, problems_beyond_those_kept);
 	tcase_add_test(tc, load_and_migration_path);
 	tcase_add_test(tc, vmids);
-	tcase_add_test(tc, property_strings);
-	tcase_add_test(tc, line_problems);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

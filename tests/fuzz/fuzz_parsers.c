@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "mapping.h"
 #include "policy.h"
+#include "propstr.h"
 #include "vmconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
