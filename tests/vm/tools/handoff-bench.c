@@ -293,6 +293,9 @@ int main(int argc, char **argv)
 	static char *pre_b[] = { NULL, "111", "pre-start", NULL };
 	static char *post_b[] = { NULL, "111", "post-stop", NULL };
 	double t[4][MAX_RUNS], in[4][MAX_RUNS], out[4][MAX_RUNS], exec_ms[MAX_RUNS], dry_ms[MAX_RUNS];
+	double hello_ms[MAX_RUNS];
+	static char *hello[] = { "/usr/bin/bench-hello", NULL };
+	int have_hello = access(hello[0], X_OK) == 0;
 	static const char *const names[] = { "gpu-hook", "floor", "shell", "other" };
 	unsigned runs, ways = 3, valid[4] = { 0 };
 	char *shin[4], *shout[4];
@@ -326,6 +329,11 @@ int main(int argc, char **argv)
 		for (unsigned r = 0; r < runs; r++) {
 			double t0 = now_ms();
 
+			/* The floor of a run: a static program that only writes a line (tests/bench/hello.c). */
+			if (have_hello)
+				run(hello, "/tmp/bench-hello.log");
+			hello_ms[r] = now_ms() - t0;
+			t0 = now_ms();
 			run(ver, "/tmp/bench-ver.log");
 			exec_ms[r] = now_ms() - t0;
 			t0 = now_ms();
@@ -407,6 +415,13 @@ int main(int argc, char **argv)
 	printf("  gpu-hook --version %.1f ms, 111 pre-start --dry-run %.1f ms (exec, discovery, plan)\n",
 	       median(exec_ms, runs), median(dry_ms, runs));
 	fprintf(json, "\"version_ms\":%.1f,\"dry_run_ms\":%.1f,", median(exec_ms, runs), median(dry_ms, runs));
+	if (have_hello) {
+		double h = median(hello_ms, runs);
+
+		printf("  static hello %.1f ms: --version %.2fx, --dry-run %.2fx of it\n", h, median(exec_ms, runs) / h,
+		       median(dry_ms, runs) / h);
+		fprintf(json, "\"hello_ms\":%.1f,", h);
+	}
 	printf("gpu-hook's own step timings (median):\n");
 	fprintf(json, "\"steps\":{");
 	print_steps("pre-start", &in_steps, json, 0);
