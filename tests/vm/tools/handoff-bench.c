@@ -144,7 +144,7 @@ struct steps {
 	unsigned n, runs[MAX_STEPS];
 };
 
-static struct steps in_steps, out_steps;
+static struct steps in_steps, out_steps, other_in_steps, other_out_steps;
 
 /* "gpu-hook[111 pre-start]: step 3/12: unload module nvidia_drm (...): ok (16 ms)" */
 static void collect(const char *log, const char *label, struct steps *s)
@@ -384,6 +384,9 @@ int main(int argc, char **argv)
 			if (k == 0) {
 				collect("/tmp/bench-in.log", "step ", &in_steps);
 				collect("/tmp/bench-out.log", "undo ", &out_steps);
+			} else if (k == 3) {
+				collect("/tmp/bench-in-b.log", "step ", &other_in_steps);
+				collect("/tmp/bench-out-b.log", "undo ", &other_out_steps);
 			}
 		}
 	}
@@ -426,7 +429,15 @@ int main(int argc, char **argv)
 	fprintf(json, "\"steps\":{");
 	print_steps("pre-start", &in_steps, json, 0);
 	print_steps("post-stop", &out_steps, json, 1);
-	fprintf(json, "}}\n");
+	fprintf(json, "}");
+	if (ways == 4) {
+		printf("the other build's step timings (median):\n");
+		fprintf(json, ",\"other_steps\":{");
+		print_steps("pre-start", &other_in_steps, json, 0);
+		print_steps("post-stop", &other_out_steps, json, 1);
+		fprintf(json, "}");
+	}
+	fprintf(json, "}\n");
 	fclose(json);
 	return 0;
 }
