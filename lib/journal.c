@@ -182,6 +182,94 @@ static bool valid_key(const char *key)
 	return true;
 }
 
+/*
+ * The last journal saved, kept as a tree: a phase saves the same journal
+ * before every step, and between two saves only the statuses, the wedged
+ * marks and "complete" change. Those are set in the tree; building the tree
+ * again and freeing it was two thirds of a save (about 180,000 instructions
+ * of 280,000 for a 13-step journal, 15 saves per pre-start).
+ */
+static struct {
+	struct json_object *o;
+	struct gh_journal j;	/* what o records; steps points to a copy */
+} last;
+
+static bool same_record(const struct gh_journal *a, const struct gh_journal *b)
+{
+	if (strcmp(a->key, b->key) || a->vmid != b->vmid || strcmp(a->phase, b->phase) || a->n_dev != b->n_dev ||
+	    a->n_steps != b->n_steps)
+		return false;
+	for (unsigned i = 0; i < a->n_dev; i++) {
+		const struct gh_jdev *x = &a->dev[i], *y = &b->dev[i];
+
+		if (strcmp(x->addr, y->addr) || strcmp(x->host_driver, y->host_driver) ||
+		    strcmp(x->override, y->override) || x->vendor != y->vendor || x->device != y->device ||
+		    x->iommu_group != y->iommu_group)
+			return false;
+	}
+	return !a->n_steps || !memcmp(a->steps, b->steps, a->n_steps * sizeof(*a->steps));
+}
+
+static bool set_field(struct json_object *o, const char *key, const char *str, bool b)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return false;
+	return str ? json_object_set_string(v, str) == 1 : json_object_set_boolean(v, b) == 1;
+}
+
+/* The changing fields of j set in last.o; false when the tree does not have them all. */
+static bool update_last(const struct gh_journal *j)
+{
+	struct json_object *devs, *steps;
+
+	if (!set_field(last.o, "complete", NULL, j->complete) || !json_object_object_get_ex(last.o, "devices", &devs) ||
+	    !json_object_object_get_ex(last.o, "steps", &steps) || json_object_array_length(devs) != j->n_dev ||
+	    json_object_array_length(steps) != j->n_steps)
+		return false;
+	for (unsigned i = 0; i < j->n_dev; i++)
+		if (!set_field(json_object_array_get_idx(devs, i), "wedged", NULL, j->dev[i].wedged))
+			return false;
+	for (unsigned i = 0; i < j->n_steps; i++)
+		if (!set_field(json_object_array_get_idx(steps, i), "status", gh_journal_status_name(j->status[i]), false))
+			return false;
+	return true;
+}
+
+static void forget_last(void)
+{
+	json_object_put(last.o);
+	free(last.j.steps);
+	memset(&last, 0, sizeof(last));
+}
+
+/* The tree of j: the last one updated when it records the same journal, else a new one. */
+static struct json_object *journal_tree(const struct gh_journal *j)
+{
+	if (last.o && same_record(&last.j, j) && update_last(j))
+		return last.o;
+	forget_last();
+	last.o = gh_journal_to_json(j);
+	if (!last.o)
+		return NULL;
+	last.j = *j;
+	last.j.status = NULL;
+	last.j.steps = j->n_steps ? malloc(j->n_steps * sizeof(*j->steps)) : NULL;
+	if (j->n_steps && !last.j.steps) {
+		/* Saved all the same; the next save builds its tree again. */
+		struct json_object *o = last.o;
+
+		last.o = NULL;
+		last.j.n_steps = 0;
+		forget_last();
+		return o;
+	}
+	if (j->n_steps)
+		memcpy(last.j.steps, j->steps, j->n_steps * sizeof(*j->steps));
+	return last.o;
+}
+
 int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 {
 	struct json_object *o;
@@ -190,12 +278,13 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 
 	if (!valid_key(j->key))
 		return -EINVAL;
-	o = gh_journal_to_json(j);
+	o = journal_tree(j);
 	if (!o)
 		return -ENOMEM;
 	r = asprintf(&text, "%s\n",
 		     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	if (o != last.o)
+		json_object_put(o);
 	if (r < 0)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "%s.json", j->key);

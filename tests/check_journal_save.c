@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gh_journal_save keeps the tree of the last journal it saved and only sets
+ * what changes between two saves of a phase (statuses, wedged marks,
+ * "complete"). What is read back must always be what was saved last, also
+ * when anything else of the journal changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "journal.h"
+
+static void two_steps(struct gh_journal *j, struct gh_step *steps, enum gh_jstatus *status)
+{
+	memset(j, 0, sizeof(*j));
+	memset(steps, 0, 2 * sizeof(*steps));
+	strcpy(j->key, "111");
+	strcpy(j->phase, "to-vfio");
+	j->vmid = 111;
+	j->n_dev = 1;
+	strcpy(j->dev[0].addr, "0000:01:00.0");
+	strcpy(j->dev[0].host_driver, "nvidia");
+	j->dev[0].vendor = 0x10de;
+	j->dev[0].device = 0x2204;
+	j->dev[0].iommu_group = 12;
+	steps[0].op.action = GH_ACT_OVERRIDE;
+	strcpy(steps[0].op.target, "0000:01:00.0");
+	strcpy(steps[0].op.arg, "vfio-pci");
+	steps[1].op.action = GH_ACT_PROBE;
+	strcpy(steps[1].op.target, "0000:01:00.0");
+	strcpy(steps[1].op.arg, "vfio-pci");
+	status[0] = status[1] = GH_J_PENDING;
+	j->steps = steps;
+	j->status = status;
+	j->n_steps = 2;
+}
+
+static struct gh_journal saved_and_read(struct fx *fx, const struct gh_journal *j)
+{
+	struct gh_journal back;
+
+	ck_assert_int_eq(gh_journal_save(fx->ctx, j), 0);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &back), 0);
+	return back;
+}
+
+START_TEST(every_save_reads_back_as_saved)
+{
+	struct fx *fx = fx_new();
+	struct gh_step steps[2];
+	enum gh_jstatus status[2];
+	struct gh_journal j, back;
+
+	fx_mkdir(fx, "/run/gpu-hook");
+	fx_chmod(fx, "/run/gpu-hook", 0700);
+	two_steps(&j, steps, status);
+	back = saved_and_read(fx, &j);
+	ck_assert_int_eq(back.status[0], GH_J_PENDING);
+	gh_journal_free(&back);
+	/* What a phase changes between two saves. */
+	status[0] = GH_J_DONE;
+	status[1] = GH_J_RUNNING;
+	j.dev[0].wedged = true;
+	j.complete = true;
+	back = saved_and_read(fx, &j);
+	ck_assert_int_eq(back.status[0], GH_J_DONE);
+	ck_assert_int_eq(back.status[1], GH_J_RUNNING);
+	ck_assert(back.dev[0].wedged);
+	ck_assert(back.complete);
+	gh_journal_free(&back);
+	/* Anything else changed: the record is built again, not patched. */
+	strcpy(steps[1].op.arg, "nvidia");
+	strcpy(j.dev[0].host_driver, "nouveau");
+	status[1] = GH_J_FAILED;
+	back = saved_and_read(fx, &j);
+	ck_assert_str_eq(back.steps[1].op.arg, "nvidia");
+	ck_assert_str_eq(back.dev[0].host_driver, "nouveau");
+	ck_assert_int_eq(back.status[1], GH_J_FAILED);
+	ck_assert(back.dev[0].wedged);
+	gh_journal_free(&back);
+	/* Another journal with the same key and steps, another phase: built again too. */
+	strcpy(j.phase, "to-host");
+	j.dev[0].wedged = false;
+	back = saved_and_read(fx, &j);
+	ck_assert_str_eq(back.phase, "to-host");
+	ck_assert(!back.dev[0].wedged);
+	gh_journal_free(&back);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("journal_save");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, every_save_reads_back_as_saved);
+	suite_add_tcase(s, tc);
+	return fx_run_suite(s);
+}
