@@ -469,7 +469,12 @@ START_TEST(hook_post_start_and_post_stop)
 	fx_file(fx, "/sys/devices/system/cpu/online", "0-7\n");
 	fx_file(fx, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu\n");
 	fx_file(fx, GH_ISOLATE_WRITEBACK, "ff\n");
+	fx_file(fx, "/proc/irq/default_smp_affinity", "ff\n");
+	fx_file(fx, "/proc/irq/24/smp_affinity_list", "0-7\n");
+	fx_file(fx, "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor", "schedutil\n");
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/200.scope/cpuset.cpus", "\n");
 	fx_vmconf(fx, 113, "cores: 6\n");
+	fx_vmconf(fx, 201, "cores: 2\n");
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-7\nhousekeeping_min = 2\n");
 	before = fx_tree_digest(fx->root);
 	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--root", fx->root, NULL);
@@ -477,10 +482,19 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime system.slice AllowedCPUs=0-1"));
 	ck_assert_ptr_nonnull(strstr(r->out, "undo: write ff when no isolated VM is left"));
 	ck_assert_ptr_nonnull(strstr(r->out, "write 00000003 to " GH_ISOLATE_WRITEBACK));
+	ck_assert_ptr_nonnull(strstr(r->out, "write 00000003 to /proc/irq/default_smp_affinity"));
+	ck_assert_ptr_nonnull(strstr(r->out, "write 0-1 to /proc/irq/24/smp_affinity_list\n"
+					     "     undo: write 0-7 when no isolated VM is left"));
+	ck_assert_ptr_nonnull(strstr(r->out, "write performance to /sys/devices/system/cpu/cpu2/cpufreq/scaling_governor\n"
+					     "     undo: write schedutil when its VM stops"));
+	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime 200.scope AllowedCPUs=0-1\n"
+					     "     undo: AllowedCPUs= when no isolated VM is left (unrestricted)"));
 	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--json", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "\"isolation\""));
 	ck_assert_ptr_nonnull(strstr(r->out, "AllowedCPUs=0-1"));
+	ck_assert_ptr_nonnull(strstr(r->out, "\"description\":\"write 0-1 to /proc/irq/24/smp_affinity_list\",\n"
+					     "      \"undo\":\"write 0-7 when no isolated VM is left\""));
 	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 
 	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
@@ -490,8 +504,29 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 1);
 	fx_run_hook(r, NULL, "status", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "isolation: VM:CPUs 113:2-7; host on CPUs 0-1"));
+	ck_assert_ptr_nonnull(strstr(r->out, "IRQs moved 1, kernel-managed kept 0; performance governor on 1 CPUs; "
+					     "1 other VMs' scopes narrowed"));
+	ck_assert_str_eq(rd(fx, "/proc/irq/24/smp_affinity_list"), "0-1");
+	fx_run_hook(r, NULL, "status", "--json", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->out, "\"irqs_moved\":1"));
+	ck_assert_str_eq(rd(fx, "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"), "performance");
+	ck_assert_str_eq(last_allowed(fx, "200.scope"), "0-1");
+	/* a VM without [isolation] started meanwhile: its scope joins the others at its post-start */
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/201.scope/cpuset.cpus", "\n");
+	fx_run_hook(r, NULL, "201", "post-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime 201.scope AllowedCPUs=0-1"));
+	ck_assert_ptr_null(last_allowed(fx, "201.scope"));
+	fx_run_hook(r, NULL, "201", "post-start", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	ck_assert_str_eq(last_allowed(fx, "201.scope"), "0-1");
 	fx_run_hook(r, NULL, "113", "post-stop", "--root", fx->root, NULL);
 	ck_assert_str_eq(writeback(fx), "ff");
+	ck_assert_str_eq(rd(fx, "/proc/irq/24/smp_affinity_list"), "0-7");
+	ck_assert_str_eq(rd(fx, "/proc/irq/default_smp_affinity"), "ff");
+	ck_assert_str_eq(rd(fx, "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"), "schedutil");
+	ck_assert_str_eq(last_allowed(fx, "200.scope"), "");
+	ck_assert_str_eq(last_allowed(fx, "201.scope"), "");
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
 	fx_run_hook(r, NULL, "status", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "isolation: none"));
@@ -509,12 +544,24 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "not isolating: 1 housekeeping CPUs left, housekeeping_min is 2"));
 	ck_assert_str_eq(writeback(fx), "ff");
+	/* systemd without AllowedCPUs= refuses before any change */
+	fx_file(fx, "/usr/lib/systemd/libsystemd-shared-241.so", "%s", "");
+	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-7\n");
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "not isolating: systemd 241 is older than 244 (no AllowedCPUs=)"));
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->out, "systemd 241 is older than 244 (no AllowedCPUs=): [isolation] refuses"));
+	fx_rm(fx, "/usr/lib/systemd/libsystemd-shared-241.so");
+	fx_file(fx, "/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-252.so", "%s", "");
 	/* check reports what isolation needs, and a boot-time isolation as compatible */
 	fx_file(fx, "/proc/cmdline", "BOOT_IMAGE=/vmlinuz nohz_full=2-7\n");
 	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "online CPUs 0-7"));
 	ck_assert_ptr_null(strstr(r->out, "no cgroup v2"));
 	ck_assert_ptr_nonnull(strstr(r->out, "isolates CPUs at boot (isolcpus=/nohz_full=): compatible"));
+	ck_assert_ptr_nonnull(strstr(r->out, "systemd 252: AllowedCPUs= for [isolation]"));
 	fx_rm(fx, "/sys/fs/cgroup/cgroup.controllers");
 	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "no cgroup v2: [isolation] refuses to run"));
