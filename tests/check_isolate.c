@@ -418,6 +418,48 @@ START_TEST(status_names_vms)
 	ck_assert_ptr_nonnull(strstr(vms, "102:5"));
 	gh_cpulist_format(&hk, list, sizeof(list));
 	ck_assert_str_eq(list, "0-1,4,6-7");
+	/* IRQs 0 9 24 30 31 32 moved, 40 managed; performance on 2, 3, 5; VM 200's scope */
+	struct gh_isolate_counts c;
+
+	ck_assert_int_eq(gh_isolate_get_counts(fx->ctx, &c), 1);
+	ck_assert_uint_eq(c.irqs_moved, 6);
+	ck_assert_uint_eq(c.irqs_skipped, 1);
+	ck_assert_str_eq(c.skipped, "40");
+	ck_assert_uint_eq(c.governors, 3);
+	ck_assert_uint_eq(c.scopes, 1);
+	ck_assert_ptr_nonnull(strstr(fx->log, "isolation: kernel-managed IRQs keep their affinity (EIO): 40\n"));
+	/* CPU 7 has no cpufreq: said once, and the rest goes on */
+	ck_assert_ptr_null(strstr(fx->log, "no cpufreq"));
+	ck_assert_int_eq(start(fx, 103, "7", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(fx->log, "isolation: CPUs 7 have no cpufreq governor: their frequency is left alone"));
+	ck_assert_int_eq(gh_isolate_get_counts(fx->ctx, &c), 1);
+	ck_assert_uint_eq(c.governors, 3);
+	fx_free(fx);
+}
+END_TEST
+
+/* A systemd of unknown version is not refused; one older than 244 is, and nothing changes. */
+START_TEST(systemd_version)
+{
+	struct fx *fx = host();
+	unsigned v;
+	char why[256];
+	unsigned long d0;
+
+	ck_assert_int_eq(gh_isolate_systemd_version(fx->ctx, &v), 0);
+	ck_assert_uint_eq(v, 252);
+	fx_file(fx, "/usr/lib64/systemd/libsystemd-shared-254.5-2.fc39.so", "%s", "");
+	ck_assert_int_eq(gh_isolate_systemd_version(fx->ctx, &v), 0);
+	ck_assert_uint_eq(v, 254);
+	fx_rm(fx, "/usr/lib64");
+	fx_rm(fx, "/usr/lib/x86_64-linux-gnu");
+	fx_file(fx, "/usr/lib/systemd/libsystemd-shared-.so", "%s", "");
+	ck_assert_int_eq(gh_isolate_systemd_version(fx->ctx, &v), -ENOENT);
+	fx_file(fx, "/usr/lib/systemd/libsystemd-shared-243.so", "%s", "");
+	d0 = fx_tree_digest(fx->root);
+	ck_assert_int_eq(start(fx, 101, "2-3", why), -EPERM);
+	ck_assert_str_eq(why, "systemd 243 is older than 244 (no AllowedCPUs=)");
+	ck_assert_uint_eq(fx_tree_digest(fx->root), d0);
 	fx_free(fx);
 }
 END_TEST
@@ -622,6 +664,7 @@ int main(void)
 	tcase_add_test(tc, mask_format);
 	tcase_add_loop_test(tc, set_arithmetic_every_order, 0, 82);
 	tcase_add_test(tc, status_names_vms);
+	tcase_add_test(tc, systemd_version);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, policy_section);
 	tcase_add_test(tc, hook_post_start_and_post_stop);
