@@ -501,11 +501,9 @@ START_TEST(refusals_change_nothing)
 END_TEST
 
 /* The hook end to end on the example host: VM 113 (no GPU pinning) asks for CPUs 2-7 of 0-7. */
-START_TEST(hook_post_start_and_post_stop)
+static struct fx *hook_host(void)
 {
 	struct fx *fx = fx_new();
-	struct fx_run *r = calloc(1, sizeof(*r));
-	unsigned long before;
 
 	fx_example_host(fx);
 	fx_file(fx, "/sys/devices/system/cpu/online", "0-7\n");
@@ -518,6 +516,15 @@ START_TEST(hook_post_start_and_post_stop)
 	fx_vmconf(fx, 113, "cores: 6\n");
 	fx_vmconf(fx, 201, "cores: 2\n");
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-7\nhousekeeping_min = 2\n");
+	return fx;
+}
+
+START_TEST(hook_post_start_and_post_stop)
+{
+	struct fx *fx = hook_host();
+	struct fx_run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+
 	before = fx_tree_digest(fx->root);
 	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_msg(r->status == 0, "%s", r->err);
@@ -579,6 +586,16 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_str_eq(writeback(fx), "ff");
 	ck_assert_str_eq(last_allowed(fx, "user.slice"), "");
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/* The hook's refusals, check's lines and a bad policy on the same host. */
+START_TEST(hook_refusals_and_check)
+{
+	struct fx *fx = hook_host();
+	struct fx_run *r = calloc(1, sizeof(*r));
 
 	/* housekeeping_min refuses before any change */
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 1-7\nhousekeeping_min = 2\n");
@@ -668,6 +685,7 @@ int main(void)
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, policy_section);
 	tcase_add_test(tc, hook_post_start_and_post_stop);
+	tcase_add_test(tc, hook_refusals_and_check);
 	tcase_add_loop_test(tc, crash_at_every_step_then_recover, 0, 34);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
