@@ -438,6 +438,38 @@ START_TEST(status_names_vms)
 }
 END_TEST
 
+/* MSI vectors the guest enables after post-start: steered at the next change, a VM's post-start or post-stop. */
+START_TEST(late_msi_steered_at_next_change)
+{
+	struct fx *fx = host();
+	char text[2048];
+
+	ck_assert_int_eq(start(fx, 100, "2-3", NULL), 0);
+	fx_file(fx, "/proc/irq/33/smp_affinity_list", "0-1,4-7\n");
+	ck_assert_int_ge(gh_fs_read_str(fx->ctx, text, sizeof(text), "/proc/interrupts"), 0);
+	fx_file(fx, "/proc/interrupts", "%s\n  33:          0          0   IR-PCI-MSI 524289-edge      "
+		"vfio-msix[1](0000:01:00.0)\n", text);
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "0-1,4-7");
+	/* VM 201, not isolated, starts: its post-start narrows its scope and steers the new vector */
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/201.scope/cpuset.cpus", "\n");
+	ck_assert_int_eq(gh_isolate_refresh(fx->ctx, 201, NULL, NULL), 0);
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "2-3");
+	ck_assert_str_eq(last_allowed(fx, "201.scope"), "0-1,4-7");
+	/* refresh of an isolated VM, or with nothing isolated, does nothing */
+	ck_assert_int_eq(gh_isolate_refresh(fx->ctx, 100, NULL, NULL), 0);
+	fx_rm(fx, "/sys/fs/cgroup/qemu.slice/201.scope");
+	ck_assert_int_eq(gh_isolate_stop(fx->ctx, 201), 0);
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "2-3");
+	ck_assert_int_eq(gh_isolate_stop(fx->ctx, 100), 0);
+	/* given back as first seen (the vector would be freed with its VM on a real host) */
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "0-1,4-7");
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	ck_assert_int_eq(gh_isolate_refresh(fx->ctx, 201, NULL, NULL), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	fx_free(fx);
+}
+END_TEST
+
 /* A systemd of unknown version is not refused; one older than 244 is, and nothing changes. */
 START_TEST(systemd_version)
 {
@@ -682,6 +714,7 @@ int main(void)
 	tcase_add_loop_test(tc, set_arithmetic_every_order, 0, 82);
 	tcase_add_test(tc, status_names_vms);
 	tcase_add_test(tc, systemd_version);
+	tcase_add_test(tc, late_msi_steered_at_next_change);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, policy_section);
 	tcase_add_test(tc, hook_post_start_and_post_stop);
