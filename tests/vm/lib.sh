@@ -192,3 +192,60 @@ expect_restores() { # SECS ARGS...
 	echo "after:  $after"
 	[ "$after" = "$before" ] || fail "host not restored; before: $before"
 }
+
+# Issue 16 (scenarios/isolate*.sh, systemd guest). A VM's QEMU as qemu-server
+# starts it (PVE::QemuServer's systemd-run --scope --slice qemu --unit VMID),
+# with VCPUS threads named "CPU i/KVM" (tools/fake-kvm.c); prints its pid once
+# its pid file is written.
+qemu_standin() { # VMID VCPUS
+	rm -f /run/qemu-server/$1.pid
+	systemd-run --quiet --scope --slice=qemu --unit="$1" /usr/bin/fake-kvm -id "$1" \
+		-pidfile /var/run/qemu-server/$1.pid -smp "$2,sockets=1,cores=$2,maxcpus=$2" </dev/null >/dev/null 2>&1 &
+	for i in $(seq 100); do [ -s /run/qemu-server/$1.pid ] && break; sleep 0.05; done
+	[ -s /run/qemu-server/$1.pid ] || fail "the QEMU stand-in of VM $1 did not start"
+	cat /run/qemu-server/$1.pid
+}
+# The host's own work isolation must move: a service in system.slice (pid in
+# $iso_sys) and a login session's scope in user.slice/user-0.slice ($iso_sess).
+host_work() {
+	systemd-run --quiet --unit=gh-sys.service /bin/sleep 100000
+	systemd-run --quiet --scope --slice=user-0.slice --unit=session-1.scope /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
+	iso_sess=$!
+	for i in $(seq 50); do [ "$(systemctl is-active session-1.scope)" = active ] && break; sleep 0.1; done
+	iso_sys=$(systemctl show -p MainPID --value gh-sys.service)
+}
+# VM 111 (2 vCPUs pinned to CPUs 2-3, isolated, the host keeping 2 CPUs) and
+# VM 112 (a QEMU in qemu.slice/112.scope, pid $q112, not isolated) on a
+# 4-CPU guest, with the host's work running; iso_snap snapshots it all.
+iso_setup() {
+	[ "$(cat /sys/devices/system/cpu/online)" = 0-3 ] || fail "the guest has CPUs $(cat /sys/devices/system/cpu/online), not 0-3 (# smp: 4)"
+	printf 'cores: 2\n' >>/etc/pve/qemu-server/111.conf
+	printf 'cores: 2\n' >/etc/pve/qemu-server/112.conf
+	printf '[pinning]\nvcpus = 2-3\n[isolation]\nhousekeeping_min = 2\n' >/etc/gpu-hook/111.ini
+	host_work
+	q112=$(qemu_standin 112 2)
+}
+iso_snap() { iso_snapshot gh-sys="$iso_sys" session="$iso_sess" qemu-112="$q112"; }
+cg_file() { cat "/sys/fs/cgroup/$1/$2" 2>/dev/null || echo -; }
+cpus_allowed() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status"; }
+# Everything isolation may touch, one line each, to compare before and after:
+# units (AllowedCPUs=, cpuset.cpus, cpuset.cpus.effective; "-" when the
+# cpuset controller is off there), the tasks NAME=PID given, the writeback
+# workqueue's cpumask, every IRQ's affinity and effective affinity (and the
+# default for new ones), and the
+# state files in /run/gpu-hook.
+iso_snapshot() { # NAME=PID...
+	local u t i
+	for u in system.slice user.slice user.slice/user-0.slice init.scope qemu.slice qemu.slice/112.scope; do
+		printf 'unit %s AllowedCPUs=%s cpus=%s effective=%s\n' "$u" "$(systemctl show -p AllowedCPUs --value "${u##*/}")" \
+			"$(cg_file "$u" cpuset.cpus)" "$(cg_file "$u" cpuset.cpus.effective)"
+	done
+	for t in init=1 "$@"; do printf 'task %s allowed=%s\n' "${t%%=*}" "$(cpus_allowed "${t#*=}")"; done
+	printf 'writeback %s\nirq default %s\n' "$(cat /sys/bus/workqueue/devices/writeback/cpumask)" \
+		"$(cat /proc/irq/default_smp_affinity)"
+	for i in /proc/irq/[0-9]*; do
+		printf 'irq %s affinity=%s effective=%s %s\n' "${i##*/}" "$(cat "$i/smp_affinity_list")" \
+			"$(cat "$i/effective_affinity_list" 2>/dev/null)" "$(ls "$i" | grep -v '^\(smp\|eff\|node\|aff\|spur\)' | tr '\n' ' ')"
+	done | sort -n -k2
+	printf 'state %s\n' "$(ls /run/gpu-hook 2>/dev/null | grep -v '^lock$' | tr '\n' ' ')"
+}

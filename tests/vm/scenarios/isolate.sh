@@ -14,63 +14,25 @@
 # topology: single
 # timeout: 200
 . /lib.sh
-hk=0-1 vm=2-3
-[ "$(cat /sys/devices/system/cpu/online)" = 0-3 ] || fail "the guest has CPUs $(cat /sys/devices/system/cpu/online), not 0-3"
-printf 'cores: 2\n' >>/etc/pve/qemu-server/111.conf
-printf 'cores: 2\n' >/etc/pve/qemu-server/112.conf
-printf '[pinning]\nvcpus = %s\n[isolation]\nhousekeeping_min = 2\n' "$vm" >/etc/gpu-hook/111.ini
-
-# The host's own work: a service (system.slice) and a login session (user.slice/user-0.slice).
-systemd-run --quiet --unit=gh-sys.service /bin/sleep 100000
-systemd-run --quiet --scope --slice=user-0.slice --unit=session-1.scope /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
-sess=$!
-# A QEMU as qemu-server starts it (PVE::QemuServer::Helpers' systemd-run --scope --slice qemu).
-qemu() { # VMID VCPUS
-	rm -f /run/qemu-server/$1.pid
-	systemd-run --quiet --scope --slice=qemu --unit="$1" /usr/bin/fake-kvm -id "$1" \
-		-pidfile /var/run/qemu-server/$1.pid -smp "$2,sockets=1,cores=$2,maxcpus=$2" </dev/null >/dev/null 2>&1 &
-	for i in $(seq 100); do [ -s /run/qemu-server/$1.pid ] && break; sleep 0.05; done
-	[ -s /run/qemu-server/$1.pid ] || fail "the QEMU stand-in of VM $1 did not start"
-	cat /run/qemu-server/$1.pid
-}
-q112=$(qemu 112 2)
-for i in $(seq 50); do [ "$(systemctl is-active session-1.scope)" = active ] && break; sleep 0.1; done
-sys=$(systemctl show -p MainPID --value gh-sys.service)
-
+hk=0-1
+iso_setup
 # A failed check while VM 111 runs is reported at the end, so the way back is seen too.
 problems=
 problem() { echo "FAIL: $*"; problems="$problems
   $*"; }
-cg() { cat "/sys/fs/cgroup/$1/$2" 2>/dev/null || echo -; }
-allowed() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status"; }
-# Everything isolation may touch, one line each, to compare before and after.
-snapshot() {
-	for u in system.slice user.slice user.slice/user-0.slice init.scope qemu.slice qemu.slice/112.scope; do
-		printf 'unit %s AllowedCPUs=%s cpus=%s effective=%s\n' "$u" \
-			"$(systemctl show -p AllowedCPUs --value "${u##*/}")" "$(cg "$u" cpuset.cpus)" "$(cg "$u" cpuset.cpus.effective)"
-	done
-	printf 'task init allowed=%s\ntask gh-sys allowed=%s\ntask session allowed=%s\ntask qemu-112 allowed=%s\n' \
-		"$(allowed 1)" "$(allowed "$sys")" "$(allowed "$sess")" "$(allowed "$q112")"
-	printf 'writeback %s\n' "$(cat /sys/bus/workqueue/devices/writeback/cpumask)"
-	for i in /proc/irq/[0-9]*; do
-		printf 'irq %s affinity=%s effective=%s %s\n' "${i##*/}" "$(cat "$i/smp_affinity_list")" \
-			"$(cat "$i/effective_affinity_list" 2>/dev/null)" "$(ls "$i" | grep -v '^\(smp\|eff\|node\|aff\|spur\)' | tr '\n' ' ')"
-	done | sort -n -k2
-	printf 'state %s\n' "$(ls /run/gpu-hook 2>/dev/null | grep -v '^lock$' | tr '\n' ' ')"
-}
 before=$(host_state)
-snapshot >/tmp/snap.before
+iso_snap >/tmp/snap.before
 echo "== before"; grep -v '^irq' /tmp/snap.before
 [ -d /sys/devices/system/cpu/cpu0/cpufreq ] || echo "no cpufreq in this guest (TCG): the governor is tested on fixtures only"
 
 echo "== pre-start, QEMU, post-start"
 gpu-hook 111 pre-start >/tmp/out 2>&1 || { cat /tmp/out; fail "pre-start failed"; }
-q111=$(qemu 111 2)
+q111=$(qemu_standin 111 2)
 t0=$(now)
 gpu-hook 111 post-start >/tmp/out 2>&1 || { cat /tmp/out; fail "post-start failed"; }
 echo "post-start took $(($(now) - t0))0 ms"
 cat /tmp/out
-snapshot >/tmp/snap.during
+iso_snap >/tmp/snap.during
 echo "== during"; grep -v '^irq' /tmp/snap.during
 gpu-hook status >/tmp/status 2>&1 || { cat /tmp/status; fail "status failed"; }
 grep isolation /tmp/status
@@ -85,7 +47,7 @@ done
 grep -q '^writeback 3$' /tmp/snap.during || problem "writeback cpumask is $(cat /sys/bus/workqueue/devices/writeback/cpumask), not 3 (CPUs $hk)"
 for n in 0 1; do
 	tid=$(grep -l "^CPU $n/KVM\$" /proc/$q111/task/*/comm | cut -d/ -f5)
-	[ "$(allowed "$tid")" = $((n + 2)) ] || problem "vCPU $n (thread $tid) is on CPUs $(allowed "$tid"), not $((n + 2))"
+	[ "$(cpus_allowed "$tid")" = $((n + 2)) ] || problem "vCPU $n (thread $tid) is on CPUs $(cpus_allowed "$tid"), not $((n + 2))"
 done
 grep -q '^unit qemu.slice AllowedCPUs= cpus=-* effective=[0-]*3$' /tmp/snap.during || problem "the VMs' slice lost CPUs: $(grep '^unit qemu.slice ' /tmp/snap.during)"
 [ -s /run/gpu-hook/isolation.json ] || problem "no isolation state while VM 111 runs"
@@ -95,7 +57,7 @@ systemctl stop 111.scope
 rm -f /run/qemu-server/111.pid
 gpu-hook 111 post-stop >/tmp/out 2>&1 || { cat /tmp/out; fail "post-stop failed"; }
 grep isolation /tmp/out || true
-snapshot >/tmp/snap.after
+iso_snap >/tmp/snap.after
 echo "== after"; grep -v '^irq' /tmp/snap.after
 diff /tmp/snap.before /tmp/snap.after || problem "the host does not read as before (diff above: < before, > after)"
 [ "$(host_state)" = "$before" ] || problem "host after: $(host_state), before: $before"
