@@ -8,7 +8,7 @@
 # os: debian
 # smp: 4
 # topology: single
-# timeout: 300
+# timeout: 420
 . /lib.sh
 iso_setup
 before=$(host_state)
@@ -16,7 +16,7 @@ iso_snap >/tmp/snap.before
 # One round: pre-start, QEMU, post-start killed after MS ms (none: let it end), QEMU stops.
 round() { # MS
 	gpu-hook 111 pre-start >/tmp/out 2>&1 || { cat /tmp/out; fail "pre-start failed"; }
-	qemu_standin 111 2 >/dev/null
+	q111=$(qemu_111) || fail "$q111"
 	t0=$(now)
 	gpu-hook 111 post-start >/tmp/out 2>&1 &
 	p=$!
