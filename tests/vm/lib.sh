@@ -224,18 +224,19 @@ qemu_111() {
 }
 # VM 111 (2 vCPUs pinned to CPUs 2-3, isolated, the host keeping 2 CPUs) and
 # VM 112 (a QEMU in qemu.slice/112.scope, pid $q112, not isolated, its vCPU
-# threads $v0 $v1 pinned to CPUs 0 and 1) on a
+# threads $v0 $v1, with "pinned" on CPUs 0 and 1) on a
 # 4-CPU guest, with the host's work running; iso_snap snapshots it all.
-iso_setup() {
+iso_setup() { # [pinned]
 	[ "$(cat /sys/devices/system/cpu/online)" = 0-3 ] || fail "the guest has CPUs $(cat /sys/devices/system/cpu/online), not 0-3 (# smp: 4)"
 	printf 'cores: 2\n' >>/etc/pve/qemu-server/111.conf
 	printf 'cores: 2\n' >/etc/pve/qemu-server/112.conf
 	printf '[pinning]\nvcpus = 2-3\n[isolation]\nhousekeeping_min = 2\n' >/etc/gpu-hook/111.ini
 	host_work
 	q112=$(qemu_standin 112 2) || fail "$q112"
-	# VM 112's own post-start pinned its vCPUs to CPUs 0 and 1 (not isolated: shared with the host).
 	v0=$(vcpu_tid "$q112" 0) v1=$(vcpu_tid "$q112" 1)
-	taskset -p -c 0 "$v0" >/dev/null && taskset -p -c 1 "$v1" >/dev/null || fail "cannot pin VM 112's vCPUs"
+	# "pinned": VM 112's own post-start pinned its vCPUs to CPUs 0 and 1 (not isolated: shared with the host).
+	[ "${1:-}" != pinned ] || { taskset -p -c 0 "$v0" >/dev/null && taskset -p -c 1 "$v1" >/dev/null; } ||
+		fail "cannot pin VM 112's vCPUs"
 }
 iso_snap() { iso_snapshot gh-sys="$iso_sys" session="$iso_sess" qemu-112="$q112" qemu-112-vcpu0="$v0" qemu-112-vcpu1="$v1"; }
 # The thread of QEMU PID that runs vCPU N.

@@ -1,10 +1,11 @@
 # Issue 16, a crash mid-isolation on the real kernel (systemd 252, 4 CPUs):
-# post-start of VM 111 (pinning, then [isolation]) is SIGKILLed at points
-# spread over its measured length; QEMU ends, and one `gpu-hook recover`
+# post-start of VM 111 (pinning, then [isolation]) is SIGKILLed at 35, 70
+# and 95% of its measured length; QEMU ends, and one `gpu-hook recover`
 # (what an administrator runs) gives back the card and every CPU: the
 # snapshot of isolate.sh (units, tasks, writeback mask, IRQs, state files)
 # and host_state equal the ones before. Needs isolation's state file written
-# before any change (lib/isolate.h) and recover finishing it.
+# before any change (lib/isolate.h) and recover finishing it. VM 112's
+# vCPUs are not pinned here (isolate.sh checks what narrowing does to pins).
 # os: debian
 # smp: 4
 # topology: single
@@ -38,7 +39,7 @@ iso_snap >/tmp/snap.after
 diff /tmp/snap.before /tmp/snap.after || fail "a whole round did not read as before"
 
 mid=0
-for pct in 30 60 80 95; do
+for pct in 35 70 95; do
 	ms=$((length * pct / 100))
 	round $ms
 	echo "== killed at ${ms} ms ($pct%): $applied, state: $(ls /run/gpu-hook | grep -v '^lock$' | tr '\n' ' ')"
@@ -50,4 +51,4 @@ for pct in 30 60 80 95; do
 done
 # Kills that all landed before isolation began would prove nothing.
 [ $mid -gt 0 ] || fail "no kill left an isolation state behind: nothing was recovered from a crash"
-echo "isolate-crash ok: $mid of 4 kills left isolation for recover"
+echo "isolate-crash ok: $mid of 3 kills left isolation for recover"

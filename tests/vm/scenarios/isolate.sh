@@ -18,7 +18,7 @@
 # topology: single
 . /lib.sh
 hk=0-1 vm=2-3
-iso_setup
+iso_setup pinned
 # A failed check while VM 111 runs is reported at the end, so the way back is seen too.
 problems=
 problem() { echo "FAIL: $*"; problems="$problems
