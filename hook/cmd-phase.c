@@ -11,6 +11,7 @@
 #include "cpulist.h"
 #include "handoff.h"
 #include "journal.h"
+#include "fs.h"
 #include "isolate.h"
 #include "run.h"
 #include "vmconf.h"
@@ -345,34 +346,6 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 }
 
 /* post-start: each vCPU thread on its own host CPU, QEMU's other threads apart. */
-/* The VM's PCI functions, for its own interrupts: what gpu-hook handed over, and hostpciN host= slots. */
-static void isolate_devs(struct gh_ctx *ctx, unsigned vmid, struct gh_strv *devs)
-{
-	struct gh_journal j;
-	struct gh_vmconf vm;
-	char key[16], addr[32];
-
-	snprintf(key, sizeof(key), "%u", vmid);
-	if (gh_journal_load(ctx, key, &j) >= 0) {
-		for (unsigned i = 0; i < j.n_dev; i++)
-			gh_strv_add(devs, j.dev[i].addr);
-		gh_journal_free(&j);
-	}
-	if (gh_vmconf_open(ctx, vmid, &vm) < 0)
-		return;
-	for (size_t i = 0; i < GH_HOSTPCI_MAX; i++) {
-		for (unsigned k = 0; vm.hostpci[i].present && k < vm.hostpci[i].n_ids; k++) {
-			const struct gh_pciid *id = &vm.hostpci[i].ids[k];
-			int n = id->func < 0 ? snprintf(addr, sizeof(addr), "%04x:%02x:%02x.", id->domain, id->bus, id->slot)
-					     : snprintf(addr, sizeof(addr), "%04x:%02x:%02x.%x", id->domain, id->bus,
-							id->slot, (unsigned)id->func);
-
-			if (n > 0 && (size_t)n < sizeof(addr))
-				gh_strv_add(devs, addr);
-		}
-	}
-}
-
 static void print_isolation(const struct gh_opts *o, unsigned vmid, const struct gh_strv *steps,
 			    const struct gh_strv *undo, const char *why)
 {
@@ -415,6 +388,9 @@ static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsi
 	char why[256] = "";
 	int lock = -1, r;
 
+	/* Nothing isolated, nothing asked: not even the lock is taken. */
+	if (!pol->isolate && gh_fs_exists(ctx, "%s", GH_ISOLATE_STATE) <= 0)
+		return 0;
 	req.cpus = pol->iso_cpus;
 	if (pol->isolate && !CPU_COUNT(&req.cpus)) {
 		CPU_OR(&req.cpus, &req.cpus, &pol->others);
@@ -426,7 +402,7 @@ static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsi
 		return -EINVAL;
 	}
 	if (pol->isolate && pol->iso_irqs)
-		isolate_devs(ctx, vmid, &devs);
+		gh_isolate_vm_devs(ctx, vmid, &devs);
 	if (o->dry_run) {
 		r = pol->isolate ? gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why))
 				 : gh_isolate_refresh(ctx, vmid, &steps, &undo);

@@ -12,6 +12,7 @@
 
 #include "fs.h"
 #include "isolate-int.h"
+#include "journal.h"
 #include "vmconf.h"
 
 /* "105.scope": 1 with the vmid text in key. */
@@ -123,4 +124,32 @@ int gh_isolate_systemd_version(struct gh_ctx *ctx, unsigned *version)
 	}
 	gh_strv_free(&lib);
 	return *version ? 0 : -ENOENT;
+}
+
+/* The VM's PCI functions, for its own interrupts: what gpu-hook handed over, and hostpciN host= slots. */
+void gh_isolate_vm_devs(struct gh_ctx *ctx, unsigned vmid, struct gh_strv *devs)
+{
+	struct gh_journal j;
+	struct gh_vmconf vm;
+	char key[16], addr[32];
+
+	snprintf(key, sizeof(key), "%u", vmid);
+	if (gh_journal_load(ctx, key, &j) >= 0) {
+		for (unsigned i = 0; i < j.n_dev; i++)
+			gh_strv_add(devs, j.dev[i].addr);
+		gh_journal_free(&j);
+	}
+	if (gh_vmconf_open(ctx, vmid, &vm) < 0)
+		return;
+	for (size_t i = 0; i < GH_HOSTPCI_MAX; i++) {
+		for (unsigned k = 0; vm.hostpci[i].present && k < vm.hostpci[i].n_ids; k++) {
+			const struct gh_pciid *id = &vm.hostpci[i].ids[k];
+			int n = id->func < 0 ? snprintf(addr, sizeof(addr), "%04x:%02x:%02x.", id->domain, id->bus, id->slot)
+					     : snprintf(addr, sizeof(addr), "%04x:%02x:%02x.%x", id->domain, id->bus,
+							id->slot, (unsigned)id->func);
+
+			if (n > 0 && (size_t)n < sizeof(addr))
+				gh_strv_add(devs, addr);
+		}
+	}
 }

@@ -256,6 +256,16 @@ int gh_isolate_start(struct gh_ctx *ctx, const struct gh_isolate_req *req, char 
 	return r;
 }
 
+/*
+ * IRQs that appeared since the last change (MSI vectors a guest enabled
+ * after its post-start, a hotplugged device) are saved and steered at any
+ * later change, when IRQs are moved at all.
+ */
+static int record_new_irqs(struct gh_ctx *ctx, struct json_object *st)
+{
+	return gh_iso_saved(st, NULL, "irq_default") ? gh_irq_record(ctx, st) : 0;
+}
+
 int gh_isolate_stop(struct gh_ctx *ctx, unsigned vmid)
 {
 	char key[16];
@@ -267,8 +277,10 @@ int gh_isolate_stop(struct gh_ctx *ctx, unsigned vmid)
 	snprintf(key, sizeof(key), "%u", vmid);
 	drop_vm(st, key);
 	vms = gh_iso_obj(st, "vms", false);
+	r = record_new_irqs(ctx, st);
 	/* The state is written first, so a crash below is finished by the next stop or recover. */
-	r = save(ctx, st);
+	if (r >= 0)
+		r = save(ctx, st);
 	if (r >= 0)
 		r = apply(ctx, st);
 	if (r >= 0 && (!vms || json_object_object_length(vms) == 0)) {
@@ -328,6 +340,8 @@ int gh_isolate_refresh(struct gh_ctx *ctx, unsigned vmid, struct gh_strv *steps,
 		return 0;
 	}
 	r = gh_iso_scopes_record(ctx, st);
+	if (r >= 0)
+		r = record_new_irqs(ctx, st);
 	if (r >= 0 && steps)
 		r = to_lines(ctx, st, steps, undo);
 	else if (r >= 0 && (r = save(ctx, st)) >= 0)

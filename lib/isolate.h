@@ -84,6 +84,12 @@ int gh_isolate_refresh(struct gh_ctx *ctx, unsigned vmid, struct gh_strv *steps,
  * (libsystemd-shared-252.so). 0, or -ENOENT when none is found.
  */
 int gh_isolate_systemd_version(struct gh_ctx *ctx, unsigned *version);
+/*
+ * The VM's PCI functions, whose interrupts are its own: those its handoff
+ * journal holds, and its hostpciN host= ones ("0000:01:00." for a slot).
+ * Resource mappings count through the journal only.
+ */
+void gh_isolate_vm_devs(struct gh_ctx *ctx, unsigned vmid, struct gh_strv *devs);
 int gh_isolate_get_counts(struct gh_ctx *ctx, struct gh_isolate_counts *c);
 /* The kernel's hex cpumask ("000000ff" groups of 32 CPUs, comma-separated). 0 or -ENOSPC. */
 int gh_isolate_format_mask(const cpu_set_t *set, unsigned ncpus, char *buf, size_t size);

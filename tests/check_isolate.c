@@ -418,6 +418,80 @@ START_TEST(status_names_vms)
 	ck_assert_ptr_nonnull(strstr(vms, "102:5"));
 	gh_cpulist_format(&hk, list, sizeof(list));
 	ck_assert_str_eq(list, "0-1,4,6-7");
+	/* IRQs 0 9 24 30 31 32 moved, 40 managed; performance on 2, 3, 5; VM 200's scope */
+	struct gh_isolate_counts c;
+
+	ck_assert_int_eq(gh_isolate_get_counts(fx->ctx, &c), 1);
+	ck_assert_uint_eq(c.irqs_moved, 6);
+	ck_assert_uint_eq(c.irqs_skipped, 1);
+	ck_assert_str_eq(c.skipped, "40");
+	ck_assert_uint_eq(c.governors, 3);
+	ck_assert_uint_eq(c.scopes, 1);
+	ck_assert_ptr_nonnull(strstr(fx->log, "isolation: kernel-managed IRQs keep their affinity (EIO): 40\n"));
+	/* CPU 7 has no cpufreq: said once, and the rest goes on */
+	ck_assert_ptr_null(strstr(fx->log, "no cpufreq"));
+	ck_assert_int_eq(start(fx, 103, "7", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(fx->log, "isolation: CPUs 7 have no cpufreq governor: their frequency is left alone"));
+	ck_assert_int_eq(gh_isolate_get_counts(fx->ctx, &c), 1);
+	ck_assert_uint_eq(c.governors, 3);
+	fx_free(fx);
+}
+END_TEST
+
+/* MSI vectors the guest enables after post-start: steered at the next change, a VM's post-start or post-stop. */
+START_TEST(late_msi_steered_at_next_change)
+{
+	struct fx *fx = host();
+	char text[2048];
+
+	ck_assert_int_eq(start(fx, 100, "2-3", NULL), 0);
+	fx_file(fx, "/proc/irq/33/smp_affinity_list", "0-1,4-7\n");
+	ck_assert_int_ge(gh_fs_read_str(fx->ctx, text, sizeof(text), "/proc/interrupts"), 0);
+	fx_file(fx, "/proc/interrupts", "%s\n  33:          0          0   IR-PCI-MSI 524289-edge      "
+		"vfio-msix[1](0000:01:00.0)\n", text);
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "0-1,4-7");
+	/* VM 201, not isolated, starts: its post-start narrows its scope and steers the new vector */
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/201.scope/cpuset.cpus", "\n");
+	ck_assert_int_eq(gh_isolate_refresh(fx->ctx, 201, NULL, NULL), 0);
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "2-3");
+	ck_assert_str_eq(last_allowed(fx, "201.scope"), "0-1,4-7");
+	/* refresh of an isolated VM, or with nothing isolated, does nothing */
+	ck_assert_int_eq(gh_isolate_refresh(fx->ctx, 100, NULL, NULL), 0);
+	fx_rm(fx, "/sys/fs/cgroup/qemu.slice/201.scope");
+	ck_assert_int_eq(gh_isolate_stop(fx->ctx, 201), 0);
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "2-3");
+	ck_assert_int_eq(gh_isolate_stop(fx->ctx, 100), 0);
+	/* given back as first seen (the vector would be freed with its VM on a real host) */
+	ck_assert_str_eq(rd(fx, "/proc/irq/33/smp_affinity_list"), "0-1,4-7");
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	ck_assert_int_eq(gh_isolate_refresh(fx->ctx, 201, NULL, NULL), 0);
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	fx_free(fx);
+}
+END_TEST
+
+/* A systemd of unknown version is not refused; one older than 244 is, and nothing changes. */
+START_TEST(systemd_version)
+{
+	struct fx *fx = host();
+	unsigned v;
+	char why[256];
+	unsigned long d0;
+
+	ck_assert_int_eq(gh_isolate_systemd_version(fx->ctx, &v), 0);
+	ck_assert_uint_eq(v, 252);
+	fx_file(fx, "/usr/lib64/systemd/libsystemd-shared-254.5-2.fc39.so", "%s", "");
+	ck_assert_int_eq(gh_isolate_systemd_version(fx->ctx, &v), 0);
+	ck_assert_uint_eq(v, 254);
+	fx_rm(fx, "/usr/lib64");
+	fx_rm(fx, "/usr/lib/x86_64-linux-gnu");
+	fx_file(fx, "/usr/lib/systemd/libsystemd-shared-.so", "%s", "");
+	ck_assert_int_eq(gh_isolate_systemd_version(fx->ctx, &v), -ENOENT);
+	fx_file(fx, "/usr/lib/systemd/libsystemd-shared-243.so", "%s", "");
+	d0 = fx_tree_digest(fx->root);
+	ck_assert_int_eq(start(fx, 101, "2-3", why), -EPERM);
+	ck_assert_str_eq(why, "systemd 243 is older than 244 (no AllowedCPUs=)");
+	ck_assert_uint_eq(fx_tree_digest(fx->root), d0);
 	fx_free(fx);
 }
 END_TEST
@@ -459,28 +533,49 @@ START_TEST(refusals_change_nothing)
 END_TEST
 
 /* The hook end to end on the example host: VM 113 (no GPU pinning) asks for CPUs 2-7 of 0-7. */
-START_TEST(hook_post_start_and_post_stop)
+static struct fx *hook_host(void)
 {
 	struct fx *fx = fx_new();
-	struct fx_run *r = calloc(1, sizeof(*r));
-	unsigned long before;
 
 	fx_example_host(fx);
 	fx_file(fx, "/sys/devices/system/cpu/online", "0-7\n");
 	fx_file(fx, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu\n");
 	fx_file(fx, GH_ISOLATE_WRITEBACK, "ff\n");
+	fx_file(fx, "/proc/irq/default_smp_affinity", "ff\n");
+	fx_file(fx, "/proc/irq/24/smp_affinity_list", "0-7\n");
+	fx_file(fx, "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor", "schedutil\n");
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/200.scope/cpuset.cpus", "\n");
 	fx_vmconf(fx, 113, "cores: 6\n");
+	fx_vmconf(fx, 201, "cores: 2\n");
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-7\nhousekeeping_min = 2\n");
+	return fx;
+}
+
+START_TEST(hook_post_start_and_post_stop)
+{
+	struct fx *fx = hook_host();
+	struct fx_run *r = calloc(1, sizeof(*r));
+	unsigned long before;
+
 	before = fx_tree_digest(fx->root);
 	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--root", fx->root, NULL);
 	ck_assert_msg(r->status == 0, "%s", r->err);
 	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime system.slice AllowedCPUs=0-1"));
 	ck_assert_ptr_nonnull(strstr(r->out, "undo: write ff when no isolated VM is left"));
 	ck_assert_ptr_nonnull(strstr(r->out, "write 00000003 to " GH_ISOLATE_WRITEBACK));
+	ck_assert_ptr_nonnull(strstr(r->out, "write 00000003 to /proc/irq/default_smp_affinity"));
+	ck_assert_ptr_nonnull(strstr(r->out, "write 0-1 to /proc/irq/24/smp_affinity_list\n"
+					     "     undo: write 0-7 when no isolated VM is left"));
+	ck_assert_ptr_nonnull(strstr(r->out, "write performance to /sys/devices/system/cpu/cpu2/cpufreq/scaling_governor\n"
+					     "     undo: write schedutil when its VM stops"));
+	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime 200.scope AllowedCPUs=0-1\n"
+					     "     undo: AllowedCPUs= when no isolated VM is left (unrestricted)"));
 	fx_run_hook(r, NULL, "113", "post-start", "--dry-run", "--json", "--root", fx->root, NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_ptr_nonnull(strstr(r->out, "\"isolation\""));
 	ck_assert_ptr_nonnull(strstr(r->out, "AllowedCPUs=0-1"));
+	ck_assert_ptr_nonnull(strstr(r->out, "\"description\":\"write 0-1 to /proc/irq/24/smp_affinity_list\",\n"
+					     "      \"undo\":\"write 0-7 when no isolated VM is left\""));
 	ck_assert_uint_eq(fx_tree_digest(fx->root), before);
 
 	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
@@ -490,8 +585,29 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 1);
 	fx_run_hook(r, NULL, "status", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "isolation: VM:CPUs 113:2-7; host on CPUs 0-1"));
+	ck_assert_ptr_nonnull(strstr(r->out, "IRQs moved 1, kernel-managed kept 0; performance governor on 1 CPUs; "
+					     "1 other VMs' scopes narrowed"));
+	ck_assert_str_eq(rd(fx, "/proc/irq/24/smp_affinity_list"), "0-1");
+	fx_run_hook(r, NULL, "status", "--json", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->out, "\"irqs_moved\":1"));
+	ck_assert_str_eq(rd(fx, "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"), "performance");
+	ck_assert_str_eq(last_allowed(fx, "200.scope"), "0-1");
+	/* a VM without [isolation] started meanwhile: its scope joins the others at its post-start */
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/201.scope/cpuset.cpus", "\n");
+	fx_run_hook(r, NULL, "201", "post-start", "--dry-run", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	ck_assert_ptr_nonnull(strstr(r->out, "systemctl set-property --runtime 201.scope AllowedCPUs=0-1"));
+	ck_assert_ptr_null(last_allowed(fx, "201.scope"));
+	fx_run_hook(r, NULL, "201", "post-start", "--root", fx->root, NULL);
+	ck_assert_msg(r->status == 0, "%s", r->err);
+	ck_assert_str_eq(last_allowed(fx, "201.scope"), "0-1");
 	fx_run_hook(r, NULL, "113", "post-stop", "--root", fx->root, NULL);
 	ck_assert_str_eq(writeback(fx), "ff");
+	ck_assert_str_eq(rd(fx, "/proc/irq/24/smp_affinity_list"), "0-7");
+	ck_assert_str_eq(rd(fx, "/proc/irq/default_smp_affinity"), "ff");
+	ck_assert_str_eq(rd(fx, "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"), "schedutil");
+	ck_assert_str_eq(last_allowed(fx, "200.scope"), "");
+	ck_assert_str_eq(last_allowed(fx, "201.scope"), "");
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
 	fx_run_hook(r, NULL, "status", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "isolation: none"));
@@ -502,6 +618,16 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_str_eq(writeback(fx), "ff");
 	ck_assert_str_eq(last_allowed(fx, "user.slice"), "");
 	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	free(r);
+	fx_free(fx);
+}
+END_TEST
+
+/* The hook's refusals, check's lines and a bad policy on the same host. */
+START_TEST(hook_refusals_and_check)
+{
+	struct fx *fx = hook_host();
+	struct fx_run *r = calloc(1, sizeof(*r));
 
 	/* housekeeping_min refuses before any change */
 	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 1-7\nhousekeeping_min = 2\n");
@@ -509,12 +635,24 @@ START_TEST(hook_post_start_and_post_stop)
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "not isolating: 1 housekeeping CPUs left, housekeeping_min is 2"));
 	ck_assert_str_eq(writeback(fx), "ff");
+	/* systemd without AllowedCPUs= refuses before any change */
+	fx_file(fx, "/usr/lib/systemd/libsystemd-shared-241.so", "%s", "");
+	fx_file(fx, "/etc/gpu-hook/113.ini", "[isolation]\ncpus = 2-7\n");
+	fx_run_hook(r, NULL, "113", "post-start", "--root", fx->root, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "not isolating: systemd 241 is older than 244 (no AllowedCPUs=)"));
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, GH_ISOLATE_STATE), 0);
+	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
+	ck_assert_ptr_nonnull(strstr(r->out, "systemd 241 is older than 244 (no AllowedCPUs=): [isolation] refuses"));
+	fx_rm(fx, "/usr/lib/systemd/libsystemd-shared-241.so");
+	fx_file(fx, "/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-252.so", "%s", "");
 	/* check reports what isolation needs, and a boot-time isolation as compatible */
 	fx_file(fx, "/proc/cmdline", "BOOT_IMAGE=/vmlinuz nohz_full=2-7\n");
 	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "online CPUs 0-7"));
 	ck_assert_ptr_null(strstr(r->out, "no cgroup v2"));
 	ck_assert_ptr_nonnull(strstr(r->out, "isolates CPUs at boot (isolcpus=/nohz_full=): compatible"));
+	ck_assert_ptr_nonnull(strstr(r->out, "systemd 252: AllowedCPUs= for [isolation]"));
 	fx_rm(fx, "/sys/fs/cgroup/cgroup.controllers");
 	fx_run_hook(r, NULL, "check", "--root", fx->root, NULL);
 	ck_assert_ptr_nonnull(strstr(r->out, "no cgroup v2: [isolation] refuses to run"));
@@ -575,9 +713,12 @@ int main(void)
 	tcase_add_test(tc, mask_format);
 	tcase_add_loop_test(tc, set_arithmetic_every_order, 0, 82);
 	tcase_add_test(tc, status_names_vms);
+	tcase_add_test(tc, systemd_version);
+	tcase_add_test(tc, late_msi_steered_at_next_change);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, policy_section);
 	tcase_add_test(tc, hook_post_start_and_post_stop);
+	tcase_add_test(tc, hook_refusals_and_check);
 	tcase_add_loop_test(tc, crash_at_every_step_then_recover, 0, 34);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
