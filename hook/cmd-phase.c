@@ -350,20 +350,7 @@ static void print_isolation(const struct gh_opts *o, unsigned vmid, const struct
 			    const struct gh_strv *undo, const char *why)
 {
 	if (o->json) {
-		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-
-		json_object_object_add(root, "vmid", json_object_new_int64(vmid));
-		json_object_object_add(root, "phase", json_object_new_string("post-start"));
-		json_object_object_add(root, "isolation", arr);
-		for (size_t i = 0; i < steps->n; i++) {
-			struct json_object *st = json_object_new_object();
-
-			json_object_object_add(st, "description", json_object_new_string(steps->v[i]));
-			json_object_object_add(st, "undo", json_object_new_string(undo->v[i]));
-			json_object_array_add(arr, st);
-		}
-		json_object_object_add(root, "refused", why[0] ? json_object_new_string(why) : NULL);
-		print_json(root);
+		print_json(gh_isolate_steps_to_json(vmid, steps, undo, why));
 		return;
 	}
 	printf("VM %u post-start: isolate its CPUs from the host (dry run: nothing is changed)\n", vmid);

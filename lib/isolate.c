@@ -408,3 +408,22 @@ int gh_isolate_get_counts(struct gh_ctx *ctx, struct gh_isolate_counts *c)
 	json_object_put(st);
 	return 1;
 }
+
+struct json_object *gh_isolate_steps_to_json(unsigned vmid, const struct gh_strv *steps, const struct gh_strv *undo,
+					     const char *why)
+{
+	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(root, "vmid", json_object_new_int64(vmid));
+	json_object_object_add(root, "phase", json_object_new_string("post-start"));
+	json_object_object_add(root, "isolation", arr);
+	for (size_t i = 0; i < steps->n; i++) {
+		struct json_object *st = json_object_new_object();
+
+		json_object_object_add(st, "description", json_object_new_string(steps->v[i]));
+		json_object_object_add(st, "undo", json_object_new_string(undo->v[i]));
+		json_object_array_add(arr, st);
+	}
+	json_object_object_add(root, "refused", why[0] ? json_object_new_string(why) : NULL);
+	return root;
+}

@@ -90,6 +90,10 @@ int gh_isolate_systemd_version(struct gh_ctx *ctx, unsigned *version);
  * Resource mappings count through the journal only.
  */
 void gh_isolate_vm_devs(struct gh_ctx *ctx, unsigned vmid, struct gh_strv *devs);
+/* The dry run's document: {vmid, phase, isolation: [{description, undo}], refused}. */
+struct json_object;
+struct json_object *gh_isolate_steps_to_json(unsigned vmid, const struct gh_strv *steps, const struct gh_strv *undo,
+					     const char *why);
 int gh_isolate_get_counts(struct gh_ctx *ctx, struct gh_isolate_counts *c);
 /* The kernel's hex cpumask ("000000ff" groups of 32 CPUs, comma-separated). 0 or -ENOSPC. */
 int gh_isolate_format_mask(const cpu_set_t *set, unsigned ncpus, char *buf, size_t size);
