@@ -10,6 +10,7 @@
 #include "fixture.h"
 #include "fs.h"
 #include "isolate.h"
+#include "journal.h"
 #include "policy.h"
 #include "sim.h"
 
@@ -434,6 +435,14 @@ START_TEST(status_names_vms)
 	ck_assert_ptr_nonnull(strstr(fx->log, "isolation: CPUs 7 have no cpufreq governor: their frequency is left alone"));
 	ck_assert_int_eq(gh_isolate_get_counts(fx->ctx, &c), 1);
 	ck_assert_uint_eq(c.governors, 3);
+	/* The isolation state shares /run/gpu-hook with the card journals but is none of them. */
+	struct gh_strv keys = { 0 };
+
+	ck_assert_int_eq(gh_fs_exists(fx->ctx, "/run/gpu-hook/isolation.json"), 1);
+	ck_assert_int_eq(gh_journal_list(fx->ctx, &keys), 0);
+	for (size_t i = 0; i < keys.n; i++)
+		ck_assert_msg(strcmp(keys.v[i], "isolation"), "isolation.json listed as a card journal");
+	gh_strv_free(&keys);
 	fx_free(fx);
 }
 END_TEST
