@@ -10,6 +10,7 @@
 #include "affinity.h"
 #include "cpulist.h"
 #include "journal.h"
+#include "fs.h"
 #include "isolate.h"
 #include "phase.h"
 #include "vmconf.h"
@@ -177,60 +178,66 @@ static int print_pins(const struct gh_opts *o, unsigned vmid, const struct gh_pi
 }
 
 /* post-start: each vCPU thread on its own host CPU, QEMU's other threads apart. */
-/* [isolation] after pinning (lib/isolate.h): its CPUs default to the pinned ones. */
+static void print_isolation(const struct gh_opts *o, unsigned vmid, const struct gh_strv *steps,
+			    const struct gh_strv *undo, const char *why)
+{
+	if (o->json) {
+		print_json(gh_isolate_steps_to_json(vmid, steps, undo, why));
+		return;
+	}
+	printf("VM %u post-start: isolate its CPUs from the host (dry run: nothing is changed)\n", vmid);
+	for (size_t i = 0; i < steps->n; i++)
+		printf("  %zu. %s\n     undo: %s\n", i + 1, steps->v[i], undo->v[i]);
+	if (why[0])
+		printf("REFUSED: %s\n", why);
+}
+
+/*
+ * [isolation] after pinning (lib/isolate.h): its CPUs default to the pinned
+ * ones. A VM without it, started while others are isolated, has its scope
+ * narrowed like the other VMs' (gh_isolate_refresh).
+ */
 static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid,
 			       const struct gh_policy *pol)
 {
+	struct gh_strv steps = { 0 }, undo = { 0 }, devs = { 0 };
 	struct gh_isolate_req req = { .vmid = vmid, .housekeeping_min = pol->iso_housekeeping_min,
-				      .slices = pol->iso_slices, .writeback = pol->iso_writeback };
-	struct gh_strv steps = { 0 }, undo = { 0 };
-	char why[256];
+				      .slices = pol->iso_slices, .writeback = pol->iso_writeback, .irqs = pol->iso_irqs,
+				      .governor = pol->iso_governor, .scopes = pol->iso_other_vms, .devs = &devs };
+	char why[256] = "";
 	int lock = -1, r;
 
+	/* Nothing isolated, nothing asked: not even the lock is taken. */
+	if (!pol->isolate && gh_fs_exists(ctx, "%s", GH_ISOLATE_STATE) <= 0)
+		return 0;
 	req.cpus = pol->iso_cpus;
-	if (!CPU_COUNT(&req.cpus)) {
+	if (pol->isolate && !CPU_COUNT(&req.cpus)) {
 		CPU_OR(&req.cpus, &req.cpus, &pol->others);
 		for (size_t i = 0; i < pol->n_vcpus; i++)
 			CPU_SET(pol->vcpus[i], &req.cpus);
 	}
-	if (!CPU_COUNT(&req.cpus)) {
+	if (pol->isolate && !CPU_COUNT(&req.cpus)) {
 		gh_err(ctx, "not isolating: [isolation] cpus is not set and [pinning] pins no CPU");
 		return -EINVAL;
 	}
+	if (pol->isolate && pol->iso_irqs)
+		gh_isolate_vm_devs(ctx, vmid, &devs);
 	if (gh_ctx_dry_run(ctx)) {
-		r = gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why));
-		if (o->json) {
-			struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-
-			json_object_object_add(root, "vmid", json_object_new_int64(vmid));
-			json_object_object_add(root, "phase", json_object_new_string("post-start"));
-			json_object_object_add(root, "isolation", arr);
-			for (size_t i = 0; i < steps.n; i++) {
-				struct json_object *st = json_object_new_object();
-
-				json_object_object_add(st, "description", json_object_new_string(steps.v[i]));
-				json_object_object_add(st, "undo", json_object_new_string(undo.v[i]));
-				json_object_array_add(arr, st);
-			}
-			json_object_object_add(root, "refused", why[0] ? json_object_new_string(why) : NULL);
-			print_json(root);
-		} else {
-			printf("VM %u post-start: isolate its CPUs from the host (dry run: nothing is changed)\n", vmid);
-			for (size_t i = 0; i < steps.n; i++)
-				printf("  %zu. %s\n     undo: %s\n", i + 1, steps.v[i], undo.v[i]);
-			if (why[0])
-				printf("REFUSED: %s\n", why);
-		}
-		gh_strv_free(&steps);
-		gh_strv_free(&undo);
-		return r;
+		r = pol->isolate ? gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why))
+				 : gh_isolate_refresh(ctx, vmid, &steps, &undo);
+		if (pol->isolate || steps.n)
+			print_isolation(o, vmid, &steps, &undo, why);
+	} else if (gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0) {
+		r = -EAGAIN;
+	} else {
+		r = pol->isolate ? gh_isolate_start(ctx, &req, why, sizeof(why)) : gh_isolate_refresh(ctx, vmid, NULL, NULL);
+		gh_journal_unlock(lock);
+		if (r == -EPERM)
+			gh_err(ctx, "not isolating: %s", why);
 	}
-	if (gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0)
-		return -EAGAIN;
-	r = gh_isolate_start(ctx, &req, why, sizeof(why));
-	gh_journal_unlock(lock);
-	if (r == -EPERM)
-		gh_err(ctx, "not isolating: %s", why);
+	gh_strv_free(&steps);
+	gh_strv_free(&undo);
+	gh_strv_free(&devs);
 	return r;
 }
 
@@ -256,7 +263,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		r = print_pins(o, vmid, &pp);
 		if (r >= 0 && pp.refusals.n)
 			r = -EPERM;
-		if (r >= 0 && pol.isolate)
+		if (r >= 0)
 			r = isolate_after_start(ctx, o, vmid, &pol);
 		goto out;
 	}
@@ -269,7 +276,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		goto out;
 	}
 	r = gh_affinity_apply(ctx, &pp);
-	if (r >= 0 && pol.isolate)
+	if (r >= 0)
 		r = isolate_after_start(ctx, o, vmid, &pol);
 out:
 	gh_affinity_free(&pp);

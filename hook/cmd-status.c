@@ -153,6 +153,7 @@ static int status_watchers(struct gh_ctx *ctx, struct json_object *root, unsigne
 static int status_isolation(struct gh_ctx *ctx, struct json_object *root, bool json)
 {
 	cpu_set_t iso, hk;
+	struct gh_isolate_counts c;
 	char vms[512], list[1024];
 	int r = gh_isolate_current(ctx, &iso, &hk, vms, sizeof(vms));
 
@@ -160,6 +161,8 @@ static int status_isolation(struct gh_ctx *ctx, struct json_object *root, bool j
 		return r;
 	if (gh_cpulist_format(&hk, list, sizeof(list)) < 0)
 		list[0] = '\0';
+	if (r > 0 && gh_isolate_get_counts(ctx, &c) < 0)
+		memset(&c, 0, sizeof(c));
 	if (json) {
 		struct json_object *o = NULL;
 
@@ -167,10 +170,18 @@ static int status_isolation(struct gh_ctx *ctx, struct json_object *root, bool j
 			o = json_object_new_object();
 			json_object_object_add(o, "vms", json_object_new_string(vms));
 			json_object_object_add(o, "housekeeping", json_object_new_string(list));
+			json_object_object_add(o, "irqs_moved", json_object_new_int64(c.irqs_moved));
+			json_object_object_add(o, "irqs_skipped", json_object_new_int64(c.irqs_skipped));
+			json_object_object_add(o, "irqs_skipped_list", json_object_new_string(c.skipped));
+			json_object_object_add(o, "performance_cpus", json_object_new_int64(c.governors));
+			json_object_object_add(o, "other_vm_scopes", json_object_new_int64(c.scopes));
 		}
 		json_object_object_add(root, "isolation", o);
 	} else if (r > 0) {
 		printf("isolation: VM:CPUs %s; host on CPUs %s\n", vms, list);
+		printf("isolation: IRQs moved %u, kernel-managed kept %u%s%s; performance governor on %u CPUs; "
+		       "%u other VMs' scopes narrowed\n", c.irqs_moved, c.irqs_skipped, c.skipped[0] ? ": " : "",
+		       c.skipped, c.governors, c.scopes);
 	} else {
 		printf("isolation: none\n");
 	}

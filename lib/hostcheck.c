@@ -16,6 +16,7 @@
 #include "hostcheck-int.h"
 #include "host.h"
 #include "install.h"
+#include "isolate.h"
 #include "journal.h"
 #include "modules.h"
 #include "pci.h"
@@ -163,6 +164,7 @@ static void check_wedged(struct gh_ctx *ctx, struct gh_findings *f)
 static void check_isolation(struct gh_ctx *ctx, struct gh_findings *f, const char *cmdline)
 {
 	char cpus[256] = "";
+	unsigned sd;
 
 	if (gh_fs_read_str(ctx, cpus, sizeof(cpus), "/sys/devices/system/cpu/online") > 0)
 		add(f, GH_SEV_INFO, "/sys/devices/system/cpu/online", "nothing to do",
@@ -170,10 +172,23 @@ static void check_isolation(struct gh_ctx *ctx, struct gh_findings *f, const cha
 	if (gh_fs_exists(ctx, "/sys/fs/cgroup/cgroup.controllers") <= 0)
 		add(f, GH_SEV_INFO, "/sys/fs/cgroup", "boot with the unified hierarchy (Proxmox VE 7 and later do)",
 		    "no cgroup v2: [isolation] refuses to run");
+	if (gh_isolate_systemd_version(ctx, &sd) < 0)
+		add(f, GH_SEV_INFO, "/usr/lib", "nothing to do",
+		    "systemd version unknown (no libsystemd-shared-*.so): [isolation] needs systemd %u or later",
+		    GH_ISOLATE_SYSTEMD_MIN);
+	else if (sd < GH_ISOLATE_SYSTEMD_MIN)
+		add(f, GH_SEV_INFO, "systemd", "upgrade systemd (Proxmox VE 7 ships 247)",
+		    "systemd %u is older than %u (no AllowedCPUs=): [isolation] refuses to run", sd,
+		    GH_ISOLATE_SYSTEMD_MIN);
+	else
+		add(f, GH_SEV_INFO, "systemd", "nothing to do", "systemd %u: AllowedCPUs= for [isolation]", sd);
+	if (gh_fs_exists(ctx, "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") <= 0)
+		add(f, GH_SEV_INFO, "/sys/devices/system/cpu/cpu0/cpufreq", "nothing to do",
+		    "no cpufreq governor: [isolation] governor = performance has nothing to set");
 	if (cmdline_has(cmdline, "isolcpus=", NULL) || cmdline_has(cmdline, "nohz_full=", NULL))
 		add(f, GH_SEV_INFO, "/proc/cmdline", "nothing to do",
 		    "the kernel command line isolates CPUs at boot (isolcpus=/nohz_full=): compatible with "
-		    "[isolation], which narrows the slices at runtime on top");
+		    "[isolation], which narrows the slices, IRQs and other VMs at runtime on top");
 }
 
 static void check_host(struct gh_ctx *ctx, struct gh_findings *f)

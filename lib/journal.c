@@ -15,6 +15,7 @@
 #include "fs.h"
 #include "services.h"
 #include "timebox.h"
+#include "vmconf.h"
 
 #define JOURNAL_MAX ((size_t)1024 * 1024)
 
@@ -172,14 +173,16 @@ int gh_journal_dir(struct gh_ctx *ctx)
 	return 0;
 }
 
+/*
+ * A journal is named by what gh_handoff_key makes: a VM id, or "manual" for
+ * to-vfio. Nothing else in /run/gpu-hook is one: isolation.json is the
+ * isolation state, and the watcher's records are not journals either.
+ */
 static bool valid_key(const char *key)
 {
-	if (!key[0] || strlen(key) >= 32)
-		return false;
-	for (const char *c = key; *c; c++)
-		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
-			return false;
-	return true;
+	unsigned vmid;
+
+	return !strcmp(key, "manual") || gh_vmconf_parse_vmid(key, &vmid) == 0;
 }
 
 /*

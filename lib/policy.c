@@ -52,7 +52,7 @@ int gh_policy_init(struct gh_policy *p)
 	p->service_timeout_ms = 60000;
 	p->wait_ms = 5000;
 	p->iso_housekeeping_min = 1;
-	p->iso_slices = p->iso_writeback = true;
+	p->iso_slices = p->iso_writeback = p->iso_irqs = p->iso_governor = p->iso_other_vms = true;
 	CPU_ZERO(&p->iso_cpus);
 	p->sched_policy = SCHED_OTHER;
 	CPU_ZERO(&p->others);
@@ -292,6 +292,22 @@ static void pinning_key(struct pparse *pp, const char *key, const char *value)
 	}
 }
 
+/* lib/isolate.h: the yes/no keys of [isolation]. */
+static bool *isolation_flag(struct gh_policy *p, const char *key)
+{
+	if (!strcmp(key, "enabled"))
+		return &p->isolate;
+	if (!strcmp(key, "slices"))
+		return &p->iso_slices;
+	if (!strcmp(key, "writeback"))
+		return &p->iso_writeback;
+	if (!strcmp(key, "irqs"))
+		return &p->iso_irqs;
+	if (!strcmp(key, "other_vms"))
+		return &p->iso_other_vms;
+	return NULL;
+}
+
 /* lib/isolate.h; any key here asks for isolation, enabled = no (per VM) withdraws it. */
 static void isolation_key(struct pparse *pp, const char *key, const char *value)
 {
@@ -300,14 +316,15 @@ static void isolation_key(struct pparse *pp, const char *key, const char *value)
 	char esc[96];
 	unsigned long n;
 	int i = gh_propstr_bool(value);
+	bool *flag = isolation_flag(p, key);
 
 	gh_util_escape(value, esc, sizeof(esc));
 	p->isolate = true;
-	if (!strcmp(key, "enabled") || !strcmp(key, "slices") || !strcmp(key, "writeback")) {
+	if (flag) {
 		if (i < 0)
 			perr(pp, "%s: expected yes or no, not '%s'", key, esc);
 		else
-			*(key[0] == 'e' ? &p->isolate : key[0] == 's' ? &p->iso_slices : &p->iso_writeback) = i;
+			*flag = i;
 	} else if (!strcmp(key, "cpus")) {
 		if (gh_cpulist_parse(value, &p->iso_cpus, &bad) < 0)
 			perr(pp, "cpus: invalid CPU list at '%s'", gh_util_escape(bad ? bad : value, esc, sizeof(esc)));
@@ -316,11 +333,11 @@ static void isolation_key(struct pparse *pp, const char *key, const char *value)
 			perr(pp, "housekeeping_min: expected a number from 1 to %d, not '%s'", GH_POLICY_VCPUS_MAX, esc);
 		else
 			p->iso_housekeeping_min = (unsigned)n;
-	} else if (!strcmp(key, "irqs") || !strcmp(key, "governor")) {
-		/* Not implemented yet: accepted only as the setting that changes nothing. */
-		if (strcmp(value, key[0] == 'i' ? "no" : "keep"))
-			perr(pp, "%s: only '%s' is supported by this version, not '%s'", key, key[0] == 'i' ? "no" : "keep",
-			     esc);
+	} else if (!strcmp(key, "governor")) {
+		if (strcmp(value, "performance") && strcmp(value, "keep"))
+			perr(pp, "governor: expected performance or keep, not '%s'", esc);
+		else
+			p->iso_governor = value[0] == 'p';
 	} else {
 		perr(pp, "unknown key '%s' in [isolation]", gh_util_escape(key, esc, sizeof(esc)));
 	}

@@ -86,6 +86,8 @@ struct gh_policy {
 	cpu_set_t iso_cpus;		/* empty: the pinned CPUs */
 	unsigned iso_housekeeping_min;	/* default 1 */
 	bool iso_slices, iso_writeback;	/* default yes */
+	bool iso_irqs, iso_other_vms;	/* default yes */
+	bool iso_governor;		/* performance (default) or keep */
 	struct gh_strv files;		/* the files that were read, in order */
 };
 
