@@ -157,6 +157,15 @@ void gh_iso_pins_restore(struct gh_ctx *ctx, const struct gh_iso_pins *p)
 	size_t scope = SIZE_MAX;
 	bool have = false;
 
+	/*
+	 * systemd answers set-property before it realizes the cgroups (its
+	 * manager loop dispatches the cgroup realize queue before the next bus
+	 * message): one more call to PID 1 returns once the controller and
+	 * cpuset changes, and so the kernel's resets, are done. Its answer
+	 * does not matter.
+	 */
+	if (p->n)
+		gh_ctx_ops(ctx)->service(ctx, "is-active", "init.scope");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct gh_iso_thread *t = &p->v[i];
 
