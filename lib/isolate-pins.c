@@ -67,7 +67,8 @@ static int save_process(struct gh_ctx *ctx, struct gh_iso_pins *p, pid_t pid, si
 		if (gh_util_parse_ulong(tids.v[i], 10, INT32_MAX, &v) < 0)
 			continue;
 		t.tid = (pid_t)v;
-		if (thread_start(ctx, pid, t.tid, &t.start) < 0 || gh_ctx_ops(ctx)->get_affinity(ctx, t.tid, &t.mask) < 0)
+		if (thread_start(ctx, pid, t.tid, &t.start) < 0 ||
+		    gh_ctx_ops(ctx)->get_affinity(ctx, t.tid, &t.mask) < 0)
 			continue;
 		struct gh_iso_thread *grown = gh_util_grow(p->v, p->n, sizeof(*p->v));
 
@@ -152,6 +153,8 @@ static int fix_one(struct gh_ctx *ctx, const struct gh_iso_thread *t, const cpu_
 
 void gh_iso_pins_restore(struct gh_ctx *ctx, const struct gh_iso_pins *p)
 {
+	char *const sync_argv[] = { (char *)GH_ISOLATE_SYSTEMCTL, (char *)"--quiet", (char *)"is-active",
+				    (char *)"init.scope", NULL };
 	unsigned n[3] = { 0 };
 	cpu_set_t now;
 	size_t scope = SIZE_MAX;
@@ -165,7 +168,7 @@ void gh_iso_pins_restore(struct gh_ctx *ctx, const struct gh_iso_pins *p)
 	 * does not matter.
 	 */
 	if (p->n)
-		gh_ctx_ops(ctx)->service(ctx, "is-active", "init.scope");
+		gh_ctx_ops(ctx)->run(ctx, sync_argv);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct gh_iso_thread *t = &p->v[i];
 
