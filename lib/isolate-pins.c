@@ -26,7 +26,11 @@
 
 #define QEMU_SLICE "/sys/fs/cgroup/qemu.slice"
 
-/* A scope's cpuset.cpus.effective; without the cpuset controller (no file, or empty) every online CPU. */
+/*
+ * The CPUs a scope's tasks may use: its cpuset.cpus.effective; without
+ * the cpuset controller there (no file) those of the nearest cpuset above,
+ * qemu.slice's, else the root's: every online CPU.
+ */
 static int scope_cpus(struct gh_ctx *ctx, const char *scope, cpu_set_t *set)
 {
 	char buf[1024];
@@ -34,6 +38,8 @@ static int scope_cpus(struct gh_ctx *ctx, const char *scope, cpu_set_t *set)
 	unsigned ncpus;
 	int r = gh_fs_read_str(ctx, buf, sizeof(buf), QEMU_SLICE "/%s/cpuset.cpus.effective", scope);
 
+	if (r == -ENOENT)
+		r = gh_fs_read_str(ctx, buf, sizeof(buf), QEMU_SLICE "/cpuset.cpus.effective");
 	if (r == -ENOENT || (r >= 0 && !gh_util_trim(buf)[0]))
 		return gh_iso_online(ctx, set, &ncpus);
 	if (r < 0)
