@@ -193,9 +193,10 @@ static void print_isolation(const struct gh_opts *o, unsigned vmid, const struct
 }
 
 /*
- * [isolation] after pinning (lib/isolate.h): its CPUs default to the pinned
- * ones. A VM without it, started while others are isolated, has its scope
- * narrowed like the other VMs' (gh_isolate_refresh).
+ * [isolation] between planning the pins and applying them (lib/isolate.h):
+ * its CPUs default to the pinned ones. A VM without it, started while
+ * others are isolated, has its scope narrowed like the other VMs'
+ * (gh_isolate_refresh).
  */
 static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid,
 			       const struct gh_policy *pol)
@@ -246,7 +247,7 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 	struct gh_vmconf vm;
 	struct gh_policy pol = { 0 };
 	struct gh_pinplan pp = { 0 };
-	int r;
+	int r, rp;
 
 	r = gh_vmconf_open(ctx, vmid, &vm);
 	if (r >= 0)
@@ -275,9 +276,18 @@ static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid
 		r = -EPERM;
 		goto out;
 	}
-	r = gh_affinity_apply(ctx, &pp);
+	/*
+	 * Isolating first: the first AllowedCPUs= makes systemd enable the
+	 * cpuset controller, and before 6.2 (no user_cpus_ptr) cpuset_attach()
+	 * resets the affinity of every task it moves to the cpuset's CPUs,
+	 * this VM's fresh pins included. The pins go on after, even when
+	 * isolation failed (it is undone then). The dry run prints the pins
+	 * first all the same: the plan is the same either way.
+	 */
+	r = isolate_after_start(ctx, o, vmid, &pol);
+	rp = gh_affinity_apply(ctx, &pp);
 	if (r >= 0)
-		r = isolate_after_start(ctx, o, vmid, &pol);
+		r = rp;
 out:
 	gh_affinity_free(&pp);
 	gh_policy_free(&pol);

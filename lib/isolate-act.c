@@ -253,9 +253,16 @@ static int run_one(struct gh_ctx *ctx, const struct gh_iso_act *act)
 
 int gh_iso_run(struct gh_ctx *ctx, const struct gh_iso_acts *a, struct gh_strv *skipped, unsigned *irqs_moved)
 {
+	struct gh_iso_pins pins = { 0 };
+	bool units = false;
 	int ret = 0;
 
 	*irqs_moved = 0;
+	for (size_t i = 0; i < a->n && !units; i++)
+		units = a->v[i].kind == GH_ISO_UNIT;
+	/* AllowedCPUs= may reset the VMs' pins (lib/isolate-pins.c): read first, put back after. */
+	if (units && gh_iso_pins_save(ctx, &pins) < 0)
+		gh_err(ctx, "isolation: reading the VMs' thread pins: %s", strerror(ENOMEM));
 	for (size_t i = 0; i < a->n; i++) {
 		int r = run_one(ctx, &a->v[i]);
 		char irq[32];
@@ -267,5 +274,8 @@ int gh_iso_run(struct gh_ctx *ctx, const struct gh_iso_acts *a, struct gh_strv *
 		if (r < 0 && !ret)
 			ret = r;
 	}
+	if (units)
+		gh_iso_pins_restore(ctx, &pins);
+	gh_iso_pins_free(&pins);
 	return ret;
 }

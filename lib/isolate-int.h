@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "ctx.h"
 #include "isolate.h"
@@ -62,6 +63,30 @@ int gh_iso_view_init(struct gh_ctx *ctx, struct json_object *st, struct gh_iso_v
 int gh_iso_build(struct gh_ctx *ctx, const struct gh_iso_view *v, struct gh_iso_acts *a);
 /* Runs them all (a failure does not stop the rest): the first error; managed IRQs into skipped. */
 int gh_iso_run(struct gh_ctx *ctx, const struct gh_iso_acts *a, struct gh_strv *skipped, unsigned *irqs_moved);
+/*
+ * lib/isolate-pins.c: every thread of every qemu.slice scope with its
+ * affinity and start time, and each scope's cpuset.cpus.effective, before
+ * AllowedCPUs= changes; restore puts back the pins the cpuset reset
+ * (kernels before 6.2), cut to the scope's new CPUs. Best effort: a thread
+ * or scope gone is skipped; save fails only for memory (-ENOMEM).
+ */
+struct gh_iso_thread {
+	pid_t pid, tid;
+	unsigned long long start;	/* /proc/<pid>/task/<tid>/stat field 22 */
+	cpu_set_t mask;
+	size_t scope;			/* in scopes */
+};
+
+struct gh_iso_pins {
+	struct gh_iso_thread *v;
+	size_t n;
+	struct gh_strv scopes;		/* "112.scope" */
+	cpu_set_t *eff;			/* each scope's effective CPUs before */
+};
+
+int gh_iso_pins_save(struct gh_ctx *ctx, struct gh_iso_pins *p);
+void gh_iso_pins_restore(struct gh_ctx *ctx, const struct gh_iso_pins *p);
+void gh_iso_pins_free(struct gh_iso_pins *p);
 /* The dry run's line for an action. */
 int gh_iso_describe(const struct gh_iso_act *act, char *buf, size_t size);
 

@@ -541,6 +541,140 @@ START_TEST(refusals_change_nothing)
 }
 END_TEST
 
+/*
+ * systemd and a kernel before 6.2 on AllowedCPUs=, modelled on
+ * kernel/cgroup/cpuset.c: a task moved into a cpuset gets its CPUs
+ * (cpuset_attach -> set_cpus_allowed_ptr(task, cpus_attach)), and so does
+ * every task of a cpuset whose CPUs change (update_tasks_cpumask); 6.2
+ * added user_cpus_ptr, which keeps a sched_setaffinity mask. The first
+ * AllowedCPUs= makes systemd enable the cpuset controller, which moves
+ * every task of qemu.slice; one on a scope changes that scope's cpuset.
+ * With reuse_tid, thread 2003 of VM 200's QEMU (pid 2000) ends at the next
+ * AllowedCPUs= and a new one gets its tid (another start time).
+ */
+#define SCOPE "/sys/fs/cgroup/qemu.slice/200.scope/"
+static bool cpuset_on, reuse_tid, reset_pending, scope_pending;
+static char scope_cpus[64];
+
+static void task_stat(struct gh_ctx *ctx, int tid, unsigned long long start)
+{
+	/* Field 22 is the start time. */
+	const char *stat = fx_fmt("%d (CPU %d/KVM) S 1 2000 2000 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %llu 1 1\n",
+				  tid, tid % 10, start);
+
+	ck_assert_int_eq(gh_fs_write_file(ctx, stat, "/proc/2000/task/%d/stat", tid), 0);
+}
+
+/*
+ * systemd answers set-property before it realizes the cgroups: its manager
+ * loop (manager_loop) dispatches the cgroup realize queue before the next
+ * bus message, here the next systemctl run, or the test's own call.
+ */
+static void realize(struct gh_ctx *ctx)
+{
+	char eff[64] = "";
+	struct gh_strv tids = { 0 };
+	cpu_set_t set;
+	const char *bad;
+
+	if (scope_pending) {
+		ck_assert_int_eq(gh_fs_write_file(ctx, scope_cpus, "%s", SCOPE "cpuset.cpus"), 0);
+		ck_assert_int_eq(gh_fs_write_file(ctx, scope_cpus, "%s", SCOPE "cpuset.cpus.effective"), 0);
+	}
+	if (reset_pending) {
+		if (gh_fs_read_str(ctx, eff, sizeof(eff), "%s", SCOPE "cpuset.cpus.effective") < 0 || !gh_util_trim(eff)[0])
+			gh_fs_read_str(ctx, eff, sizeof(eff), "/sys/devices/system/cpu/online");
+		ck_assert_int_eq(gh_cpulist_parse(gh_util_trim(eff), &set, &bad), 0);
+		ck_assert_int_eq(gh_fs_list(ctx, &tids, "/proc/2000/task"), 0);
+		for (size_t i = 0; i < tids.n; i++)
+			ck_assert_int_eq(gh_sim_ops.set_affinity(ctx, (pid_t)strtol(tids.v[i], NULL, 10), &set), 0);
+		gh_strv_free(&tids);
+	}
+	scope_pending = reset_pending = false;
+}
+
+static int cpuset_run(struct gh_ctx *ctx, char *const argv[])
+{
+	int r;
+
+	realize(ctx);
+	r = gh_sim_ops.run(ctx, argv);
+	if (reuse_tid)
+		task_stat(ctx, 2003, 99999);
+	reuse_tid = false;
+	if (r < 0 || strcmp(argv[1], "set-property"))
+		return r;
+	if (!strcmp(argv[3], "200.scope")) {
+		snprintf(scope_cpus, sizeof(scope_cpus), "%s\n", argv[4] + strlen("AllowedCPUs="));
+		scope_pending = true;
+	}
+	reset_pending = !cpuset_on || scope_pending;
+	cpuset_on = true;
+	return r;
+}
+
+static const char *task_cpus(struct fx *fx, int tid)
+{
+	static char list[4][64];
+	static unsigned n;
+	char *b = list[n++ % 4];
+	cpu_set_t set;
+
+	ck_assert_int_eq(gh_sim_ops.get_affinity(fx->ctx, tid, &set), 0);
+	gh_cpulist_format(&set, b, sizeof(list[0]));
+	return b;
+}
+
+/*
+ * Pins of another VM's threads across narrowing (VM 100 on 6-7, then 101
+ * on 4-5) and widening (101 stops, then 100): 2001 on 1 and 2002 on 2-3
+ * keep them throughout, 2004 on 5 keeps it until 101 takes CPU 5 (then it
+ * has the scope's whole set, and follows it), 2003's tid is reused at
+ * 101's start and left as the kernel sets it, the main thread (unpinned)
+ * follows the scope and has every CPU back at the end.
+ */
+START_TEST(pins_survive_cpuset_reset)
+{
+	static const struct {
+		unsigned vmid;
+		const char *cpus;	/* NULL: it stops */
+		const char *want[5];	/* threads 2000-2004 after */
+		const char *log;
+	} steps[] = {
+		{ 100, "6-7", { "0-5", "1", "2-3", "2", "5" }, "isolation: re-applied 4 thread pins the cpuset reset" },
+		{ 101, "4-5", { "0-3", "1", "2-3", "0-3", "0-3" }, "1 pinned threads have none of their CPUs left" },
+		{ 101, NULL, { "0-5", "1", "2-3", "0-5", "0-5" }, NULL },
+		{ 100, NULL, { "0-7", "1", "2-3", "0-7", "0-7" }, NULL },
+	};
+	static const char *const pins[] = { "0-7", "1", "2-3", "2", "5" };
+	struct fx *fx = host();
+
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/200.scope/cpuset.cpus", "\n");
+	fx_file(fx, "/sys/fs/cgroup/qemu.slice/200.scope/cgroup.procs", "2000\n");
+	for (int i = 0; i < 5; i++) {
+		fx_file(fx, fx_fmt("/proc/2000/task/%d/status", 2000 + i), "Cpus_allowed_list:\t%s\n", pins[i]);
+		task_stat(fx->ctx, 2000 + i, 1000 + (unsigned)i);
+	}
+	test_ops.run = cpuset_run;
+	cpuset_on = false;
+	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+		fx_log_clear(fx);
+		reuse_tid = s == 1;
+		if (steps[s].cpus)
+			ck_assert_int_eq(start(fx, steps[s].vmid, steps[s].cpus, NULL), 0);
+		else
+			ck_assert_int_eq(gh_isolate_stop(fx->ctx, steps[s].vmid), 0);
+		realize(fx->ctx);
+		for (int i = 0; i < 5; i++)
+			ck_assert_msg(!strcmp(task_cpus(fx, 2000 + i), steps[s].want[i]), "step %zu: thread %d on %s, not %s",
+				      s, 2000 + i, task_cpus(fx, 2000 + i), steps[s].want[i]);
+		ck_assert(!steps[s].log || fx_log_has(fx, steps[s].log));
+	}
+	ck_assert_str_eq(last_allowed(fx, "200.scope"), "");
+	fx_free(fx);
+}
+END_TEST
+
 /* The hook end to end on the example host: VM 113 (no GPU pinning) asks for CPUs 2-7 of 0-7. */
 static struct fx *hook_host(void)
 {
@@ -726,6 +860,7 @@ int main(void)
 	tcase_add_test(tc, late_msi_steered_at_next_change);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, policy_section);
+	tcase_add_test(tc, pins_survive_cpuset_reset);
 	tcase_add_test(tc, hook_post_start_and_post_stop);
 	tcase_add_test(tc, hook_refusals_and_check);
 	tcase_add_loop_test(tc, crash_at_every_step_then_recover, 0, 34);
