@@ -84,4 +84,7 @@ struct json_object *gh_journal_to_json(const struct gh_journal *j);
 int gh_journal_lock(struct gh_ctx *ctx, unsigned wait_ms, int *fd);
 void gh_journal_unlock(int fd);
 
+/* A journal's name: a VM id, or "manual" (to-vfio); nothing else in /run/gpu-hook is one. */
+bool gh_journal_valid_key(const char *key);
+
 #endif
