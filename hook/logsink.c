@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "hook.h"
@@ -15,9 +16,16 @@ void gh_logsink_open(const char *tag, bool use_syslog)
 		sink_tag[sizeof(sink_tag) - 1] = '\0';
 	/* PVE reads stdout and stderr through separate pipes: one stream keeps the order. */
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	sink_syslog = use_syslog;
-	if (use_syslog)
-		openlog("gpu-hook", LOG_PID, LOG_DAEMON);
+	/*
+	 * With no syslog socket (a rescue shell, a bare initramfs, the bench
+	 * guest) glibc's syslog() makes a socket and fails to connect once per
+	 * line: stderr alone then. Connected once, at open, otherwise.
+	 */
+	struct stat st;
+
+	sink_syslog = use_syslog && stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode);
+	if (sink_syslog)
+		openlog("gpu-hook", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap)

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,11 +31,17 @@ unsigned long long gh_timebox_now_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
 }
 
-/* Every fd from first up is closed: a worker keeps its socket on fd 3. */
+/*
+ * Every fd from first up is closed: a worker keeps its socket on fd 3.
+ * closelog() first: the parent's syslog connection is most often fd 3, and
+ * glibc's syslog() in the child would go on sending to that number, by then
+ * the worker's socket to the parent or a sysfs file the child opened.
+ */
 static void child_setup(unsigned first)
 {
 	int fd;
 
+	closelog();
 	setsid();
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
@@ -225,7 +232,8 @@ static int worker_start(struct gh_ctx *ctx)
 		return r;
 	}
 	if (pid == 0) {
-		/* fd 3, not inherited by what the worker executes (systemctl). */
+		/* fd 3, not inherited by what the worker executes (systemctl); syslog's may be 3 (child_setup). */
+		closelog();
 		if (dup3(sv[1], 3, O_CLOEXEC) < 0 && sv[1] != 3)
 			_exit(EBADF);
 		child_setup(4);
