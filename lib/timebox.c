@@ -354,7 +354,8 @@ int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg
 		return -ENOMEM;
 	rq->fn = fn;
 	rq->size = size;
-	memcpy(rq->arg, arg, size);
+	if (size)
+		memcpy(rq->arg, arg, size);
 	/* A worker that died while idle (EPIPE) is replaced once. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (!worker_serves(ctx)) {
