@@ -9,8 +9,6 @@
 #include "plan.h"
 #include "affinity.h"
 #include "cpulist.h"
-#include "journal.h"
-#include "fs.h"
 #include "isolate.h"
 #include "phase.h"
 #include "vmconf.h"
@@ -91,9 +89,6 @@ static int print_json(struct json_object *o)
 	json_object_put(o);
 	return fflush(stdout) == 0 ? 0 : -EIO;
 }
-
-/* isolate_after_start's wait for the global lock: the phases' own. */
-#define LOCK_WAIT_MS GH_PHASE_LOCK_WAIT_MS
 
 static int print_plan(const struct gh_opts *o, const struct gh_plan *p, const struct gh_host *h, const char *phase)
 {
@@ -192,105 +187,20 @@ static void print_isolation(const struct gh_opts *o, unsigned vmid, const struct
 		printf("REFUSED: %s\n", why);
 }
 
-/*
- * [isolation] between planning the pins and applying them (lib/isolate.h):
- * its CPUs default to the pinned ones. A VM without it, started while
- * others are isolated, has its scope narrowed like the other VMs'
- * (gh_isolate_refresh).
- */
-static int isolate_after_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid,
-			       const struct gh_policy *pol)
-{
-	struct gh_strv steps = { 0 }, undo = { 0 }, devs = { 0 };
-	struct gh_isolate_req req = { .vmid = vmid, .housekeeping_min = pol->iso_housekeeping_min,
-				      .slices = pol->iso_slices, .writeback = pol->iso_writeback, .irqs = pol->iso_irqs,
-				      .governor = pol->iso_governor, .scopes = pol->iso_other_vms, .devs = &devs };
-	char why[256] = "";
-	int lock = -1, r;
-
-	/* Nothing isolated, nothing asked: not even the lock is taken. */
-	if (!pol->isolate && gh_fs_exists(ctx, "%s", GH_ISOLATE_STATE) <= 0)
-		return 0;
-	req.cpus = pol->iso_cpus;
-	if (pol->isolate && !CPU_COUNT(&req.cpus)) {
-		CPU_OR(&req.cpus, &req.cpus, &pol->others);
-		for (size_t i = 0; i < pol->n_vcpus; i++)
-			CPU_SET(pol->vcpus[i], &req.cpus);
-	}
-	if (pol->isolate && !CPU_COUNT(&req.cpus)) {
-		gh_err(ctx, "not isolating: [isolation] cpus is not set and [pinning] pins no CPU");
-		return -EINVAL;
-	}
-	if (pol->isolate && pol->iso_irqs)
-		gh_isolate_vm_devs(ctx, vmid, &devs);
-	if (gh_ctx_dry_run(ctx)) {
-		r = pol->isolate ? gh_isolate_plan(ctx, &req, &steps, &undo, why, sizeof(why))
-				 : gh_isolate_refresh(ctx, vmid, &steps, &undo);
-		if (pol->isolate || steps.n)
-			print_isolation(o, vmid, &steps, &undo, why);
-	} else if (gh_journal_lock(ctx, LOCK_WAIT_MS, &lock) < 0) {
-		r = -EAGAIN;
-	} else {
-		r = pol->isolate ? gh_isolate_start(ctx, &req, why, sizeof(why)) : gh_isolate_refresh(ctx, vmid, NULL, NULL);
-		gh_journal_unlock(lock);
-		if (r == -EPERM)
-			gh_err(ctx, "not isolating: %s", why);
-	}
-	gh_strv_free(&steps);
-	gh_strv_free(&undo);
-	gh_strv_free(&devs);
-	return r;
-}
-
 static int post_start(struct gh_ctx *ctx, const struct gh_opts *o, unsigned vmid)
 {
-	struct gh_vmconf vm;
-	struct gh_policy pol = { 0 };
-	struct gh_pinplan pp = { 0 };
-	int r, rp;
+	struct gh_post_start ps;
+	int r = gh_phase_post_start(ctx, vmid, &ps);
 
-	r = gh_vmconf_open(ctx, vmid, &vm);
-	if (r >= 0)
-		r = gh_policy_load(ctx, vmid, &pol);
-	/* Pinning reads affinity, and the vCPU count only when there is something to pin. */
-	if (r >= 0)
-		r = gh_vmconf_report(ctx, &vm, GH_VMCONF_AFFINITY |
-					       (pol.n_vcpus || vm.affinity[0] ? GH_VMCONF_VCPUS : 0));
-	if (r >= 0)
-		r = gh_affinity_plan(ctx, vmid, &vm, &pol, &pp);
-	if (r < 0)
-		goto out;
-	if (gh_ctx_dry_run(ctx)) {
-		r = print_pins(o, vmid, &pp);
-		if (r >= 0 && pp.refusals.n)
-			r = -EPERM;
+	if (gh_ctx_dry_run(ctx) && ps.planned) {
+		int p = print_pins(o, vmid, &ps.pins);
+
+		if (p >= 0 && ps.iso_shown)
+			print_isolation(o, vmid, &ps.iso_steps, &ps.iso_undo, ps.iso_why);
 		if (r >= 0)
-			r = isolate_after_start(ctx, o, vmid, &pol);
-		goto out;
+			r = p;
 	}
-	for (size_t i = 0; i < pp.notes.n; i++)
-		gh_info(ctx, "%s", pp.notes.v[i]);
-	for (size_t i = 0; i < pp.refusals.n; i++)
-		gh_err(ctx, "not pinning: %s", pp.refusals.v[i].text);
-	if (pp.refusals.n) {
-		r = -EPERM;
-		goto out;
-	}
-	/*
-	 * Isolating first: the first AllowedCPUs= makes systemd enable the
-	 * cpuset controller, and before 6.2 (no user_cpus_ptr) cpuset_attach()
-	 * resets the affinity of every task it moves to the cpuset's CPUs,
-	 * this VM's fresh pins included. The pins go on after, even when
-	 * isolation failed (it is undone then). The dry run prints the pins
-	 * first all the same: the plan is the same either way.
-	 */
-	r = isolate_after_start(ctx, o, vmid, &pol);
-	rp = gh_affinity_apply(ctx, &pp);
-	if (r >= 0)
-		r = rp;
-out:
-	gh_affinity_free(&pp);
-	gh_policy_free(&pol);
+	gh_post_start_free(&ps);
 	return r < 0 ? GH_EXIT_FAIL : GH_EXIT_OK;
 }
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "affinity.h"
 #include "ctx.h"
 #include "host.h"
 #include "plan.h"
@@ -61,5 +62,22 @@ void gh_phase_result_free(struct gh_phase_result *res);
  * after. 0 when all came back, else the first error (logged).
  */
 int gh_phase_recover(struct gh_ctx *ctx, const char *key);
+
+/*
+ * post-start (phase-start.c): the VM's pin plan, then [isolation] under the
+ * global lock, then the pins. In a dry run nothing changes and ps says what
+ * would be done: the pins, and the isolation steps with their undo (iso_shown)
+ * or why it is refused. 0, -EPERM when refused (logged outside a dry run), or
+ * -errno logged. Free ps with gh_post_start_free in every case.
+ */
+struct gh_post_start {
+	bool planned;		/* pins holds a plan (a dry run shows it) */
+	struct gh_pinplan pins;
+	bool iso_shown;
+	struct gh_strv iso_steps, iso_undo;
+	char iso_why[256];
+};
+int gh_phase_post_start(struct gh_ctx *ctx, unsigned vmid, struct gh_post_start *ps);
+void gh_post_start_free(struct gh_post_start *ps);
 
 #endif
