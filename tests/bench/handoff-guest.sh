@@ -2,6 +2,7 @@
 # gpu-hook against the floor and a seed-style shell script, alternating runs.
 # topology: single
 # timeout: 1200
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 runs=10
 other=

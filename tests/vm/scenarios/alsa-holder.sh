@@ -11,6 +11,7 @@
 # the step times out after 10 s and the audio function is wedged.
 # topology: single
 # timeout: 120
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 card=$(ls -d /sys/bus/pci/devices/0000:01:00.1/sound/card* 2>/dev/null | head -n1)
 [ -n "$card" ] || fail "the audio function has no sound card"

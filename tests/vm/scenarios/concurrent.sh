@@ -1,5 +1,6 @@
 # Two VMs' pre-start at once on one GPU: one succeeds, the other refuses.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 echo "hostpci0: 01:00,pcie=1" > /etc/pve/qemu-server/112.conf
 gpu-hook 111 pre-start > /tmp/a 2>&1 &

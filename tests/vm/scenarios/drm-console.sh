@@ -8,6 +8,7 @@
 # the card came back (a card nobody drives shows its last frame meanwhile).
 # topology: drm
 # timeout: 240
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 expect_drv 0000:01:00.0 bochs-drm
 [ "$(fbcon_bound)" = 1 ] || fail "fbcon is not on the card at boot"

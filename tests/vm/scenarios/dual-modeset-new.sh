@@ -9,6 +9,7 @@
 # topology: dual
 # modparams: nvidia nv_version=580.94.06
 # timeout: 120
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 grep -q ' 580\.94\.06 ' /proc/driver/nvidia/version || fail "the stub does not show 580.94.06"
 before=$(host_state)

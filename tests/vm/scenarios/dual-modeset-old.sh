@@ -15,6 +15,7 @@
 # topology: dual
 # modparams: nvidia nv_version=570.195.03
 # timeout: 150
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 grep -q ' 570\.195\.03 ' /proc/driver/nvidia/version || fail "the stub does not show 570.195.03: $(cat /proc/driver/nvidia/version)"
 # The premise, on the stub: with nvidia_drm loaded, unbinding card 1 waits in

@@ -12,6 +12,7 @@
 # rebinds a card whose remove() finished late. Expected to pass today.
 # topology: dual
 # timeout: 300
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 set +e # every outcome is checked explicitly here
 before=$(host_state)

@@ -5,6 +5,7 @@
 # return within 30 s, or one with a 2 s step deadline takes more than 6 s.
 # topology: single
 # timeout: 900
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 set +e # every outcome is checked explicitly here
 echo "hostpci0: 01:00,pcie=1" > /etc/pve/qemu-server/112.conf

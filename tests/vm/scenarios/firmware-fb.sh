@@ -2,6 +2,7 @@
 # here lives on another device (QEMU's std-vga), so the handoff leaves it alone.
 # topology: single
 # fbdev: 0
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 grep -q 'EFI VGA' /proc/fb || fail "no firmware framebuffer: $(cat /proc/fb)"
 [ "$(fbcon_bound)" = 1 ] || fail "fbcon not on the firmware framebuffer"

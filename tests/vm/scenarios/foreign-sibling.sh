@@ -1,5 +1,6 @@
 # A group that holds a device of another driver is refused, and nothing changes.
 # topology: foreign-sibling
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 ls /sys/kernel/iommu_groups/"$(group 0000:01:00.0)"/devices
 before=$(host_state)

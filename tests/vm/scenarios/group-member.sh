@@ -3,6 +3,7 @@
 # new_id), so pre-start takes it along and journals it, and post-stop leaves
 # it unbound again with no id left in vfio-pci's table.
 # topology: group-member
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 m=0000:01:00.2
 [ "$(group $m)" = "$(group 0000:01:00.0)" ] || fail "$m is not in the card's group"

@@ -1,6 +1,7 @@
 # Two GPUs: the modules stay, the other card stays on nvidia, and a process that
 # holds only the other card's node does not block the handoff.
 # topology: dual
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 other=$(sed -n 's/^Device Minor:[[:space:]]*//p' /proc/driver/nvidia/gpus/0000:02:00.0/information)
 sleep 1000 < "/dev/nvidia$other" &

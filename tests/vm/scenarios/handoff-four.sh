@@ -1,5 +1,6 @@
 # Every function of a four-function card goes and comes back.
 # topology: four-function
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 ls /sys/bus/pci/devices/
 before=$(host_state)

@@ -2,6 +2,7 @@
 # vfio-pci, the console is detached; post-stop gives everything back. Each
 # phase twice is harmless.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 before=$(host_state)
 echo "before: $before"

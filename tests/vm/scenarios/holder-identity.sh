@@ -2,6 +2,7 @@
 # killed through a pidfd under holders = kill, protected processes refused by
 # name and left alone, a path text that is not the node ignored.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 before=$(host_state)
 # The audio function's nodes count: any char device registered under it.

@@ -1,5 +1,6 @@
 # A process holding /dev/nvidia0 refuses the handoff, named by pid, and nothing changes.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 sleep 1000 < /dev/nvidia0 &
 pid=$!

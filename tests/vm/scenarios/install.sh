@@ -2,6 +2,7 @@
 # record), the copy is the running binary, and a directory others can write
 # on the way to the snippets directory is refused, by install and by check.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 mkdir -p /var/lib/vz /etc/pve
 printf 'dir: local\n\tpath /var/lib/vz\n\tcontent snippets\n' > /etc/pve/storage.cfg

@@ -11,6 +11,7 @@
 # smp: 4
 # topology: single
 # timeout: 420
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 iso_setup
 before=$(host_state)

@@ -16,6 +16,7 @@
 # os: debian
 # smp: 4
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 hk=0-1 vm=2-3
 iso_setup pinned

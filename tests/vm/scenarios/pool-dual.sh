@@ -5,6 +5,7 @@
 # Proxmox's own words. Each VM gives back only its own card.
 # topology: dual
 # timeout: 240
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 mkdir -p /etc/pve/mapping
 cat >/etc/pve/mapping/pci.cfg <<CFG

@@ -3,6 +3,7 @@
 # never give the console back), the journal keeps what is left, and once the
 # driver probes again one recover restores the whole host.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 before=$(host_state)
 gpu-hook 111 pre-start || fail "pre-start failed"

@@ -4,6 +4,7 @@
 # At pre-start the name and cores only warn; the hostpci option, which
 # pre-start reads, refuses the start naming the line.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 before=$(host_state)
 echo "before: $before"

@@ -11,6 +11,7 @@
 # topology: single
 # modparams: nvidia_drm load_delay_ms=12000
 # timeout: 180
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 persistenced 11
 holder=$(persistenced_pid)

@@ -1,5 +1,6 @@
 # gpu-hook status --json reports each function's driver, override and IOMMU group as sysfs has them.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 echo vfio-pci > /sys/bus/pci/devices/0000:01:00.1/driver_override
 gpu-hook status --json > /tmp/status.json || fail "status failed"

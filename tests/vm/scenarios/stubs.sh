@@ -1,5 +1,6 @@
 # The stub NVIDIA stack behaves like the real one where gpu-hook depends on it.
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(readlink /sys/bus/pci/devices/0000:01:00.0/driver | sed 's|.*/||')" = nvidia ] || fail "GPU not on nvidia"
 [ "$(readlink /sys/bus/pci/devices/0000:01:00.1/driver | sed 's|.*/||')" = snd_hda_intel ] || fail "audio not on snd_hda_intel"

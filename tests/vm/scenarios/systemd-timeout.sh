@@ -6,6 +6,7 @@
 # counts, and no journal is left for a recover.
 # os: debian
 # topology: single
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 units="nvidia-persistenced.service display-manager.service gh-stubborn.service"
 unit_states() { for u in $units; do printf '%s=%s ' "$u" "$(systemctl is-active "$u")"; done; }

@@ -5,6 +5,7 @@
 # answer within a few seconds and name the card wedged, changing nothing; once
 # remove() returns one recover restores the host.
 # topology: dual
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 mkdir -p /etc/gpu-hook
 printf '[handoff]\ntimeout = 2s\n' > /etc/gpu-hook/111.ini

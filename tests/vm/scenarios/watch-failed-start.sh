@@ -8,6 +8,7 @@
 # comes gives it back within reboot_watch.
 # topology: single
 # timeout: 240
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 mkdir -p /var/lock/qemu-server /run/qemu-server
 lockf=/var/lock/qemu-server/lock-111.conf

@@ -14,6 +14,7 @@
 # device and blocks until remove() returns.
 # topology: dual
 # timeout: 150
+[ -e /gpu-hook-test-guest ] || { echo "a tests/vm guest scenario: it writes the kernel's /sys; run it with tests/vm/run-scenario" >&2; exit 2; }
 . /lib.sh
 opener_service "$(nvidia_node 0000:01:00.0)"
 before=$(host_state)
