@@ -67,6 +67,8 @@ proc() { # pid comm cgroup cmdline...
 	file "/proc/$pid/stat" "$pid ($comm) S 1 $pid $pid 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 $((50000 + pid)) 12345678 100\n"
 	file "/proc/$pid/cgroup" "0::$cg\n"
 	file "/proc/$pid/maps" ""
+	# A process of its own, not a kernel thread: proc_exe_link names its executable.
+	link "/proc/$pid/exe" "/usr/bin/$comm"
 	mkdir -p "./proc/$pid/fd"
 	printf '%s\0' "$@" > "./proc/$pid/cmdline"
 }

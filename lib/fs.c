@@ -78,10 +78,17 @@ static const char *type_name(mode_t mode)
 	} while (0)
 
 /*
+ * A sysfs attribute or a /proc/<pid> file: kernfs and procfs show one of
+ * these whole at the first read (a single seq_file record, sized to fit) and
+ * ignore O_NONBLOCK, so a short read is the end and the flag stays.
+ */
+#define KERNFS 0x100u
+
+/*
  * The one way a file is opened for reading. O_NONBLOCK because open() of a
  * FIFO blocks until a writer comes (and a link to /dev/zero never ends a
  * read): nothing but a regular file is read, and O_NONBLOCK is then cleared
- * again because some /proc files and FUSE daemons honour it on read().
+ * again because FUSE daemons (pmxcfs under /etc/pve) may honour it on read().
  * Without GH_FS_FOLLOW a link at the last component is refused (O_NOFOLLOW),
  * not followed. name is the system path, for messages.
  */
@@ -115,7 +122,7 @@ static int open_input(const struct gh_ctx *ctx, int dfd, const char *path, const
 		return r;
 	}
 	/* Of the flags F_SETFL changes, O_NONBLOCK is the only one set above. */
-	if (fcntl(fd, F_SETFL, 0) < 0) {
+	if (!(flags & KERNFS) && fcntl(fd, F_SETFL, 0) < 0) {
 		r = -errno;
 		INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
 		close(fd);
@@ -290,7 +297,7 @@ FILE *gh_fs_fopen(const struct gh_ctx *ctx, const char *fmt, ...)
 }
 
 
-static int read_fd_str(int fd, char *buf, size_t size)
+static int read_fd_str(int fd, char *buf, size_t size, bool kernfs)
 {
 	size_t off = 0;
 
@@ -309,6 +316,8 @@ static int read_fd_str(int fd, char *buf, size_t size)
 		off += (size_t)n;
 		if (off == size)
 			return -EFBIG;
+		if (kernfs)
+			break;
 	}
 	if (off && buf[off - 1] == '\n')
 		off--;
@@ -323,15 +332,24 @@ static int read_str_at(int dfd, const char *path, unsigned flags, char *buf, siz
 
 	if (fd < 0)
 		return fd;
-	r = read_fd_str(fd, buf, size);
+	r = read_fd_str(fd, buf, size, flags & KERNFS);
 	close(fd);
 	return r;
+}
+
+/* A system path the kernel serves (see KERNFS), by its name: "/sys/..." or "/proc/<pid>/...". */
+static unsigned kernfs_path(const struct gh_ctx *ctx, const char *p)
+{
+	const char *sys = p + strlen(gh_ctx_root(ctx));
+
+	return !strncmp(sys, "/sys/", 5) || (!strncmp(sys, "/proc/", 6) && sys[6] >= '0' && sys[6] <= '9') ? KERNFS
+														  : 0;
 }
 
 int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, -errno);
-	return read_str_at(AT_FDCWD, p, GH_FS_FOLLOW, buf, size);
+	return read_str_at(AT_FDCWD, p, GH_FS_FOLLOW | kernfs_path(ctx, p), buf, size);
 }
 
 int gh_fs_read_locked_attr(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
@@ -343,7 +361,7 @@ int gh_fs_read_locked_attr(const struct gh_ctx *ctx, char *buf, size_t size, con
 	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	r = read_fd_str(fd, buf, size);
+	r = read_fd_str(fd, buf, size, false);
 	close(fd);
 	return r;
 }
@@ -354,7 +372,7 @@ int gh_fs_read_ulong(const struct gh_ctx *ctx, unsigned long *val, const char *f
 	int r;
 	WITH_PATH(p, fmt, -errno);
 
-	r = read_str_at(AT_FDCWD, p, GH_FS_FOLLOW, buf, sizeof(buf));
+	r = read_str_at(AT_FDCWD, p, GH_FS_FOLLOW | kernfs_path(ctx, p), buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	return gh_util_parse_ulong(gh_util_trim(buf), 0, (unsigned long)-1, val) < 0 ? -EINVAL : 0;
@@ -415,23 +433,50 @@ int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...)
 	return stat(p, st) < 0 ? -errno : 0;
 }
 
-static DIR *opendir_at(int dfd, const char *path, int flags)
+static int dir_open_at(struct gh_fs_dir *d, int dfd, const char *path, int flags)
 {
-	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d)
-		close(fd);
-	return d;
+	d->pos = d->len = 0;
+	d->fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	return d->fd < 0 ? -errno : 0;
 }
 
-DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...)
+int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...)
 {
-	WITH_PATH(p, fmt, NULL);
-	return opendir_at(AT_FDCWD, p, 0);
+	d->fd = -1;
+	WITH_PATH(p, fmt, -errno);
+	return dir_open_at(d, AT_FDCWD, p, 0);
+}
+
+int gh_fs_dir_next(struct gh_fs_dir *d, const char **name, unsigned char *type)
+{
+	for (;;) {
+		const struct dirent64 *de;
+
+		if (d->pos >= d->len) {
+			ssize_t n = getdents64(d->fd, d->buf, sizeof(d->buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : 0;
+			d->len = (size_t)n;
+			d->pos = 0;
+		}
+		de = (const struct dirent64 *)(d->buf + d->pos);
+		d->pos += de->d_reclen;
+		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		*name = de->d_name;
+		*type = de->d_type;
+		return 1;
+	}
+}
+
+void gh_fs_dir_close(struct gh_fs_dir *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
 }
 
 static bool one_component(const char *name)
@@ -449,18 +494,15 @@ int gh_fs_openat(int dfd, int flags, const char *name)
 		return -EINVAL;
 	/* A file opened for reading only is an input: regular, never blocking. */
 	if ((flags & O_ACCMODE) == O_RDONLY && !(flags & (O_DIRECTORY | O_CREAT | O_PATH)))
-		return open_input(NULL, dfd, name, name, 0, &st);
+		return open_input(NULL, dfd, name, name, KERNFS, &st);
 	fd = openat(dfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
 	return fd < 0 ? -errno : fd;
 }
 
-DIR *gh_fs_opendirat(int dfd, const char *name)
+int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name)
 {
-	if (!one_component(name)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return opendir_at(dfd, name, O_NOFOLLOW);
+	d->fd = -1;
+	return one_component(name) ? dir_open_at(d, dfd, name, O_NOFOLLOW) : -EINVAL;
 }
 
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
@@ -470,7 +512,7 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
-	return one_component(name) ? read_str_at(dfd, name, 0, buf, size) : -EINVAL;
+	return one_component(name) ? read_str_at(dfd, name, KERNFS, buf, size) : -EINVAL;
 }
 
 int gh_fs_statat(int dfd, const char *name, struct stat *st)
@@ -494,28 +536,21 @@ int gh_fs_statat(int dfd, const char *name, struct stat *st)
 
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
+	struct gh_fs_dir d;
+	const char *name;
+	unsigned char type;
+	int r;
 	WITH_PATH(p, fmt, -errno);
 
-	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return (errno == ENOENT || errno == ENOTDIR) ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = gh_strv_push(out, de->d_name);
+	r = dir_open_at(&d, AT_FDCWD, p, 0);
+	if (r < 0)
+		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
+	while ((r = gh_fs_dir_next(&d, &name, &type)) > 0) {
+		r = gh_strv_push(out, name);
 		if (r < 0)
 			break;
 	}
-	closedir(d);
+	gh_fs_dir_close(&d);
 	gh_strv_sort(out);
 	return r;
 }

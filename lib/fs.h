@@ -80,7 +80,21 @@ int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char
 /* 1 exists (lstat), 0 does not, -errno otherwise. */
 int gh_fs_exists(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
 int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...) GH_FMT(3, 4);
-DIR *gh_fs_opendir(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);
+/*
+ * A directory read with getdents64 itself: opendir() costs an fstat and two
+ * fcntl calls more per directory, and a holder scan opens one per process
+ * (each syscall is what a scan costs; see tests/bench/handoff).
+ */
+struct gh_fs_dir {
+	int fd;
+	size_t pos, len;
+	char buf[8192] __attribute__((aligned(8)));
+};
+/* 0, or -errno with d->fd -1 (nothing to close). */
+int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...) GH_FMT(3, 4);
+/* The next entry but "." and "..": 1 with *name (valid until the next call) and *type (DT_*), 0 at the end, -errno. */
+int gh_fs_dir_next(struct gh_fs_dir *d, const char **name, unsigned char *type);
+void gh_fs_dir_close(struct gh_fs_dir *d);
 /*
  * Names in a directory, without "." and "..", sorted (strverscmp, so
  * vtcon2 < vtcon10). Missing directory: 0 and an empty list.
@@ -97,9 +111,12 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
  * pid that exits and is recycled). Same returns as the path versions;
  * -EINVAL for a name that is not one component. gh_fs_openat for reading
  * only (not O_DIRECTORY) opens an input: a regular file, never blocking.
+ * These serve the kernel's own directories (/proc/<pid>, sysfs), whose files
+ * ignore O_NONBLOCK (it is left set) and show a small file whole at the
+ * first read (gh_fs_read_strat stops at a short read).
  */
 int gh_fs_openat(int dfd, int flags, const char *name);
-DIR *gh_fs_opendirat(int dfd, const char *name);
+int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name);
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);
 /*

@@ -7,6 +7,7 @@
 
 #include "fs.h"
 #include "holders.h"
+#include "modules.h"
 #include "pci.h"
 #include "plan.h"
 #include "policy.h"
@@ -170,17 +171,20 @@ void gh_handoff_wedged_reason(struct gh_ctx *ctx, const struct gh_journals *js, 
 /*
  * Functions of a journal that do not answer under their device lock: a
  * write now would only join the stuck call. Each is named with its reason;
- * -EBUSY when any.
+ * -EBUSY when any. h (may be NULL): the host this phase loaded, whose
+ * functions a journal holds were read through the device lock already
+ * (gh_journals_mark_suspects), so their answer stands and is not asked again.
  */
-static int journal_wedged(struct gh_ctx *ctx, const struct gh_journals *js, const struct gh_journal *j,
-			  const char *refusing)
+static int journal_wedged(struct gh_ctx *ctx, const struct gh_journals *js, const struct gh_host *h,
+			  const struct gh_journal *j, const char *refusing)
 {
 	int r = 0;
 
 	for (unsigned i = 0; i < j->n_dev; i++) {
+		const struct gh_func *f = h ? gh_host_func(h, j->dev[i].addr) : NULL;
 		char reason[1536], drv[64] = "";
 
-		if (gh_pci_lock_stuck(ctx, j->dev[i].addr) != 1)
+		if (f ? !f->dev.wedged : gh_pci_lock_stuck(ctx, j->dev[i].addr) != 1)
 			continue;
 		gh_fs_link_base(ctx, drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", j->dev[i].addr);
 		gh_handoff_wedged_reason(ctx, js, j->dev[i].addr, drv, reason, sizeof(reason));
@@ -251,6 +255,17 @@ static int vfio_held(struct gh_ctx *ctx, const struct gh_strv *nodes, const char
 	struct gh_holder_set set = { 0 };
 	int r = 0;
 
+	/*
+	 * A group's file, the container's and a device fd are all vfio.ko's
+	 * (vfio_group_fops, vfio_fops, vfio_device_fops): with its use count
+	 * down to its user modules, no process has anything of VFIO open, and
+	 * /proc need not be read. Anything more (another VM, a device fd kept
+	 * behind a closed group fd) and the scan looks for who.
+	 */
+	if (nodes->n && gh_modules_idle(ctx, "vfio") == 1) {
+		gh_dbg(ctx, "vfio's use count is its user modules' alone: nothing holds a VFIO file open");
+		return 0;
+	}
 	if (nodes->n) {
 		r = gh_holders_scan(ctx, nodes, &set);
 		/* Not knowing is no reason to keep the card: every step is timeboxed anyway. */
@@ -310,7 +325,7 @@ int gh_handoff_settle(struct gh_ctx *ctx, const char *key, bool *already)
 	}
 	gh_warn(ctx, "an earlier handoff (/run/gpu-hook/%s.json) did not finish or was changed since: undoing it first",
 		key);
-	r = journal_wedged(ctx, NULL, &j, "cannot undo it");
+	r = journal_wedged(ctx, NULL, NULL, &j, "cannot undo it");
 	if (r >= 0)
 		r = journal_held(ctx, &j);
 	if (r >= 0) {
@@ -417,7 +432,7 @@ int gh_handoff_to_host(struct gh_ctx *ctx, const struct gh_host *h, const char *
 			return 0;
 		}
 		gh_info(ctx, "giving back what /run/gpu-hook/%s.json records", key);
-		r = journal_wedged(ctx, &h->journals, &j, "not giving the card back");
+		r = journal_wedged(ctx, &h->journals, h, &j, "not giving the card back");
 		if (r >= 0)
 			r = journal_held(ctx, &j);
 		if (r < 0) {
@@ -510,7 +525,7 @@ int gh_handoff_recover(struct gh_ctx *ctx, const char *key)
 	if (r < 0)
 		return r;
 	/* Still stuck: refused before the wedged marks are cleared, so nothing changes. */
-	r = journal_wedged(ctx, NULL, &j, "refusing to recover");
+	r = journal_wedged(ctx, NULL, NULL, &j, "refusing to recover");
 	if (r < 0) {
 		gh_journal_free(&j);
 		return r;

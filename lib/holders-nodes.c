@@ -41,6 +41,12 @@ static int add_node(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, dev_t rde
 		    st.st_rdev != rdev)
 			return 0;
 	}
+	/*
+	 * A VFIO group node cannot be mapped (vfio_group_fops has no .mmap,
+	 * drivers/vfio/group.c): the maps of every process need not be read for it.
+	 */
+	if (!strncmp(path, "/dev/vfio/", 10))
+		return 0;
 	nd->dev = st.st_dev;
 	nd->ino = st.st_ino;
 	return 0;
@@ -156,41 +162,43 @@ static int walk_dev(struct walk *w, int dfd)
 	return add_node(w->ctx, w->nodes, makedev(maj, min), name, NULL);
 }
 
-static int walk_dir(struct walk *w, DIR *d, unsigned depth)
+static int walk_dir(struct walk *w, struct gh_fs_dir *d, unsigned depth)
 {
-	struct dirent *de;
-	int r = 0;
+	const char *name;
+	unsigned char type;
+	int r = 0, n;
 
 	if (++w->dirs > WALK_DIRS) {
 		gh_warn(w->ctx, "/sys/bus/pci/devices/%s: more than %u directories below it; the rest is not searched "
 			"for device nodes", w->addr, WALK_DIRS);
 		return 0;
 	}
-	while (r >= 0 && (de = readdir(d))) {
-		unsigned char type = de->d_type;
-		DIR *sub;
+	while (r >= 0 && (n = gh_fs_dir_next(d, &name, &type)) > 0) {
+		struct gh_fs_dir sub;
 
-		if (de->d_name[0] == '.')
-			continue;
 		if (type == DT_UNKNOWN) {
 			struct stat st;
 
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
 			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
 		}
-		if (type == DT_REG && !strcmp(de->d_name, "dev")) {
-			r = walk_dev(w, dirfd(d));
+		if (type == DT_REG && !strcmp(name, "dev")) {
+			r = walk_dev(w, d->fd);
 			continue;
 		}
-		/* Links lead out of the tree (driver, subsystem, device); a PCI child is a function of its own. */
-		if (type != DT_DIR || depth >= WALK_DEPTH || gh_pciid_is_addr(de->d_name))
+		/*
+		 * Links lead out of the tree (driver, subsystem, device); a PCI child is
+		 * a function of its own. "power" is every device's runtime-PM attribute
+		 * group (drivers/base/power/sysfs.c, dpm_sysfs_add): files only, and no
+		 * child device can take that name beside it.
+		 */
+		if (type != DT_DIR || depth >= WALK_DEPTH || gh_pciid_is_addr(name) || !strcmp(name, "power"))
 			continue;
-		sub = gh_fs_opendirat(dirfd(d), de->d_name);
-		if (!sub)
+		if (gh_fs_dir_openat(&sub, d->fd, name) < 0)
 			continue;
-		r = walk_dir(w, sub, depth + 1);
-		closedir(sub);
+		r = walk_dir(w, &sub, depth + 1);
+		gh_fs_dir_close(&sub);
 	}
 	return r;
 }
@@ -198,22 +206,21 @@ static int walk_dir(struct walk *w, DIR *d, unsigned depth)
 int gh_holders_nodes_add_sysfs(struct gh_ctx *ctx, struct gh_holder_nodes *nodes, const char *addr)
 {
 	struct walk w = { .ctx = ctx, .nodes = nodes, .addr = addr };
-	DIR *d;
+	struct gh_fs_dir d;
 	int r;
 
 	if (!gh_pciid_is_addr(addr))
 		return -EINVAL;
 	/* The bus's link to the function is the one link followed. */
-	d = gh_fs_opendir(ctx, "/sys/bus/pci/devices/%s", addr);
-	if (!d) {
-		r = -errno;
+	r = gh_fs_dir_open(ctx, &d, "/sys/bus/pci/devices/%s", addr);
+	if (r < 0) {
 		if (r == -ENOENT)
 			return 0;
 		gh_err(ctx, "cannot list /sys/bus/pci/devices/%s: %s", addr, strerror(-r));
 		return r;
 	}
-	r = walk_dir(&w, d, 0);
-	closedir(d);
+	r = walk_dir(&w, &d, 0);
+	gh_fs_dir_close(&d);
 	if (r < 0)
 		gh_err(ctx, "cannot collect the device nodes of %s: %s", addr, strerror(-r));
 	return r;

@@ -122,13 +122,13 @@ static int add_path(struct gh_holder *h, const char *path, const char *how, bool
 static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *h)
 {
 	struct gh_ctx *ctx = s->ctx;
-	struct dirent *de;
-	int r = 0;
-	DIR *d;
+	struct gh_fs_dir d;
+	const char *name;
+	unsigned char type;
+	int r, n, e;
 
-	d = gh_fs_opendirat(pfd, "fd");
-	if (!d) {
-		r = -errno;
+	r = gh_fs_dir_openat(&d, pfd, "fd");
+	if (r < 0) {
 		if (vanished(r))
 			return 0;
 		if (denied(r)) {
@@ -138,45 +138,37 @@ static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *
 		gh_err(ctx, "cannot list /proc/%s/fd: %s", pid, strerror(-r));
 		return r;
 	}
-	for (;;) {
+	while ((n = gh_fs_dir_next(&d, &name, &type)) > 0) {
 		const struct gh_holder_node *node;
 		struct stat st;
 		char how[32];
-		int n;
 
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			/* A process that exits while listed ends its listing with ENOENT. */
-			if (errno && !vanished(-errno)) {
-				r = -errno;
-				gh_err(ctx, "cannot list /proc/%s/fd: %s", pid, strerror(-r));
-			}
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
 		/* The open file itself, whatever path its mount namespace shows for it. */
-		n = gh_fs_statat(dirfd(d), de->d_name, &st);
-		if (n < 0) {
+		e = gh_fs_statat(d.fd, name, &st);
+		if (e < 0) {
 			/*
 			 * Closed meanwhile; a fixture's link to nothing; a file whose
 			 * filesystem cannot say (an open device node never fails so).
 			 */
-			if (!vanished(n))
-				gh_dbg(ctx, "/proc/%s/fd/%s: %s: skipped", pid, de->d_name, strerror(-n));
+			if (!vanished(e))
+				gh_dbg(ctx, "/proc/%s/fd/%s: %s: skipped", pid, name, strerror(-e));
 			continue;
 		}
 		node = node_of_file(s, &st);
 		if (!node)
 			continue;
-		if (gh_util_format(how, sizeof(how), "fd %s", de->d_name) < 0)
+		if (gh_util_format(how, sizeof(how), "fd %s", name) < 0)
 			continue;
 		r = add_path(h, node->path, how, false);
 		if (r < 0)
 			break;
 	}
-	closedir(d);
+	/* A process that exits while listed ends its listing with ENOENT. */
+	if (n < 0 && r >= 0 && !vanished(n)) {
+		r = n;
+		gh_err(ctx, "cannot list /proc/%s/fd: %s", pid, strerror(-r));
+	}
+	gh_fs_dir_close(&d);
 	return r;
 }
 
@@ -269,6 +261,20 @@ static int scan_maps(struct scan *s, int pfd, const char *pid, struct gh_holder 
 	close(l.fd);
 	return r;
 }
+/*
+ * Whether the process has memory of its own to map a node into. A kernel
+ * thread (even one that borrows an mm) and a process already gone have
+ * none: proc_exe_link answers ENOENT for them (get_task_exe_file), and their
+ * maps are empty (get_task_mm). One readlink instead of reading maps, for
+ * the host's many kernel threads.
+ */
+static bool has_mm(int pfd)
+{
+	char exe[8];
+
+	return gh_fs_readlinkat(pfd, "exe", exe, sizeof(exe)) != -ENOENT;
+}
+
 /* The cgroup v2 line, "0::<path>". */
 static void read_cgroup(struct scan *s, int pfd, struct gh_holder *h)
 {
@@ -308,7 +314,7 @@ static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 		return pfd;
 	}
 	r = scan_fds(s, pfd, pid, &h);
-	if (r >= 0)
+	if (r >= 0 && has_mm(pfd))
 		r = scan_maps(s, pfd, pid, &h);
 	if (r >= 0 && h.paths.n) {
 		r = gh_fs_read_strat(pfd, "comm", comm, sizeof(comm));

@@ -100,6 +100,19 @@ int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out)
 	return r < 0 ? r : 0;
 }
 
+int gh_modules_idle(struct gh_ctx *ctx, const char *name)
+{
+	struct gh_module m;
+	int r = gh_modules_read(ctx, name, &m);
+
+	if (r >= 0 && (m.state != GH_MOD_LIVE || m.refcnt < 0))
+		r = -ENOENT;
+	if (r >= 0)
+		r = (size_t)m.refcnt == m.holders.n;
+	gh_strv_free(&m.holders);
+	return r;
+}
+
 void gh_modules_free(struct gh_modset *set)
 {
 	for (unsigned i = 0; i < set->n; i++)

@@ -36,6 +36,14 @@ struct gh_modset {
 /* Both: on failure out owns nothing (lib/README.md); after success, gh_modules_free / gh_strv_free(&holders). */
 int gh_modules_stack(struct gh_ctx *ctx, const char *root, struct gh_modset *out);
 int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out);
+/*
+ * 1 when nothing but the modules that use it holds module name: its use
+ * count is the number of its holders (ref_module takes one per user module,
+ * and every open file whose fops it owns takes one more: chrdev_open's
+ * fops_get). 0 when it is held more; -errno when nobody can tell (absent,
+ * built in, no refcnt).
+ */
+int gh_modules_idle(struct gh_ctx *ctx, const char *name);
 void gh_modules_free(struct gh_modset *set);
 const char *gh_modules_state_name(enum gh_mod_state s);
 /* Module names compare with '-' and '_' equal, as the kernel does. */

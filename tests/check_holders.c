@@ -144,6 +144,34 @@ START_TEST(found_through_maps)
 }
 END_TEST
 
+/*
+ * A kernel thread has no memory of its own (its exe link answers ENOENT, its
+ * maps are empty): its maps are not read. The fixture's maps file, which
+ * names the node, is there only to show that it is not looked at.
+ */
+START_TEST(kernel_threads_maps_are_not_read)
+{
+	static const char *const pat[] = { "/dev/nvidia*", NULL };
+	struct fx *fx = fx_new();
+	struct gh_strv sv = { 0 };
+	struct gh_holder_set set;
+
+	fx_node(fx, "/dev/nvidia0", "/dev/zero");
+	fx_proc(fx, 22, "kworker/0:1", "", "/");
+	fx_rm(fx, "/proc/22/exe");
+	fx_proc_maps(fx, 22, map_of(fx, "/dev/nvidia0", 1));
+	fx_proc(fx, 23, "nvtop", NULL, "/user.slice/user-0.slice/session-7.scope");
+	fx_proc_maps(fx, 23, map_of(fx, "/dev/nvidia0", 1));
+	patterns(&sv, pat);
+	ck_assert_int_eq(gh_holders_scan(fx->ctx, &sv, &set), 0);
+	ck_assert_uint_eq(set.n, 1);
+	ck_assert_int_eq(set.v[0].pid, 23);
+	gh_holders_free(&set);
+	gh_strv_free(&sv);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(fd_and_mmap_of_one_node)
 {
 	static const char *const pat[] = { "/dev/nvidia*", NULL };
@@ -558,6 +586,7 @@ int main(void)
 
 	tcase_add_test(tc, found_through_fds);
 	tcase_add_test(tc, found_through_maps);
+	tcase_add_test(tc, kernel_threads_maps_are_not_read);
 	tcase_add_test(tc, fd_and_mmap_of_one_node);
 	tcase_add_test(tc, prefix_patterns);
 	tcase_add_test(tc, cgroup_attribution);

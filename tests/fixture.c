@@ -282,6 +282,14 @@ void fx_proc(struct fx *fx, int pid, const char *comm, const char *cmdline, cons
 	fx_mkdir(fx, p);
 	snprintf(p, sizeof(p), "/proc/%d/maps", pid);
 	fx_file(fx, p, "%s", "");
+	/* A process of its own (not a kernel thread): proc_exe_link names its executable. */
+	snprintf(p, sizeof(p), "/proc/%d/exe", pid);
+	{
+		char exe[PATH_MAX];
+
+		snprintf(exe, sizeof(exe), "/usr/bin/%s", comm);
+		fx_link(fx, p, exe);
+	}
 	snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
 	f = fopen(fx_path(fx, p), "we");
 	if (!f)
