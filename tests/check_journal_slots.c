@@ -19,6 +19,7 @@
 
 #include "fixture.h"
 #include "journal.h"
+#include "timebox.h"
 
 #define MAX_STEPS 96
 
@@ -223,6 +224,65 @@ START_TEST(replaced_or_removed_file_gets_a_full_save)
 }
 END_TEST
 
+struct fd_probe {
+	char path[PATH_MAX];
+};
+
+/* In the phase's worker: the journal the parent keeps open is not open here. */
+static int journal_not_open(void *arg)
+{
+	const struct fd_probe *p = arg;
+	char link[32], got[PATH_MAX];
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, got, sizeof(got) - 1);
+		if (n > 0 && (got[n] = '\0', !strncmp(got, p->path, strlen(p->path))))
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/*
+ * The descriptor is the parent's: the timebox worker does not hold it, and a
+ * forked child that saves makes a full save of its own instead of writing
+ * through it; the parent then sees another file at the path and saves whole.
+ */
+START_TEST(descriptor_stays_with_the_parent)
+{
+	struct fx *fx = fx_journal();
+	struct rec r;
+	struct stat a = first_save(fx, &r);
+	struct fd_probe probe;
+	struct gh_timebox tb;
+	pid_t pid;
+	int st;
+
+	snprintf(probe.path, sizeof(probe.path), "%s", fx_path(fx, "/run/gpu-hook/111.json"));
+	ck_assert_int_ge(kept_fd(fx), 0);
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, journal_not_open, &probe, sizeof(probe), &tb), 0);
+	ck_assert_int_eq(tb.status, 0);
+	gh_timebox_worker_stop();
+	r.status[0] = GH_J_DONE;
+	ck_assert_uint_eq(saved_again(fx, &r).st_ino, a.st_ino);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		r.status[0] = GH_J_FAILED;
+		_exit(gh_journal_save(fx->ctx, &r.j) == 0 && file_stat(fx).st_ino != a.st_ino ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Read back as the parent saved it, not as the child did: not written through the stale descriptor. */
+	r.status[1] = GH_J_RUNNING;
+	saved_again(fx, &r);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
 /* Every slot (a "status", "wedged" or "complete" value) of the file lies inside one 4096-byte page. */
 static unsigned assert_slots_in_pages(struct fx *fx)
 {
@@ -402,6 +462,7 @@ int main(void)
 	tcase_add_test(tc, in_place_saves_read_back_as_saved);
 	tcase_add_test(tc, only_a_record_change_makes_a_new_file);
 	tcase_add_test(tc, replaced_or_removed_file_gets_a_full_save);
+	tcase_add_test(tc, descriptor_stays_with_the_parent);
 	tcase_add_test(tc, slots_never_cross_a_page);
 	tcase_add_test(tc, sigkill_leaves_old_or_new);
 	tcase_add_test(tc, torn_slot_is_refused_or_old_or_new);
