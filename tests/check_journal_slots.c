@@ -167,13 +167,12 @@ START_TEST(only_a_record_change_makes_a_new_file)
 }
 END_TEST
 
-/* The descriptor a save keeps on the journal, or -1 (read from /proc/self/fd). */
-static int kept_fd(struct fx *fx)
+/* A descriptor of this process open on path (deleted or not), or -1 (read from /proc/self/fd). */
+static int fd_on(const char *want)
 {
-	char want[PATH_MAX], link[32], got[PATH_MAX];
+	char link[32], got[PATH_MAX];
 	int found = -1;
 
-	snprintf(want, sizeof(want), "%s", fx_path(fx, "/run/gpu-hook/111.json"));
 	for (int fd = 0; fd < 1024; fd++) {
 		ssize_t n;
 
@@ -186,6 +185,12 @@ static int kept_fd(struct fx *fx)
 			found = fd;
 	}
 	return found;
+}
+
+/* The descriptor a save keeps on the journal, or -1. */
+static int kept_fd(struct fx *fx)
+{
+	return fd_on(fx_path(fx, "/run/gpu-hook/111.json"));
 }
 
 START_TEST(replaced_or_removed_file_gets_a_full_save)
@@ -232,17 +237,8 @@ struct fd_probe {
 static int journal_not_open(void *arg)
 {
 	const struct fd_probe *p = arg;
-	char link[32], got[PATH_MAX];
 
-	for (int fd = 0; fd < 1024; fd++) {
-		ssize_t n;
-
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		n = readlink(link, got, sizeof(got) - 1);
-		if (n > 0 && (got[n] = '\0', !strncmp(got, p->path, strlen(p->path))))
-			return -EEXIST;
-	}
-	return 0;
+	return fd_on(p->path) >= 0 ? -EEXIST : 0;
 }
 
 /*
