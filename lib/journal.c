@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "journal-int.h"
 #include "timebox.h"
 #include "vmconf.h"
 
@@ -188,12 +189,15 @@ bool gh_journal_valid_key(const char *key)
  * before every step, and between two saves only the statuses, the wedged
  * marks and "complete" change. Those are set in the tree; building the tree
  * again and freeing it was two thirds of a save (about 180,000 instructions
- * of 280,000 for a 13-step journal, 15 saves per pre-start).
+ * of 280,000 for a 13-step journal, 15 saves per pre-start). The file that
+ * tree was last printed to is kept open, and those fields are written in
+ * place while it is still the journal's file (journal-slots.c).
  */
 static struct {
 	struct json_object *o;
 	struct gh_journal j;	/* what o records; steps points to a copy */
-} last;
+	struct gh_jslots slots;	/* where o's changing fields are in the file */
+} last = { .slots.fd = -1 };
 
 static bool same_record(const struct gh_journal *a, const struct gh_journal *b)
 {
@@ -242,7 +246,9 @@ static void forget_last(void)
 {
 	json_object_put(last.o);
 	free(last.j.steps);
+	gh_jslots_free(&last.slots);
 	memset(&last, 0, sizeof(last));
+	last.slots.fd = -1;
 }
 
 /* The tree of j: the last one updated when it records the same journal, else a new one. */
@@ -268,23 +274,35 @@ static struct json_object *journal_tree(const struct gh_journal *j)
 	}
 	if (j->n_steps)
 		memcpy(last.j.steps, j->steps, j->n_steps * sizeof(*j->steps));
+	/* Without slots every save of this record is a full one. */
+	gh_jslots_attach(&last.slots, last.o, j);
 	return last.o;
 }
 
 int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 {
 	struct json_object *o;
+	const char *json;
 	char name[40], *text;
+	bool kept;
 	int r;
 
 	if (!gh_journal_valid_key(j->key))
 		return -EINVAL;
+	/* Between two steps: the few bytes that changed, in the file the last full save wrote. */
+	if (last.o && same_record(&last.j, j) && gh_jslots_write(ctx, &last.slots, j) == 0)
+		return 0;
+	/* A full save: the rename replaces the file the descriptor is on. */
+	gh_jslots_drop(&last.slots);
 	o = journal_tree(j);
 	if (!o)
 		return -ENOMEM;
-	r = asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	if (o != last.o)
+	kept = o == last.o;
+	if (kept)
+		gh_jslots_reset(&last.slots);
+	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	r = json ? asprintf(&text, "%s\n", json) : -1;
+	if (!kept)
 		json_object_put(o);
 	if (r < 0)
 		return -ENOMEM;
@@ -300,9 +318,11 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 	 * that is gone.
 	 */
 	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, strlen(text), false);
-	free(text);
 	if (r < 0)
 		gh_err(ctx, "cannot write the journal /run/gpu-hook/%s.json: %s", j->key, strerror(-r));
+	else if (kept)
+		gh_jslots_keep(ctx, &last.slots, j, text, strlen(text));	/* else the next save is a full one */
+	free(text);
 	return r;
 }
 
@@ -312,6 +332,7 @@ int gh_journal_remove(struct gh_ctx *ctx, const char *key)
 
 	if (!gh_journal_valid_key(key))
 		return -EINVAL;
+	gh_jslots_drop(&last.slots);
 	r = gh_fs_remove(ctx, "/run/gpu-hook/%s.json", key);
 	return r == -ENOENT ? 0 : r;
 }

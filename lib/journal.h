@@ -4,8 +4,9 @@
 
 /*
  * /run/gpu-hook/<key>.json: what a handoff set out to do and how far it got,
- * written (temporary file, fsync, rename, fsync of the directory) before
- * each step starts and after it ends. A step is "done" only once its effect
+ * written before each step starts and after it ends: whole (temporary file,
+ * rename) the first time, then only the fixed-width values that changed,
+ * in place (journal-slots.c); a kill at any moment leaves either. A step is "done" only once its effect
  * was reached; "running" means it may or may not have happened (a crash).
  * post-stop, a second pre-start and `recover` undo from it. /run is a
  * tmpfs: a reboot forgets it, and a reboot also gives the host its GPU back.
