@@ -65,7 +65,8 @@ static int read_threads(struct gh_ctx *ctx, pid_t pid, struct gh_pinplan *out, u
 		t->tid = (pid_t)tid;
 		t->vcpu = vcpu_index(t->comm);
 		CPU_ZERO(&t->now);
-		if (gh_ctx_ops(ctx) && gh_ctx_ops(ctx)->get_affinity)
+		/* Only the dry run shows the CPUs a thread has now; a real run reads each back after pinning. */
+		if (gh_ctx_dry_run(ctx) && gh_ctx_ops(ctx) && gh_ctx_ops(ctx)->get_affinity)
 			gh_ctx_ops(ctx)->get_affinity(ctx, t->tid, &t->now);
 		if (t->vcpu >= 0)
 			(*vcpus)++;

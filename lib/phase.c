@@ -185,6 +185,7 @@ int gh_phase_run(struct gh_ctx *ctx, const struct gh_phase_req *req, struct gh_p
 		r = gh_journal_lock(ctx, GH_PHASE_LOCK_WAIT_MS, &lock);
 		if (r < 0)
 			return r;
+		(void)gh_timebox_worker_prepare(ctx);
 	}
 	r = gh_phase_run_locked(ctx, req, res);
 	/* The host gets the VM's CPUs back whatever happened to the card. */

@@ -339,6 +339,14 @@ static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned lo
 	}
 }
 
+int gh_timebox_worker_prepare(struct gh_ctx *ctx)
+{
+	if (worker_serves(ctx))
+		return 0;
+	gh_timebox_worker_stop();
+	return worker_start(ctx);
+}
+
 int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), void *arg, size_t size,
 		    struct gh_timebox *out)
 {

@@ -45,6 +45,13 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), void *arg, size_t size,
 		    struct gh_timebox *out);
 /* Ends the idle worker, if any, and reaps it: the end of a phase calls it. Safe to call at any time. */
+/*
+ * The phase's worker started now, before the phase reads the host: a fork
+ * copies the page tables of what the parent has touched so far, and every
+ * page either side writes afterwards is copied once more (copy-on-write).
+ * 0 or -errno; a failure is left to the first call to report.
+ */
+int gh_timebox_worker_prepare(struct gh_ctx *ctx);
 void gh_timebox_worker_stop(void);
 /*
  * Waits until ready(arg) holds or ms pass, woken by events instead of a

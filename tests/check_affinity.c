@@ -22,10 +22,13 @@
 #include "sim.h"
 #include "timebox.h"
 
+static unsigned fake_gets;
+
 static int fake_get(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
 {
 	(void)ctx;
 	(void)tid;
+	fake_gets++;
 	CPU_ZERO(set);
 	for (int c = 0; c < 16; c++)
 		CPU_SET(c, set);
@@ -111,6 +114,31 @@ START_TEST(policy_map)
 	ck_assert_str_eq(want_of(&pp, 5013), "4");
 	ck_assert_str_eq(want_of(&pp, 5000), "0-3");
 	ck_assert_str_eq(want_of(&pp, 5001), "0-3");
+	gh_affinity_free(&pp);
+	fx_free(fx);
+}
+END_TEST
+
+/* The CPUs a thread has now are the dry run's to show; a real post-start does not ask the kernel for them. */
+START_TEST(cpus_now_only_in_the_dry_run)
+{
+	struct fx *fx = setup();
+	struct gh_pinplan pp;
+	char now[64], want[64];
+
+	fake_qemu(fx, 120, 5000, 2);
+	gh_ctx_set_dry_run(fx->ctx, true);
+	fake_gets = 0;
+	plan(fx, "cores: 2\naffinity: 2-3\n", NULL, &pp);
+	ck_assert_uint_eq(fake_gets, pp.n);
+	gh_affinity_pin_cpus(&pp.v[0], now, sizeof(now), want, sizeof(want));
+	ck_assert_str_eq(now, "0-15");
+	gh_affinity_free(&pp);
+	gh_ctx_set_dry_run(fx->ctx, false);
+	fake_gets = 0;
+	plan(fx, "cores: 2\naffinity: 2-3\n", NULL, &pp);
+	ck_assert_uint_gt(pp.n, 0);
+	ck_assert_uint_eq(fake_gets, 0);
 	gh_affinity_free(&pp);
 	fx_free(fx);
 }
@@ -386,6 +414,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, policy_map);
+	tcase_add_test(tc, cpus_now_only_in_the_dry_run);
 	tcase_add_test(tc, affinity_only_and_neither);
 	tcase_add_test(tc, refusals_name_the_cpus);
 	tcase_add_test(tc, real_qemu_threads);
