@@ -545,7 +545,11 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
 	r = dir_open_at(&d, AT_FDCWD, p, 0);
 	if (r < 0)
 		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
-	while ((r = gh_fs_dir_next(&d, &name, &type)) > 0) {
+	/*
+	 * A listing that fails part way ends there, with what it had: the task
+	 * list of a process that exits meanwhile answers ENOENT (proc_task_readdir).
+	 */
+	while (gh_fs_dir_next(&d, &name, &type) > 0) {
 		r = gh_strv_push(out, name);
 		if (r < 0)
 			break;
