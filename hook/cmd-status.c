@@ -240,31 +240,22 @@ static int status_threads(struct gh_ctx *ctx, struct json_object *root, unsigned
 /* Every function worth a look (gh_host_interesting), each with its wedged line. */
 static int show_all(struct gh_ctx *ctx, struct json_object *devs, bool json)
 {
-	struct gh_strv addrs = { 0 };
+	struct gh_pci_dev *d = NULL;
 	struct gh_journals js;
+	unsigned n = 0;
 	int r;
 
 	/* gh_host_load reads the journals itself; here every function a journal holds is read in a child. */
 	gh_journals_load(ctx, &js);
 	gh_journals_mark_suspects(ctx, &js);
-	r = gh_host_interesting(ctx, &addrs);
+	r = gh_host_interesting(ctx, &d, &n);
 	if (r < 0)
 		gh_err(ctx, "cannot list /sys/bus/pci/devices: %s", strerror(-r));
 	else if (!json)
 		print_header(false);
-	for (size_t i = 0; i < addrs.n && r >= 0; i++) {
-		struct gh_pci_dev d = { 0 };
-
-		r = gh_pci_read(ctx, addrs.v[i], &d);
-		if (r == -ENOENT) {
-			r = 0;
-			continue;
-		}
-		if (r >= 0)
-			show_dev(ctx, &js, devs, &d, NULL);
-		gh_pci_dev_free(&d);
-	}
-	gh_strv_free(&addrs);
+	for (unsigned i = 0; i < n; i++)
+		show_dev(ctx, &js, devs, &d[i], NULL);
+	gh_host_interesting_free(&d, &n);
 	gh_journals_free(&js);
 	return r;
 }

@@ -483,13 +483,15 @@ const struct gh_func *gh_host_func(const struct gh_host *h, const char *addr)
 	return NULL;
 }
 
-int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out)
+int gh_host_interesting(struct gh_ctx *ctx, struct gh_pci_dev **out, unsigned *n)
 {
 	struct gh_strv all = { 0 };
 	int r = gh_pci_list(ctx, &all);
 
+	*out = NULL;
+	*n = 0;
 	for (size_t i = 0; i < all.n && r >= 0; i++) {
-		struct gh_pci_dev d = { 0 };
+		struct gh_pci_dev d = { 0 }, *v;
 
 		r = gh_pci_read(ctx, all.v[i], &d);
 		if (r == -ENOENT) {
@@ -498,10 +500,30 @@ int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out)
 		}
 		if (r < 0)
 			break;
-		if (d.vendor == 0x10de || gh_host_is_gpu(&d) || is_stub_driver(d.driver) || d.override[0] || d.wedged)
-			r = gh_strv_push(out, d.addr);
-		gh_pci_dev_free(&d);
+		if (!(d.vendor == 0x10de || gh_host_is_gpu(&d) || is_stub_driver(d.driver) || d.override[0] || d.wedged)) {
+			gh_pci_dev_free(&d);
+			continue;
+		}
+		v = gh_util_grow(*out, *n, sizeof(**out));
+		if (!v) {
+			gh_pci_dev_free(&d);
+			r = -ENOMEM;
+			break;
+		}
+		*out = v;
+		(*out)[(*n)++] = d;
 	}
 	gh_strv_free(&all);
+	if (r < 0)
+		gh_host_interesting_free(out, n);
 	return r;
+}
+
+void gh_host_interesting_free(struct gh_pci_dev **devs, unsigned *n)
+{
+	for (unsigned i = 0; i < *n; i++)
+		gh_pci_dev_free(&(*devs)[i]);
+	free(*devs);
+	*devs = NULL;
+	*n = 0;
 }

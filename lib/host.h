@@ -95,7 +95,13 @@ struct gh_journal;
 int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct gh_host *h);
 void gh_host_free(struct gh_host *h);
 const struct gh_func *gh_host_func(const struct gh_host *h, const char *addr);
-/* All functions on the host that are NVIDIA's or sit on vfio-pci or carry an override, or are wedged. */
-int gh_host_interesting(struct gh_ctx *ctx, struct gh_strv *out);
+/*
+ * All functions on the host that are NVIDIA's or sit on vfio-pci or carry an
+ * override, or are wedged, as read once: a wedged function's read waits out
+ * GH_PCI_LOCK_WAIT_MS, and a second read would wait again. On failure
+ * nothing is left to free; else gh_host_interesting_free.
+ */
+int gh_host_interesting(struct gh_ctx *ctx, struct gh_pci_dev **out, unsigned *n);
+void gh_host_interesting_free(struct gh_pci_dev **devs, unsigned *n);
 
 #endif
