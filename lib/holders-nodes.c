@@ -123,21 +123,47 @@ struct walk {
 	unsigned dirs;
 };
 
+/* "M:m" as the dev file shows it. */
+static bool parse_devnum(char *text, unsigned long *maj, unsigned long *min)
+{
+	char *colon = strchr(text, ':');
+
+	if (!colon)
+		return false;
+	*colon = '\0';
+	return gh_util_parse_ulong(text, 10, 0xfffff, maj) == 0 && gh_util_parse_ulong(colon + 1, 10, 0xfffff, min) == 0;
+}
+
+/*
+ * The device's uevent: MAJOR, MINOR and DEVNAME in one read (dev_uevent adds
+ * all three for a device with a number). name keeps what it had without a
+ * DEVNAME; false when the number is not there.
+ */
+static bool uevent_fields(int dfd, unsigned long *maj, unsigned long *min, char *name, size_t size)
+{
+	char ev[2048], *save = NULL;
+	bool have_maj = false, have_min = false;
+
+	if (gh_fs_read_strat(dfd, "uevent", ev, sizeof(ev)) < 0)
+		return false;
+	for (char *line = strtok_r(ev, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "MAJOR=", 6))
+			have_maj = gh_util_parse_ulong(line + 6, 10, 0xfffff, maj) == 0;
+		else if (!strncmp(line, "MINOR=", 6))
+			have_min = gh_util_parse_ulong(line + 6, 10, 0xfffff, min) == 0;
+		/* The kernel's name for the node under /dev; nothing that climbs out of it. */
+		else if (!strncmp(line, "DEVNAME=", 8) && line[8] && line[8] != '/' && !strstr(line + 8, ".."))
+			gh_util_format(name, size, "/dev/%s", line + 8);
+	}
+	return have_maj && have_min;
+}
+
 /* A directory with a `dev` file is a device the kernel registered: its number and its DEVNAME. */
 static int walk_dev(struct walk *w, int dfd)
 {
-	char text[64], ev[2048], name[PATH_MAX], sub[PATH_MAX];
+	char text[64], name[PATH_MAX] = "", sub[PATH_MAX];
 	unsigned long maj, min;
-	char *colon, *dn;
 
-	if (gh_fs_read_strat(dfd, "dev", text, sizeof(text)) < 0)
-		return 0;
-	colon = strchr(text, ':');
-	if (!colon)
-		return 0;
-	*colon = '\0';
-	if (gh_util_parse_ulong(text, 10, 0xfffff, &maj) < 0 || gh_util_parse_ulong(colon + 1, 10, 0xfffff, &min) < 0)
-		return 0;
 	/* A disk behind the card's USB port is not held through an open node. */
 	if (gh_fs_readlinkat(dfd, "subsystem", sub, sizeof(sub)) > 0) {
 		const char *base = strrchr(sub, '/');
@@ -145,20 +171,11 @@ static int walk_dev(struct walk *w, int dfd)
 		if (!strcmp(base ? base + 1 : sub, "block"))
 			return 0;
 	}
-	snprintf(name, sizeof(name), "/dev/char/%lu:%lu", maj, min);
-	if (gh_fs_read_strat(dfd, "uevent", ev, sizeof(ev)) >= 0) {
-		char *save = NULL;
-
-		for (char *line = strtok_r(ev, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			dn = line + 8;
-			if (strncmp(line, "DEVNAME=", 8))
-				continue;
-			/* The kernel's name for the node under /dev; nothing that climbs out of it. */
-			if (*dn && dn[0] != '/' && !strstr(dn, ".."))
-				gh_util_format(name, sizeof(name), "/dev/%s", dn);
-			break;
-		}
-	}
+	if (!uevent_fields(dfd, &maj, &min, name, sizeof(name)) &&
+	    (gh_fs_read_strat(dfd, "dev", text, sizeof(text)) < 0 || !parse_devnum(text, &maj, &min)))
+		return 0;
+	if (!name[0])
+		snprintf(name, sizeof(name), "/dev/char/%lu:%lu", maj, min);
 	return add_node(w->ctx, w->nodes, makedev(maj, min), name, NULL);
 }
 
