@@ -69,6 +69,16 @@ static int unlink_device(struct gh_ctx *ctx, const char *addr, const char *drv)
 	return gh_fs_remove(ctx, "/sys/bus/pci/devices/%s/driver", addr);
 }
 
+/*
+ * The simulator acts out the kernel on a fixture tree only: under the real
+ * root (gh_ctx_root ""), its writes would land in this machine's /sys, /proc
+ * and /run. Every op refuses there, whoever calls it.
+ */
+static bool on_fixture(const struct gh_ctx *ctx)
+{
+	return gh_ctx_root(ctx)[0] != '\0';
+}
+
 static int sim_bind(struct gh_ctx *ctx, const char *addr, const char *drv)
 {
 	struct gh_pci_dev d = { 0 };
@@ -109,6 +119,8 @@ static int sim_write(struct gh_ctx *ctx, const char *path, const char *value)
 	char a[64], b[64], v[128];
 	size_t len = strlen(value);
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	if (!len || len >= sizeof(v))
 		return len ? -EINVAL : 0;
 	memcpy(v, value, len + 1);
@@ -157,6 +169,8 @@ static int sim_module_remove(struct gh_ctx *ctx, const char *name)
 	struct gh_strv holders = { 0 }, drivers = { 0 }, mods = { 0 };
 	int r;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	if (gh_fs_exists(ctx, "/sys/module/%s", name) <= 0)
 		return -ENOENT;
 	if (gh_fs_exists(ctx, "/sys/module/%s/initstate", name) <= 0)
@@ -200,6 +214,8 @@ static int sim_module_load(struct gh_ctx *ctx, const char *name)
 	char target[128];
 	int r;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	if (gh_fs_exists(ctx, "/sys/module/%s", name) > 0)
 		return 0;
 	for (size_t i = 0; i < GH_ARRAY_SIZE(known); i++) {
@@ -270,6 +286,8 @@ static int sim_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	char procs[256];
 	int r;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	if (!strcmp(verb, "is-active")) {
 		r = gh_services_cgroup_active(ctx, unit);
 		if (r == 0)
@@ -301,6 +319,8 @@ static int sim_signal(struct gh_ctx *ctx, pid_t pid, int pidfd, int sig)
 {
 	char p[32];
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	/* The fixture's process of that number; never a real one. */
 	(void)pidfd;
 	if (gh_fs_exists(ctx, "/proc/%d", (int)pid) <= 0)
@@ -388,8 +408,11 @@ static int sim_set_affinity(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)
 	char list[1024], line[1100];
 	cpu_set_t mask = *set, online;
 	unsigned long pid;
-	int r = sim_task(ctx, tid, &pid);
+	int r;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
+	r = sim_task(ctx, tid, &pid);
 	if (r < 0)
 		return r;
 	if (sim_online(ctx, &online) == 0)
@@ -407,8 +430,11 @@ static int sim_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
 {
 	char status[4096], *save = NULL;
 	unsigned long pid;
-	int r = sim_task(ctx, tid, &pid);
+	int r;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
+	r = sim_task(ctx, tid, &pid);
 	if (r >= 0)
 		r = gh_fs_read_str(ctx, status, sizeof(status), "/proc/%lu/task/%d/status", pid, (int)tid);
 	if (r == -ENOENT)
@@ -429,6 +455,8 @@ static int sim_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priority
 	unsigned long pid;
 	int r;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	if (rt ? priority < 1 || priority > 99 : policy != SCHED_OTHER || priority)
 		return -EINVAL;
 	r = sim_task(ctx, tid, &pid);
@@ -453,6 +481,8 @@ static int sim_run(struct gh_ctx *ctx, char *const argv[])
 	ssize_t n;
 	int fd;
 
+	if (!on_fixture(ctx))
+		return -EPERM;
 	if (!argv[0])
 		return -EINVAL;
 	for (size_t i = 0; argv[i]; i++) {

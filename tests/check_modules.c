@@ -264,6 +264,31 @@ START_TEST(real_ops_run_nothing_under_a_root)
 }
 END_TEST
 
+/*
+ * The simulator under the real root refuses every op. The arguments name
+ * nothing that exists here, so even a simulator without the check would
+ * find nothing to write on this machine.
+ */
+START_TEST(sim_ops_refuse_the_real_root)
+{
+	struct gh_ctx *real;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ck_assert_int_eq(gh_ctx_new("/", &real), 0);
+	ck_assert_int_eq(gh_sim_ops.write(real, "/sys/bus/pci/devices/0000:ff:1f.7/driver_override", "vfio-pci"), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.module_remove(real, "gh_test_no_such_module"), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.module_load(real, "gh_test_no_such_module"), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.service(real, "stop", "gh-test-no-such.service"), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.signal(real, 0x3ffffff0, -1, 0), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.set_affinity(real, 0x3ffffff0, &set), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.get_affinity(real, 0x3ffffff0, &set), -EPERM);
+	ck_assert_int_eq(gh_sim_ops.set_sched(real, 0x3ffffff0, SCHED_OTHER, 0), -EPERM);
+	gh_ctx_free(real);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("modules");
@@ -279,6 +304,7 @@ int main(void)
 	tcase_add_test(tc, names_and_states);
 	tcase_add_test(tc, real_ops_table_is_complete);
 	tcase_add_test(tc, real_ops_run_nothing_under_a_root);
+	tcase_add_test(tc, sim_ops_refuse_the_real_root);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
