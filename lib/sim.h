@@ -16,7 +16,8 @@
  * /proc/<pid>/task/<tid>/status, policy and prio in .../sched) and read back
  * from there: a thread id in a fixture may name a real thread, which is
  * never pinned. A test that pins real threads says so with
- * gh_modules_real_ops' scheduler ops.
+ * gh_modules_real_ops' scheduler ops. Under the real root every op refuses
+ * (-EPERM): nothing of the simulator ever writes this machine's tree.
  */
 
 #include "ctx.h"
