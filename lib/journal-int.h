@@ -33,8 +33,6 @@ struct gh_jslots {
 
 /* Slots of a new tree made from j (gh_journal_to_json); on failure the tree prints as before, no slots. */
 int gh_jslots_attach(struct gh_jslots *s, struct json_object *tree, const struct gh_journal *j);
-/* Before printing the tree again: every offset is noted anew. */
-void gh_jslots_reset(struct gh_jslots *s);
 /* After a full save of j as text: keeps a descriptor on the file if it is exactly that text. */
 int gh_jslots_keep(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_journal *j, const char *text,
 		   size_t len);

@@ -137,14 +137,9 @@ int gh_jslots_attach(struct gh_jslots *s, struct json_object *tree, const struct
 	}
 	for (unsigned k = 0; k < s->n; k++)
 		json_object_set_serializer(slot_object(tree, s->n_dev, k), slot_print, &s->off[k], NULL);
-	gh_jslots_reset(s);
-	return 0;
-}
-
-void gh_jslots_reset(struct gh_jslots *s)
-{
 	for (unsigned k = 0; k < s->n; k++)
 		s->off[k] = SIZE_MAX;
+	return 0;
 }
 
 /* fd holds exactly text: nothing replaced the file between the rename and the open. */

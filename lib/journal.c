@@ -185,13 +185,12 @@ bool gh_journal_valid_key(const char *key)
 }
 
 /*
- * The last journal saved, kept as a tree: a phase saves the same journal
- * before every step, and between two saves only the statuses, the wedged
- * marks and "complete" change. Those are set in the tree; building the tree
- * again and freeing it was two thirds of a save (about 180,000 instructions
- * of 280,000 for a 13-step journal, 15 saves per pre-start). The file that
- * tree was last printed to is kept open, and those fields are written in
- * place while it is still the journal's file (journal-slots.c).
+ * The last journal saved in full: its record (to tell a later save of the
+ * same one), its tree and where the tree's changing fields (the statuses,
+ * the wedged marks, "complete") are in the file. A phase saves the same
+ * record before every step; those saves write the changed fields in place
+ * (journal-slots.c), and only a new record, or a file no longer the one
+ * written, is printed in full again.
  */
 static struct {
 	struct json_object *o;
@@ -215,33 +214,6 @@ static bool same_record(const struct gh_journal *a, const struct gh_journal *b)
 	return !a->n_steps || !memcmp(a->steps, b->steps, a->n_steps * sizeof(*a->steps));
 }
 
-static bool set_field(struct json_object *o, const char *key, const char *str, bool b)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return false;
-	return str ? json_object_set_string(v, str) == 1 : json_object_set_boolean(v, b) == 1;
-}
-
-/* The changing fields of j set in last.o; false when the tree does not have them all. */
-static bool update_last(const struct gh_journal *j)
-{
-	struct json_object *devs, *steps;
-
-	if (!set_field(last.o, "complete", NULL, j->complete) || !json_object_object_get_ex(last.o, "devices", &devs) ||
-	    !json_object_object_get_ex(last.o, "steps", &steps) || json_object_array_length(devs) != j->n_dev ||
-	    json_object_array_length(steps) != j->n_steps)
-		return false;
-	for (unsigned i = 0; i < j->n_dev; i++)
-		if (!set_field(json_object_array_get_idx(devs, i), "wedged", NULL, j->dev[i].wedged))
-			return false;
-	for (unsigned i = 0; i < j->n_steps; i++)
-		if (!set_field(json_object_array_get_idx(steps, i), "status", gh_journal_status_name(j->status[i]), false))
-			return false;
-	return true;
-}
-
 static void forget_last(void)
 {
 	json_object_put(last.o);
@@ -251,11 +223,9 @@ static void forget_last(void)
 	last.slots.fd = -1;
 }
 
-/* The tree of j: the last one updated when it records the same journal, else a new one. */
+/* A new tree of j, kept as the last one with its slots; one not kept (no memory for the copy) is the caller's. */
 static struct json_object *journal_tree(const struct gh_journal *j)
 {
-	if (last.o && same_record(&last.j, j) && update_last(j))
-		return last.o;
 	forget_last();
 	last.o = gh_journal_to_json(j);
 	if (!last.o)
@@ -298,8 +268,6 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 	if (!o)
 		return -ENOMEM;
 	kept = o == last.o;
-	if (kept)
-		gh_jslots_reset(&last.slots);
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	r = json ? asprintf(&text, "%s\n", json) : -1;
 	if (!kept)
