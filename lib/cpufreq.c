@@ -60,8 +60,9 @@ static int build_attr(const struct gh_iso_view *v, const char *section, const ch
 
 		if (gh_util_parse_ulong(k, 10, CPU_SETSIZE - 1, &c) < 0)
 			continue;
-		gh_util_format(undo, sizeof(undo), "write %s when its VM stops", p);
-		r = gh_util_format(path, sizeof(path), GH_CPUFREQ, (unsigned)c, attr);
+		r = gh_util_format(undo, sizeof(undo), "write %s when its VM stops", p);
+		if (r >= 0)
+			r = gh_util_format(path, sizeof(path), GH_CPUFREQ, (unsigned)c, attr);
 		if (r >= 0)
 			r = gh_iso_act_add(a, GH_ISO_OPT, path, CPU_ISSET(c, &v->perf) ? "performance" : p, undo);
 		if (r < 0)
