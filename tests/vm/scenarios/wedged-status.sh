@@ -35,6 +35,11 @@ for cmd in status check "111 post-stop"; do
 	status) grep -q wedged /tmp/within.out || fail "status does not say wedged" ;;
 	*post-stop) [ $rc -ne 0 ] || fail "post-stop succeeded although the card is wedged" ;;
 	esac
+	# The stuck lock is asked once a run: each ask waits its whole second (driver_override_show's device_lock).
+	case $cmd in status | *post-stop)
+		n=$(grep -c '0000:01:00.0/driver_override: no answer within' /tmp/within.out)
+		[ "$n" -eq 1 ] || fail "gpu-hook $cmd waited on the stuck device lock $n times" ;;
+	esac
 done
 # drivers/base/dd.c __device_release_driver drops the driver link before it
 # calls remove(): a card stuck in remove() shows no driver, while the process
