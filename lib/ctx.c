@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "ctx.h"
+#include "timebox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -145,6 +146,7 @@ void gh_log(const struct gh_ctx *ctx, int priority, const char *fmt, ...)
 	if (!ctx->log_fn || priority > ctx->log_priority)
 		return;
 	va_start(ap, fmt);
-	ctx->log_fn(ctx->log_data, priority, fmt, ap);
+	if (!gh_timebox_capture(priority, fmt, ap))
+		ctx->log_fn(ctx->log_data, priority, fmt, ap);
 	va_end(ap);
 }

@@ -510,6 +510,15 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 	return one_component(name) ? readlink_at(dfd, name, buf, size) : -EINVAL;
 }
 
+int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char p[64];
+
+	if (pid <= 0 || !one_component(name) || snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, name) >= (int)sizeof(p))
+		return -EINVAL;
+	return read_str_at(AT_FDCWD, p, KERNFS, buf, size);
+}
+
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
 	return one_component(name) ? read_str_at(dfd, name, KERNFS, buf, size) : -EINVAL;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "ctx.h"
 #include "util.h"
@@ -101,6 +102,12 @@ void gh_fs_dir_close(struct gh_fs_dir *d);
  */
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...) GH_FMT(3, 4);
 
+/*
+ * /proc/<pid>/<name> of a process of gpu-hook's own (the phase's worker)
+ * from the running kernel, whatever the root: a fixture tree has no such
+ * process. Bounded by buf, quietly; 0.. bytes or -errno.
+ */
+int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size);
 /*
  * One entry of a directory opened through this seam (gh_fs_open with
  * O_DIRECTORY): name is a single component, never "." or "..", and an entry

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <linux/netlink.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
@@ -31,17 +33,11 @@ unsigned long long gh_timebox_now_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
 }
 
-/*
- * Every fd from first up is closed: a worker keeps its socket on fd 3.
- * closelog() first: the parent's syslog connection is most often fd 3, and
- * glibc's syslog() in the child would go on sending to that number, by then
- * the worker's socket to the parent or a sysfs file the child opened.
- */
-static void child_setup(unsigned first)
+/* Every fd from first up is closed: a worker keeps its socket on fd 3. */
+static void child_detach(unsigned first)
 {
 	int fd;
 
-	closelog();
 	setsid();
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
@@ -50,6 +46,17 @@ static void child_setup(unsigned first)
 		dup2(fd, 2);
 	}
 	syscall(SYS_close_range, first, ~0U, 0U);
+}
+
+/*
+ * closelog() first: the parent's syslog connection is most often fd 3, and
+ * glibc's syslog() in the child would go on sending to that number, by then
+ * the worker's socket to the parent or a sysfs file the child opened.
+ */
+static void child_setup(unsigned first)
+{
+	closelog();
+	child_detach(first);
 }
 
 static void read_child_state(struct gh_ctx *ctx, struct gh_timebox *out)
@@ -166,33 +173,99 @@ struct request {
 	max_align_t arg[];
 };
 
+#define REQUEST_CAP (sizeof(struct request) + GH_TIMEBOX_ARG_MAX)
+/* The shared worker's stack (clone wants one): libkmod, systemctl's fork and PATH_MAX buffers fit well. */
+#define WORKER_STACK ((size_t)2 << 20)
+/* How long an overrun shared worker is let run on to reach a system call before it is killed where it is. */
+#define PARK_GRACE_MS 1000
+
+bool gh_timebox_shared = true;
+
 static struct {
 	pid_t pid;
 	int fd;	/* the parent's end of the socket pair; -1: no worker */
+	bool shared;
+	void *stack;	/* shared: its stack and request buffer, in our memory; never reused once abandoned */
+	struct request *buf;
 	const struct gh_ctx *ctx;
 	const struct gh_ops *ops;
 	const void *ops_data;
 	char root[PATH_MAX];
 } worker = { .fd = -1 };
 
+/*
+ * What the shared worker logs during a call: kept here (its fd 2 is
+ * /dev/null, and glibc's syslog state is ours), and logged by the parent
+ * once the call is over. Records are "priority byte, text, NUL"; len grows
+ * only past a whole one.
+ */
+static struct {
+	bool on;
+	size_t len;
+	char text[4096];
+} wlog;
+
+/* True inside a worker's call (a shared worker's is read here while the parent sleeps). */
+static bool in_worker;
+
+bool gh_timebox_capture(int priority, const char *fmt, va_list ap)
+{
+	char line[512];
+	int n;
+
+	if (!wlog.on)
+		return false;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return true;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (wlog.len + (size_t)n + 2 <= sizeof(wlog.text)) {
+		wlog.text[wlog.len] = (char)(priority & 0x7f);
+		memcpy(wlog.text + wlog.len + 1, line, (size_t)n);
+		wlog.text[wlog.len + 1 + (size_t)n] = '\0';
+		wlog.len += (size_t)n + 2;
+	}
+	return true;
+}
+
+static void wlog_replay(struct gh_ctx *ctx)
+{
+	for (size_t off = 0; off < wlog.len;) {
+		const char *t = wlog.text + off + 1;
+
+		gh_log(ctx, wlog.text[off], "%s", t);
+		off += strlen(t) + 2;
+	}
+	wlog.len = 0;
+}
+
 static int clamp_status(int r)
 {
 	return r < 0 ? (-r > 255 ? -255 : r) : 0;
 }
 
-static __attribute__((noreturn)) void worker_main(void)
+/*
+ * A shared worker runs in our memory: it and the parent must never run
+ * user code at once. So each side sleeps in a system call while the other
+ * runs: the parent in poll() from the request's send to the answer, the
+ * worker in recv() from the answer's send to the next request. Between
+ * its send and that sleep each side only makes those calls, on its own
+ * stack, touching no shared data (errno only on a failure the other side
+ * cannot be running through). The parent starts the worker and waits for
+ * its first message before it goes on.
+ */
+static __attribute__((noreturn)) void worker_main(struct request *rq, bool shared)
 {
-	size_t cap = sizeof(struct request) + GH_TIMEBOX_ARG_MAX;
-	struct request *rq = malloc(cap);
 	struct iovec iov[2];
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	int r = 0;
 
-	if (!rq)
-		_exit(ENOMEM);
+	if (send(3, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+		_exit(0);
 	for (;;) {
 		/* SOCK_SEQPACKET: one request is one message, whole or not at all. */
-		ssize_t n = recv(3, rq, cap, 0);
-		int r;
+		ssize_t n = recv(3, rq, REQUEST_CAP, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -200,7 +273,11 @@ static __attribute__((noreturn)) void worker_main(void)
 			_exit(0);
 		if ((size_t)n < sizeof(*rq) || rq->size != (size_t)n - sizeof(*rq))
 			_exit(EPROTO);
+		wlog.on = shared;
+		in_worker = true;
 		r = clamp_status(rq->fn(rq->arg));
+		in_worker = false;
+		wlog.on = false;
 		/* The answer: the status, then the argument as fn left it. */
 		iov[0] = (struct iovec){ &r, sizeof(r) };
 		iov[1] = (struct iovec){ rq->arg, rq->size };
@@ -209,51 +286,82 @@ static __attribute__((noreturn)) void worker_main(void)
 	}
 }
 
+struct worker_boot {
+	int sock;
+	bool shared;
+	struct request *buf;
+};
+
+static int worker_entry(void *arg)
+{
+	struct worker_boot b = *(const struct worker_boot *)arg;
+
+	/*
+	 * A forked worker drops glibc's syslog connection (child_setup); a shared
+	 * one must not: that state is the parent's, and the worker never logs
+	 * through it (gh_timebox_capture).
+	 */
+	if (!b.shared)
+		closelog();
+	/* fd 3, not inherited by what the worker executes (systemctl); syslog's may be 3 (child_setup). */
+	if (dup3(b.sock, 3, O_CLOEXEC) < 0 && b.sock != 3)
+		_exit(EBADF);
+	child_detach(4);
+	worker_main(b.buf, b.shared);
+}
+
 static bool worker_serves(const struct gh_ctx *ctx)
 {
 	return worker.fd >= 0 && worker.ctx == ctx && worker.ops == gh_ctx_ops(ctx) && worker.ops_data == gh_ctx_ops_data(ctx) &&
 	       !strcmp(worker.root, gh_ctx_root(ctx));
 }
 
-static int worker_start(struct gh_ctx *ctx)
+/* Valgrind runs no clone() that shares memory without being a thread: it aborts the whole run. */
+static bool under_valgrind(void)
 {
-	int sv[2];
-	pid_t pid;
+	const char *pre = getenv("LD_PRELOAD");
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return r;
-	}
-	if (pid == 0) {
-		/* fd 3, not inherited by what the worker executes (systemctl); syslog's may be 3 (child_setup). */
-		closelog();
-		if (dup3(sv[1], 3, O_CLOEXEC) < 0 && sv[1] != 3)
-			_exit(EBADF);
-		child_setup(4);
-		worker_main();
-	}
-	close(sv[1]);
-	worker.pid = pid;
-	worker.fd = sv[0];
-	worker.ctx = ctx;
-	worker.ops = gh_ctx_ops(ctx);
-	worker.ops_data = gh_ctx_ops_data(ctx);
-	snprintf(worker.root, sizeof(worker.root), "%s", gh_ctx_root(ctx));
-	return 0;
+	return pre && strstr(pre, "/vgpreload_");
 }
 
-/* Waits at most ms for pid to end and reaps it; one that does not end is left to init. */
-static void reap_within(pid_t pid, unsigned ms)
+/*
+ * Shared (clone CLONE_VM, not a thread): a process of its own, detached as
+ * a forked one, but switching to it and back changes no page tables. Under
+ * TCG each such switch flushes the whole software TLB; a forked worker cost
+ * the handoff benchmark 9.5 ms of its 179 ms round trip.
+ */
+static pid_t worker_spawn(struct worker_boot *b)
+{
+	if (b->shared) {
+		char *stack = mmap(NULL, WORKER_STACK, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+		pid_t pid;
+
+		if (stack != MAP_FAILED && mprotect(stack, 4096, PROT_NONE) == 0) {
+			pid = clone(worker_entry, stack + WORKER_STACK, CLONE_VM | SIGCHLD, b);
+			if (pid > 0) {
+				worker.stack = stack;
+				return pid;
+			}
+		}
+		if (stack != MAP_FAILED)
+			munmap(stack, WORKER_STACK);
+		b->shared = false;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(worker_entry(b));
+	return pid;
+}
+
+/* Waits at most ms for pid to end and reaps it: true when reaped; one that does not end is left to init. */
+static bool reap_within(pid_t pid, unsigned ms)
 {
 	unsigned long long deadline = gh_timebox_now_ms() + ms;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pid_t r;
 
 	if (pidfd >= 0) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
@@ -262,8 +370,22 @@ static void reap_within(pid_t pid, unsigned ms)
 			;
 		close(pidfd);
 	}
-	while (waitpid(pid, NULL, WNOHANG) == 0 && gh_timebox_now_ms() < deadline)
+	while ((r = waitpid(pid, NULL, WNOHANG)) == 0 && gh_timebox_now_ms() < deadline)
 		usleep(1000);
+	return r == pid;
+}
+
+/* The worker is gone (reaped): its memory may serve the next one. Abandoned: never again. */
+static void worker_forget(bool reaped)
+{
+	if (reaped && worker.stack)
+		munmap(worker.stack, WORKER_STACK);
+	if (reaped)
+		free(worker.buf);
+	worker.stack = NULL;
+	worker.buf = NULL;
+	worker.pid = 0;
+	worker.fd = -1;
 }
 
 void gh_timebox_worker_stop(void)
@@ -272,18 +394,50 @@ void gh_timebox_worker_stop(void)
 		return;
 	/* An idle worker reads end-of-file and exits at once. */
 	close(worker.fd);
-	worker.fd = -1;
-	reap_within(worker.pid, 200);
-	worker.pid = 0;
+	worker_forget(reap_within(worker.pid, 200));
 }
 
-/* A worker that overran: recorded, SIGKILLed and left behind; the next call forks another. */
-static void worker_abandon(struct gh_ctx *ctx, unsigned long long start, struct gh_timebox *out)
+static int worker_start(struct gh_ctx *ctx)
 {
-	timed_out(ctx, start, out);
-	close(worker.fd);
-	worker.fd = -1;
-	worker.pid = 0;
+	struct worker_boot b = { .shared = gh_timebox_shared && !under_valgrind() };
+	struct pollfd pfd;
+	int sv[2], hello = -1, r;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	b.sock = sv[1];
+	b.buf = malloc(REQUEST_CAP);
+	if (!b.buf) {
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOMEM;
+	}
+	worker.pid = worker_spawn(&b);
+	r = worker.pid < 0 ? -errno : 0;
+	close(sv[1]);
+	worker.fd = sv[0];
+	worker.buf = b.buf;
+	worker.shared = b.shared;
+	if (r < 0) {
+		close(sv[0]);
+		worker_forget(true);
+		return r;
+	}
+	/* Nothing runs here until the worker, set up, sleeps in recv() (see worker_main). */
+	pfd = (struct pollfd){ .fd = worker.fd, .events = POLLIN };
+	while ((r = poll(&pfd, 1, 5000)) < 0 && errno == EINTR)
+		;
+	if (r <= 0 || recv(worker.fd, &hello, sizeof(hello), MSG_DONTWAIT) != (ssize_t)sizeof(hello) || hello != 0) {
+		kill(worker.pid, SIGKILL);
+		close(worker.fd);
+		worker_forget(reap_within(worker.pid, 200));
+		return -ECHILD;
+	}
+	worker.ctx = ctx;
+	worker.ops = gh_ctx_ops(ctx);
+	worker.ops_data = gh_ctx_ops_data(ctx);
+	snprintf(worker.root, sizeof(worker.root), "%s", gh_ctx_root(ctx));
+	return 0;
 }
 
 /* 1 with the answer in out->status and arg, 0 when none came yet, -errno when the worker is gone. */
@@ -298,6 +452,120 @@ static int worker_answer(struct gh_timebox *out, void *arg, size_t size)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	return n < 0 ? -errno : -EPIPE;
+}
+
+/* The calls glibc's malloc makes halfway through changing the heap. */
+static bool heap_syscall(long nr)
+{
+	return nr == SYS_brk || nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mremap || nr == SYS_mprotect ||
+	       nr == SYS_madvise;
+}
+
+/*
+ * The stopped (or sleeping) worker sits in a system call of fn's, not one
+ * of malloc's: user code left whole. /proc/<pid>/syscall gives the number
+ * for a task in a system call, -1 for one caught in user code (an
+ * interrupt), "running" for one on a CPU.
+ */
+static bool worker_in_syscall(pid_t pid, char state)
+{
+	char sc[256];
+	char *end;
+	long nr;
+
+	if (state != 'D' && state != 'S' && state != 'T' && state != 't')
+		return false;
+	if (gh_fs_read_own_proc(pid, "syscall", sc, sizeof(sc)) <= 0)
+		return false;
+	nr = strtol(sc, &end, 10);
+	return end != sc && nr >= 0 && !heap_syscall(nr);
+}
+
+static char own_state(pid_t pid, unsigned long *utime)
+{
+	char stat[512];
+	char *rp;
+
+	*utime = 0;
+	if (gh_fs_read_own_proc(pid, "stat", stat, sizeof(stat)) <= 0 || !(rp = strrchr(stat, ')')) || rp[1] != ' ')
+		return '?';
+	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime": utime is the 12th field on. */
+	{
+		char *p = rp + 2;
+
+		for (int i = 0; i < 11 && p; i++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (p)
+			*utime = strtoul(p, NULL, 10);
+	}
+	return rp[2];
+}
+
+/*
+ * A shared worker that overran is killed only where our memory is whole
+ * (worker_in_syscall). SIGSTOP first: a worker seen in a system call then
+ * cannot go back to user code before the SIGKILL, as the pending stop holds
+ * it on the way out. One caught in user code runs 10 ms more (SIGCONT) and
+ * is looked at again; its answer, if it comes, is taken. After
+ * PARK_GRACE_MS it is killed wherever it is: fn spinning in user code that
+ * long is a bug, and said so. Nothing here allocates: the worker may be
+ * running.
+ * 1: answered late (out, arg hold it); 0: killed.
+ */
+static int worker_park(struct gh_ctx *ctx, void *arg, size_t size, struct gh_timebox *out)
+{
+	unsigned long long until = gh_timebox_now_ms() + PARK_GRACE_MS;
+	unsigned long ut0 = 0, ut1 = 0;
+	pid_t pid = worker.pid;
+
+	own_state(pid, &ut0);
+	for (;;) {
+		struct pollfd pfd = { .fd = worker.fd, .events = POLLIN };
+		unsigned long dummy;
+		char st;
+
+		kill(pid, SIGSTOP);
+		for (int i = 0; i < 10 && (st = own_state(pid, &dummy)) == 'R'; i++)
+			usleep(1000);
+		if (worker_in_syscall(pid, st))
+			break;
+		if (gh_timebox_now_ms() >= until) {
+			own_state(pid, &ut1);
+			kill(pid, SIGKILL);
+			/* Its CPU time in the kernel alone (a driver spinning) leaves user code whole. */
+			if (ut1 != ut0)
+				gh_warn(ctx, "worker pid %d ran its own code for %u ms past its deadline: killed where it was",
+					(int)pid, PARK_GRACE_MS);
+			return 0;
+		}
+		kill(pid, SIGCONT);
+		if (poll(&pfd, 1, 10) > 0 && worker_answer(out, arg, size) > 0)
+			return 1;
+	}
+	kill(pid, SIGKILL);
+	return 0;
+}
+
+/* A worker that overran: recorded, SIGKILLed and left behind; the next call forks another. */
+static int worker_abandon(struct gh_ctx *ctx, unsigned long long start, void *arg, size_t size,
+			  struct gh_timebox *out)
+{
+	out->timed_out = true;
+	out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
+	read_child_state(ctx, out);
+	if (worker.shared && worker_park(ctx, arg, size, out)) {
+		out->timed_out = false;
+		kill(worker.pid, SIGCONT);
+		return 1;
+	}
+	if (!worker.shared)
+		kill(worker.pid, SIGKILL);
+	close(worker.fd);
+	worker_forget(false);
+	return 0;
 }
 
 static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned long long deadline, void *arg,
@@ -331,7 +599,7 @@ static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned lo
 			}
 		}
 		if (gh_timebox_now_ms() >= deadline) {
-			worker_abandon(ctx, start, out);
+			worker_abandon(ctx, start, arg, size, out);
 			return 0;
 		}
 		if (polling)
@@ -351,14 +619,24 @@ int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg
 		    struct gh_timebox *out)
 {
 	unsigned long long start = gh_timebox_now_ms();
-	struct request *rq;
+	static struct request *rq;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (size > GH_TIMEBOX_ARG_MAX)
 		return -E2BIG;
-	rq = malloc(sizeof(*rq) + size);
-	if (!rq)
+	/*
+	 * A call from inside a worker's call (the simulator's write reads the
+	 * function it probes) runs there, boxed by that call's deadline: the
+	 * worker table is the parent's.
+	 */
+	if (in_worker) {
+		out->pid = getpid();
+		out->status = clamp_status(fn(arg));
+		return 0;
+	}
+	/* Kept: nothing may be freed while a shared worker runs (see worker_main). */
+	if (!rq && !(rq = malloc(REQUEST_CAP)))
 		return -ENOMEM;
 	rq->fn = fn;
 	rq->size = size;
@@ -370,20 +648,21 @@ int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg
 			gh_timebox_worker_stop();
 			r = worker_start(ctx);
 			if (r < 0)
-				break;
+				return r;
 		}
+		out->pid = worker.pid;
 		if (send(worker.fd, rq, sizeof(*rq) + size, MSG_NOSIGNAL) == (ssize_t)(sizeof(*rq) + size)) {
-			r = 0;
-			break;
+			r = worker_wait(ctx, start, start + timeout_ms, arg, size, out);
+			/* A shared worker killed inside fn left them set. */
+			in_worker = false;
+			wlog.on = false;
+			wlog_replay(ctx);
+			return r;
 		}
 		r = -errno;
 		gh_timebox_worker_stop();
 	}
-	free(rq);
-	if (r < 0)
-		return r;
-	out->pid = worker.pid;
-	return worker_wait(ctx, start, start + timeout_ms, arg, size, out);
+	return r;
 }
 
 /* Event waits: see timebox.h. */

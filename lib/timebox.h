@@ -13,6 +13,7 @@
  */
 
 #include <poll.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -44,6 +45,21 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
 #define GH_TIMEBOX_ARG_MAX 8192
 int gh_timebox_call(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg), void *arg, size_t size,
 		    struct gh_timebox *out);
+/*
+ * The worker shares this process's memory (clone CLONE_VM, a process and
+ * not a thread: a stuck one never holds up our exit): see worker_main and
+ * worker_park in timebox.c for how the two never run at once and where an
+ * overrun worker may be killed. false (tests; valgrind, which cannot run
+ * one; a clone() that fails) makes it a forked copy, as gh_timebox_run's.
+ */
+extern bool gh_timebox_shared;
+/*
+ * gh_log's first stop: true when it was called inside a shared worker's
+ * call, where the line is kept and logged by the parent once the call is
+ * over (the worker's stderr is /dev/null and glibc's syslog state is the
+ * parent's).
+ */
+bool gh_timebox_capture(int priority, const char *fmt, va_list ap);
 /* Ends the idle worker, if any, and reaps it: the end of a phase calls it. Safe to call at any time. */
 /*
  * The phase's worker started now, before the phase reads the host: a fork

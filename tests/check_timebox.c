@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -254,6 +255,128 @@ START_TEST(worker_refuses_a_large_argument)
 }
 END_TEST
 
+/* What the worker logs inside a call reaches the caller's log (its own stderr is /dev/null). */
+struct say {
+	struct gh_ctx *ctx;
+};
+
+static int say_something(void *arg)
+{
+	const struct say *w = arg;
+
+	gh_info(w->ctx, "said in the worker, pid %d", (int)getpid());
+	gh_dbg(w->ctx, "and a debug line");
+	return 0;
+}
+
+START_TEST(worker_log_reaches_the_caller)
+{
+	struct fx *fx = fx_new();
+	struct say w = { fx->ctx };
+	struct gh_timebox tb;
+	char want[64];
+
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, say_something, &w, sizeof(w), &tb), 0);
+	ck_assert_int_eq(tb.status, 0);
+	snprintf(want, sizeof(want), "said in the worker, pid %d", (int)tb.pid);
+	ck_assert_msg(fx_log_has(fx, want), "log: %s", fx->log);
+	ck_assert(fx_log_has(fx, "and a debug line"));
+	/* Logged once, by the parent, and not again on the next call. */
+	fx_log_clear(fx);
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, busy, NULL, 0, &tb), 0);
+	ck_assert(!fx_log_has(fx, "said in the worker"));
+	gh_timebox_worker_stop();
+	fx_free(fx);
+}
+END_TEST
+
+/*
+ * A worker shares our memory: one that overruns is killed only once it
+ * sits in a system call, never halfway through its own code (it might be
+ * in malloc). This one computes past its deadline, then marks that it got
+ * to its sleep: the mark must be there when the call returns.
+ */
+static volatile int reached_sleep;
+
+static int compute_then_sleep(void *arg)
+{
+	unsigned long long until = gh_timebox_now_ms() + 400;
+
+	(void)arg;
+	while (gh_timebox_now_ms() < until)
+		;
+	reached_sleep = 1;
+	sleep(30);
+	return 0;
+}
+
+static int compute_forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		reached_sleep++;
+	return 0;
+}
+
+START_TEST(overrun_worker_is_killed_in_a_system_call)
+{
+	struct fx *fx = fx_new();
+	struct gh_ctx *real;
+	struct probe p = { 0, 0 };
+	struct gh_timebox tb, tb2;
+	unsigned long long t0 = gh_timebox_now_ms();
+
+	ck_assert_int_eq(gh_ctx_new("/", &real), 0);
+	reached_sleep = 0;
+	ck_assert_int_eq(gh_timebox_call(real, 100, compute_then_sleep, NULL, 0, &tb), 0);
+	ck_assert(tb.timed_out);
+	ck_assert_msg(reached_sleep == 1, "the worker was killed in its own code, before its sleep");
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 1500);
+	ck_assert(!fx_log_has(fx, "ran its own code"));
+	/* One that never makes a call is killed where it is after the grace, and said so. */
+	t0 = gh_timebox_now_ms();
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 100, compute_forever, NULL, 0, &tb), 0);
+	ck_assert(tb.timed_out);
+	ck_assert_uint_ge(gh_timebox_now_ms() - t0, 1000);
+	ck_assert_uint_lt(gh_timebox_now_ms() - t0, 3000);
+	ck_assert_msg(fx_log_has(fx, "ran its own code for 1000 ms past its deadline"), "log: %s", fx->log);
+	/* The next call gets a fresh worker, and our memory still serves. */
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb2), 0);
+	ck_assert(!tb2.timed_out);
+	ck_assert_int_ne(tb2.pid, tb.pid);
+	ck_assert_int_eq(p.pid, tb2.pid);
+	free(malloc(4096));
+	gh_timebox_worker_stop();
+	gh_ctx_free(real);
+	fx_free(fx);
+}
+END_TEST
+
+/* Where no shared worker can run (valgrind, a failing clone()), a forked one serves the same way. */
+START_TEST(forked_worker_serves_alike)
+{
+	struct fx *fx = fx_new();
+	struct probe p = { EBUSY, 0 };
+	struct gh_timebox tb, tb2;
+
+	gh_timebox_shared = false;
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, check_worker_fds, NULL, 0, &tb), 0);
+	ck_assert_int_eq(tb.status, 0);
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb2), 0);
+	ck_assert_int_eq(tb2.status, -EBUSY);
+	ck_assert_int_eq(p.pid, tb.pid);
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 200, sleeper, NULL, 0, &tb2), 0);
+	ck_assert(tb2.timed_out);
+	p.value = 0;
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb2), 0);
+	ck_assert_int_eq(tb2.status, 0);
+	ck_assert_int_ne(p.pid, tb.pid);
+	gh_timebox_worker_stop();
+	gh_timebox_shared = true;
+	fx_free(fx);
+}
+END_TEST
+
 static bool exists(void *arg)
 {
 	return access(arg, F_OK) == 0;
@@ -301,6 +424,9 @@ int main(void)
 	tcase_add_test(tc, worker_poll_failure_keeps_the_deadline);
 	tcase_add_test(tc, worker_refuses_a_large_argument);
 	tcase_add_test(tc, wait_until_wakes_on_a_new_entry);
+	tcase_add_test(tc, worker_log_reaches_the_caller);
+	tcase_add_test(tc, overrun_worker_is_killed_in_a_system_call);
+	tcase_add_test(tc, forked_worker_serves_alike);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
