@@ -174,8 +174,13 @@ struct request {
 };
 
 #define REQUEST_CAP (sizeof(struct request) + GH_TIMEBOX_ARG_MAX)
-/* The shared worker's stack (clone wants one): libkmod, systemctl's fork and PATH_MAX buffers fit well. */
-#define WORKER_STACK ((size_t)2 << 20)
+/*
+ * The worker's memory, mapped apart from the heap: a guard page, its stack
+ * (clone wants one; libkmod, systemctl's fork and PATH_MAX buffers fit
+ * well) and on top its request buffer.
+ */
+#define WORKER_MEM ((size_t)2 << 20)
+#define WORKER_BUF_OFF ((WORKER_MEM - REQUEST_CAP) & ~(size_t)63)
 /* How long an overrun shared worker is let run on to reach a system call before it is killed where it is. */
 #define PARK_GRACE_MS 1000
 
@@ -185,8 +190,8 @@ static struct {
 	pid_t pid;
 	int fd;	/* the parent's end of the socket pair; -1: no worker */
 	bool shared;
-	void *stack;	/* shared: its stack and request buffer, in our memory; never reused once abandoned */
-	struct request *buf;
+	/* Its stack and request buffer: never reused once abandoned, as a stuck call may still write there. */
+	char *mem;
 	const struct gh_ctx *ctx;
 	const struct gh_ops *ops;
 	const void *ops_data;
@@ -289,7 +294,7 @@ static __attribute__((noreturn)) void worker_main(struct request *rq, bool share
 struct worker_boot {
 	int sock;
 	bool shared;
-	struct request *buf;
+	char *mem;
 };
 
 static int worker_entry(void *arg)
@@ -307,7 +312,7 @@ static int worker_entry(void *arg)
 	if (dup3(b.sock, 3, O_CLOEXEC) < 0 && b.sock != 3)
 		_exit(EBADF);
 	child_detach(4);
-	worker_main(b.buf, b.shared);
+	worker_main((struct request *)(b.mem + WORKER_BUF_OFF), b.shared);
 }
 
 static bool worker_serves(const struct gh_ctx *ctx)
@@ -332,25 +337,16 @@ static bool under_valgrind(void)
  */
 static pid_t worker_spawn(struct worker_boot *b)
 {
-	if (b->shared) {
-		char *stack = mmap(NULL, WORKER_STACK, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-		pid_t pid;
+	pid_t pid;
 
-		if (stack != MAP_FAILED && mprotect(stack, 4096, PROT_NONE) == 0) {
-			pid = clone(worker_entry, stack + WORKER_STACK, CLONE_VM | SIGCHLD, b);
-			if (pid > 0) {
-				worker.stack = stack;
-				return pid;
-			}
-		}
-		if (stack != MAP_FAILED)
-			munmap(stack, WORKER_STACK);
+	if (b->shared) {
+		pid = clone(worker_entry, b->mem + WORKER_BUF_OFF, CLONE_VM | SIGCHLD, b);
+		if (pid > 0)
+			return pid;
 		b->shared = false;
 	}
 	fflush(NULL);
-	pid_t pid = fork();
-
+	pid = fork();
 	if (pid == 0)
 		_exit(worker_entry(b));
 	return pid;
@@ -378,12 +374,9 @@ static bool reap_within(pid_t pid, unsigned ms)
 /* The worker is gone (reaped): its memory may serve the next one. Abandoned: never again. */
 static void worker_forget(bool reaped)
 {
-	if (reaped && worker.stack)
-		munmap(worker.stack, WORKER_STACK);
-	if (reaped)
-		free(worker.buf);
-	worker.stack = NULL;
-	worker.buf = NULL;
+	if (reaped && worker.mem)
+		munmap(worker.mem, WORKER_MEM);
+	worker.mem = NULL;
 	worker.pid = 0;
 	worker.fd = -1;
 }
@@ -406,17 +399,21 @@ static int worker_start(struct gh_ctx *ctx)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	b.sock = sv[1];
-	b.buf = malloc(REQUEST_CAP);
-	if (!b.buf) {
+	b.mem = mmap(NULL, WORKER_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
+		     -1, 0);
+	if (b.mem == MAP_FAILED || mprotect(b.mem, 4096, PROT_NONE) < 0) {
+		r = -errno;
+		if (b.mem != MAP_FAILED)
+			munmap(b.mem, WORKER_MEM);
 		close(sv[0]);
 		close(sv[1]);
-		return -ENOMEM;
+		return r;
 	}
 	worker.pid = worker_spawn(&b);
 	r = worker.pid < 0 ? -errno : 0;
 	close(sv[1]);
 	worker.fd = sv[0];
-	worker.buf = b.buf;
+	worker.mem = b.mem;
 	worker.shared = b.shared;
 	if (r < 0) {
 		close(sv[0]);
