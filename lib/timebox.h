@@ -34,12 +34,12 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
  * One worker per phase: gh_timebox_call sends fn and a copy of arg (size
  * bytes, at most GH_TIMEBOX_ARG_MAX; pointers in it must stay valid in a
  * fork of this process: the ctx, static data, nothing allocated later) to a
- * worker forked on the first call, detached like the child above, and waits
+ * worker started on the first call, detached like the child above, and waits
  * for its answer with the same deadline. When it answers in time, arg holds
  * the worker's copy as fn left it (a result travels back that way). One fork
  * serves every boxed call of a phase. A call that overruns leaves that worker
  * behind (SIGKILLed, stuck in the kernel, never waited for) and the next call
- * forks a fresh one. A worker serves one ctx (its root, ops): another ctx
+ * starts a fresh one. A worker serves one ctx (its root, ops): another ctx
  * gets a fresh worker. 0 or -errno as gh_timebox_run.
  */
 #define GH_TIMEBOX_ARG_MAX 8192
