@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "ctx.h"
-#include "timebox.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "timebox.h"
 
 struct gh_ctx {
 	char root[PATH_MAX];	/* "" stands for "/" */

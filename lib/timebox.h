@@ -36,7 +36,7 @@ int gh_timebox_run(struct gh_ctx *ctx, unsigned timeout_ms, int (*fn)(void *arg)
  * fork of this process: the ctx, static data, nothing allocated later) to a
  * worker started on the first call, detached like the child above, and waits
  * for its answer with the same deadline. When it answers in time, arg holds
- * the worker's copy as fn left it (a result travels back that way). One fork
+ * the worker's copy as fn left it (a result travels back that way). One worker
  * serves every boxed call of a phase. A call that overruns leaves that worker
  * behind (SIGKILLed, stuck in the kernel, never waited for) and the next call
  * starts a fresh one. A worker serves one ctx (its root, ops): another ctx
