@@ -546,7 +546,7 @@ int gh_fs_statat(int dfd, const char *name, struct stat *st)
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
 {
 	struct gh_fs_dir d;
-	const char *name;
+	const char *name = NULL;
 	unsigned char type;
 	int r;
 	WITH_PATH(p, fmt, -errno);

@@ -183,14 +183,14 @@ static int walk_dir(struct walk *w, struct gh_fs_dir *d, unsigned depth)
 {
 	const char *name;
 	unsigned char type;
-	int r = 0, n;
+	int r = 0;
 
 	if (++w->dirs > WALK_DIRS) {
 		gh_warn(w->ctx, "/sys/bus/pci/devices/%s: more than %u directories below it; the rest is not searched "
 			"for device nodes", w->addr, WALK_DIRS);
 		return 0;
 	}
-	while (r >= 0 && (n = gh_fs_dir_next(d, &name, &type)) > 0) {
+	while (r >= 0 && gh_fs_dir_next(d, &name, &type) > 0) {
 		struct gh_fs_dir sub;
 
 		if (type == DT_UNKNOWN) {

@@ -59,7 +59,7 @@ extern bool gh_timebox_shared;
  * over (the worker's stderr is /dev/null and glibc's syslog state is the
  * parent's).
  */
-bool gh_timebox_capture(int priority, const char *fmt, va_list ap);
+bool gh_timebox_capture(int priority, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Ends the idle worker, if any, and reaps it: the end of a phase calls it. Safe to call at any time. */
 /*
  * The phase's worker started now, before the phase reads the host: a fork
