@@ -62,9 +62,10 @@ extern bool gh_timebox_shared;
 bool gh_timebox_capture(int priority, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Ends the idle worker, if any, and reaps it: the end of a phase calls it. Safe to call at any time. */
 /*
- * The phase's worker started now, before the phase reads the host: a fork
- * copies the page tables of what the parent has touched so far, and every
- * page either side writes afterwards is copied once more (copy-on-write).
+ * The phase's worker started now, before the phase reads the host: a
+ * forked one (!gh_timebox_shared) copies the page tables of what the parent
+ * has touched so far, and every page either side writes afterwards is
+ * copied once more (copy-on-write); a shared one costs the same at any time.
  * 0 or -errno; a failure is left to the first call to report.
  */
 int gh_timebox_worker_prepare(struct gh_ctx *ctx);
