@@ -527,7 +527,8 @@ static int worker_park(struct gh_ctx *ctx, void *arg, size_t size, struct gh_tim
 		kill(pid, SIGSTOP);
 		for (int i = 0; i < 10 && (st = own_state(pid, &dummy)) == 'R'; i++)
 			usleep(1000);
-		if (worker_in_syscall(pid, st))
+		/* Dead already (or its /proc entry gone): nothing of it runs any more. */
+		if (st == 'Z' || st == 'X' || st == '?' || worker_in_syscall(pid, st))
 			break;
 		if (gh_timebox_now_ms() >= until) {
 			own_state(pid, &ut1);
@@ -546,7 +547,7 @@ static int worker_park(struct gh_ctx *ctx, void *arg, size_t size, struct gh_tim
 	return 0;
 }
 
-/* A worker that overran: recorded, SIGKILLed and left behind; the next call forks another. */
+/* A worker that overran: recorded, SIGKILLed and left behind; the next call starts another. */
 static int worker_abandon(struct gh_ctx *ctx, unsigned long long start, void *arg, size_t size,
 			  struct gh_timebox *out)
 {
