@@ -548,22 +548,21 @@ static int worker_park(struct gh_ctx *ctx, void *arg, size_t size, struct gh_tim
 }
 
 /* A worker that overran: recorded, SIGKILLed and left behind; the next call starts another. */
-static int worker_abandon(struct gh_ctx *ctx, unsigned long long start, void *arg, size_t size,
-			  struct gh_timebox *out)
+static void worker_abandon(struct gh_ctx *ctx, unsigned long long start, void *arg, size_t size,
+			   struct gh_timebox *out)
 {
 	out->timed_out = true;
 	out->elapsed_ms = (unsigned)(gh_timebox_now_ms() - start);
 	read_child_state(ctx, out);
+	/* A late answer: the worker stays, already running again (worker_park sent SIGCONT). */
 	if (worker.shared && worker_park(ctx, arg, size, out)) {
 		out->timed_out = false;
-		kill(worker.pid, SIGCONT);
-		return 1;
+		return;
 	}
 	if (!worker.shared)
 		kill(worker.pid, SIGKILL);
 	close(worker.fd);
 	worker_forget(false);
-	return 0;
 }
 
 static int worker_wait(struct gh_ctx *ctx, unsigned long long start, unsigned long long deadline, void *arg,
