@@ -5,6 +5,8 @@
  * "complete"). What is read back must always be what was saved last, also
  * when anything else of the journal changed.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,12 +93,68 @@ START_TEST(every_save_reads_back_as_saved)
 }
 END_TEST
 
+static char *slurp(struct fx *fx, const char *path)
+{
+	FILE *f = fopen(fx_path(fx, path), "re");
+	char *text = calloc(1, 65536);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_gt(fread(text, 1, 65535, f), 0);
+	fclose(f);
+	return text;
+}
+
+/* A load that finds the text it parsed last gives a copy of that journal: never one it shares, never one of another name. */
+START_TEST(a_reread_is_the_file_as_it_is)
+{
+	struct fx *fx = fx_new();
+	struct gh_step steps[2];
+	enum gh_jstatus status[2];
+	struct gh_journal j, a, b;
+	char *text, *p;
+
+	fx_mkdir(fx, "/run/gpu-hook");
+	fx_chmod(fx, "/run/gpu-hook", 0700);
+	two_steps(&j, steps, status);
+	a = saved_and_read(fx, &j);
+	/* The caller's journal is its own: changing it changes no later load. */
+	a.status[0] = GH_J_WEDGED;
+	strcpy(a.steps[1].op.arg, "nouveau");
+	a.dev[0].wedged = true;
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "111", &b), 0);
+	ck_assert_int_eq(b.status[0], GH_J_PENDING);
+	ck_assert_str_eq(b.steps[1].op.arg, "vfio-pci");
+	ck_assert(!b.dev[0].wedged);
+	ck_assert_ptr_ne(a.steps, b.steps);
+	ck_assert_ptr_ne(a.status, b.status);
+	gh_journal_free(&a);
+	gh_journal_free(&b);
+	/* The same bytes under another name still name key 111: refused as before. */
+	text = slurp(fx, "/run/gpu-hook/111.json");
+	fx_file(fx, "/run/gpu-hook/222.json", "%s", text);
+	ck_assert_int_eq(gh_journal_load(fx->ctx, "222", &b), -EINVAL);
+	ck_assert(fx_log_has(fx, "222.json: corrupt journal (it names key \"111\")"));
+	/* One byte changed, same length: parsed again, and refused. */
+	p = strstr(text, "\"pending\"");
+	ck_assert_ptr_nonnull(p);
+	p[1] = 'P';
+	fx_file(fx, "/run/gpu-hook/111.json", "%s", text);
+	fx_log_clear(fx);
+	ck_assert_int_lt(gh_journal_load(fx->ctx, "111", &b), 0);
+	ck_assert(fx_log_has(fx, "111.json: corrupt journal"));
+	free(text);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal_save");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, every_save_reads_back_as_saved);
+	tcase_add_test(tc, a_reread_is_the_file_as_it_is);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
