@@ -83,6 +83,15 @@ static const char *type_name(mode_t mode)
  * ignore O_NONBLOCK, so a short read is the end and the flag stays.
  */
 #define KERNFS 0x100u
+/*
+ * Such a file under the real root ("" in the context), where /sys and /proc
+ * are the kernel's own sysfs and procfs: they hold only regular files,
+ * directories and links (kernfs_node, proc_dir_entry), so the type check is
+ * left out. It is an fstat() per attribute, about a third of a read's cost
+ * under TCG (kernfs_iop_getattr takes the kernfs rwsem). A directory still
+ * fails at read() (EISDIR); a fixture root keeps the check.
+ */
+#define KERNEL_FS 0x200u
 
 /*
  * The one way a file is opened for reading. O_NONBLOCK because open() of a
@@ -109,6 +118,8 @@ static int open_input(const struct gh_ctx *ctx, int dfd, const char *path, const
 			INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
 		return r;
 	}
+	if (flags & KERNEL_FS)
+		return fd;
 	if (fstat(fd, st) < 0) {
 		r = -errno;
 		INPUT_ERR(ctx, r, "%s: %s", name, strerror(-r));
@@ -342,8 +353,9 @@ static unsigned kernfs_path(const struct gh_ctx *ctx, const char *p)
 {
 	const char *sys = p + strlen(gh_ctx_root(ctx));
 
-	return !strncmp(sys, "/sys/", 5) || (!strncmp(sys, "/proc/", 6) && sys[6] >= '0' && sys[6] <= '9') ? KERNFS
-														  : 0;
+	if (strncmp(sys, "/sys/", 5) && (strncmp(sys, "/proc/", 6) || sys[6] < '0' || sys[6] > '9'))
+		return 0;
+	return gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS;
 }
 
 int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
@@ -522,6 +534,13 @@ int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size)
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
 	return one_component(name) ? read_str_at(dfd, name, KERNFS, buf, size) : -EINVAL;
+}
+
+int gh_fs_read_attr(const struct gh_ctx *ctx, int dfd, const char *name, char *buf, size_t size)
+{
+	if (!one_component(name))
+		return -EINVAL;
+	return read_str_at(dfd, name, gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS, buf, size);
 }
 
 int gh_fs_statat(int dfd, const char *name, struct stat *st)

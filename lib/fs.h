@@ -127,6 +127,12 @@ int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name);
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);
 /*
+ * gh_fs_read_strat for a directory of the context's /sys or /proc/<pid>
+ * (opened with gh_fs_open): under the real root without the type check,
+ * as gh_fs_read_str (see KERNEL_FS in fs.c).
+ */
+int gh_fs_read_attr(const struct gh_ctx *ctx, int dfd, const char *name, char *buf, size_t size);
+/*
  * What an entry leads to, its final link followed (an /proc/<pid>/fd/<n>
  * entry: the open file itself). Cached attributes only (AT_STATX_DONT_SYNC):
  * a FUSE or NFS file behind a dead server answers instead of hanging the scan.

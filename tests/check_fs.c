@@ -269,6 +269,28 @@ START_TEST(escape_and_numbers)
 }
 END_TEST
 
+/* Under the real root a /proc/<pid> or /sys file is the kernel's: read without the type check, and a directory still fails. */
+START_TEST(real_kernel_files_read_alike)
+{
+	struct gh_ctx *real;
+	char buf[64], comm[64] = "";
+	FILE *f;
+
+	f = fopen("/proc/self/comm", "re");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	ck_assert_int_eq(gh_ctx_new("/", &real), 0);
+	ck_assert_int_eq(gh_fs_read_str(real, buf, sizeof(buf), "/proc/%d/comm", (int)getpid()), (int)strlen(comm));
+	ck_assert_str_eq(buf, comm);
+	ck_assert_int_eq(gh_fs_read_str(real, buf, sizeof(buf), "/proc/%d", (int)getpid()), -EISDIR);
+	ck_assert_int_eq(gh_fs_read_str(real, buf, 4, "/proc/%d/comm", (int)getpid()), -EFBIG);
+	ck_assert_int_eq(gh_fs_read_str(real, buf, sizeof(buf), "/proc/%d/no-such-file", (int)getpid()), -ENOENT);
+	gh_ctx_free(real);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fs");
@@ -281,6 +303,7 @@ int main(void)
 	tcase_add_test(tc, input_is_a_bounded_regular_file);
 	tcase_add_test(tc, quiet_readers_refuse_what_is_not_a_file);
 	tcase_add_test(tc, proc_files_are_bounded_by_reading);
+	tcase_add_test(tc, real_kernel_files_read_alike);
 	tcase_add_test(tc, list_is_version_sorted);
 	tcase_add_test(tc, escape_and_numbers);
 	suite_add_tcase(s, tc);
