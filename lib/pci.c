@@ -2,9 +2,12 @@
 #include "pci.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "text.h"
@@ -21,13 +24,13 @@ static bool valid_component(const char *s)
  * caller knows whether it is optional); anything unreadable or not a number
  * is logged here, naming the file.
  */
-static int read_hex(struct gh_ctx *ctx, const char *addr, const char *attr, unsigned long max, unsigned *out)
+static int read_hex(struct gh_ctx *ctx, int dfd, const char *addr, const char *attr, unsigned long max, unsigned *out)
 {
 	char raw[64], esc[160];
 	unsigned long v;
 	int r;
 
-	r = gh_fs_read_str(ctx, raw, sizeof(raw), "/sys/bus/pci/devices/%s/%s", addr, attr);
+	r = gh_fs_read_attr(ctx, dfd, attr, raw, sizeof(raw));
 	if (r == -ENOENT)
 		return r;
 	if (r == -EFBIG) {
@@ -49,9 +52,10 @@ static int read_hex(struct gh_ctx *ctx, const char *addr, const char *attr, unsi
 }
 
 /* vendor, device and class exist for every function the kernel knows. */
-static int read_required(struct gh_ctx *ctx, const char *addr, const char *attr, unsigned long max, unsigned *out)
+static int read_required(struct gh_ctx *ctx, int dfd, const char *addr, const char *attr, unsigned long max,
+			 unsigned *out)
 {
-	int r = read_hex(ctx, addr, attr, max, out);
+	int r = read_hex(ctx, dfd, addr, attr, max, out);
 
 	if (r != -ENOENT)
 		return r;
@@ -127,7 +131,7 @@ static int locked_read(struct gh_ctx *ctx, const char *addr, char *raw, size_t s
 }
 
 /* boxed: through a timeboxed child, for a function that may be wedged. */
-static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struct gh_pci_dev *out)
+static int read_override(struct gh_ctx *ctx, int dfd, const char *addr, bool boxed, struct gh_pci_dev *out)
 {
 	char raw[128] = "", esc[160];
 	int r = -EIO;
@@ -143,7 +147,7 @@ static int read_override(struct gh_ctx *ctx, const char *addr, bool boxed, struc
 			return 0;
 		}
 	} else {
-		r = gh_fs_read_str(ctx, raw, sizeof(raw), "/sys/bus/pci/devices/%s/driver_override", addr);
+		r = gh_fs_read_attr(ctx, dfd, "driver_override", raw, sizeof(raw));
 	}
 	if (r == -ENOENT)
 		return 0;
@@ -193,30 +197,56 @@ int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr)
 	return r;
 }
 
-static void read_group(struct gh_ctx *ctx, const char *addr, int *group)
+/* The last component of the link name in the function's directory ("../../bus/pci/drivers/nvidia": "nvidia"). */
+static int link_base(int dfd, const char *name, char *buf, size_t size)
+{
+	char target[PATH_MAX];
+	const char *base;
+	int r = gh_fs_readlinkat(dfd, name, target, sizeof(target));
+
+	if (r < 0)
+		return r;
+	base = strrchr(target, '/');
+	return gh_util_copy(buf, size, base ? base + 1 : target) < 0 ? -ENAMETOOLONG : 0;
+}
+
+static void read_group(int dfd, int *group)
 {
 	char buf[32];
 	unsigned long v;
 
 	*group = -1;
-	if (gh_fs_link_base(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/iommu_group", addr) >= 0 &&
-	    gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
+	if (link_base(dfd, "iommu_group", buf, sizeof(buf)) >= 0 && gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
 		*group = (int)v;
 }
 
+/* The entries of a subdirectory, sorted; none when it is absent. */
+static int list_sub(int dfd, const char *name, struct gh_strv *out)
+{
+	struct gh_fs_dir d;
+	const char *entry;
+	unsigned char type;
+	int r = gh_fs_dir_openat(&d, dfd, name);
+
+	if (r < 0)
+		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
+	while (r >= 0 && gh_fs_dir_next(&d, &entry, &type) > 0)
+		r = gh_strv_push(out, entry);
+	gh_fs_dir_close(&d);
+	gh_strv_sort(out);
+	return r;
+}
+
 /* drm/ holds card0 and renderD128 (controlD64 on old kernels): the /dev/dri node names. */
-static int read_subdirs(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
+static int read_subdirs(int dfd, struct gh_pci_dev *out)
 {
 	struct gh_strv names = { 0 };
 	int r;
 
-	r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s/drm", addr);
-	for (size_t i = 0; i < names.n && r >= 0; i++)
-		r = gh_strv_push(&out->drm, names.v[i]);
-	gh_strv_free(&names);
+	r = list_sub(dfd, "drm", &out->drm);
 	if (r < 0)
 		return r;
-	r = gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s/graphics", addr);
+	r = list_sub(dfd, "graphics", &names);
 	for (size_t i = 0; i < names.n && r >= 0; i++) {
 		unsigned long n;
 
@@ -227,51 +257,65 @@ static int read_subdirs(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev 
 	return r;
 }
 
-int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
+/*
+ * Every attribute through one descriptor of the function's directory: the
+ * bus's link and the device path are resolved once, not once per file
+ * (half a read's cost under TCG), and all come from the same device.
+ */
+static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_dev *out)
 {
 	char buf[32];
 	int r;
+
+	if ((r = read_required(ctx, dfd, addr, "vendor", 0xffff, &out->vendor)) < 0 ||
+	    (r = read_required(ctx, dfd, addr, "device", 0xffff, &out->device)) < 0 ||
+	    (r = read_required(ctx, dfd, addr, "class", 0xffffff, &out->class)) < 0)
+		return r;
+	/* Some bridges have no subsystem ids. */
+	r = read_hex(ctx, dfd, addr, "subsystem_vendor", 0xffff, &out->sub_vendor);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = read_hex(ctx, dfd, addr, "subsystem_device", 0xffff, &out->sub_device);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (link_base(dfd, "driver", out->driver, sizeof(out->driver)) < 0)
+		out->driver[0] = '\0';
+	r = read_override(ctx, dfd, addr, may_be_wedged(ctx, out), out);
+	if (r < 0)
+		return r;
+	read_group(dfd, &out->iommu_group);
+	/* boot_vga exists only for VGA-class functions. */
+	if (gh_fs_read_attr(ctx, dfd, "boot_vga", buf, sizeof(buf)) >= 0)
+		out->boot_vga = !strcmp(gh_util_trim(buf), "1");
+	if (gh_fs_read_attr(ctx, dfd, "power_state", buf, sizeof(buf)) < 0 ||
+	    gh_util_copy(out->power_state, sizeof(out->power_state), gh_util_trim(buf)) < 0)
+		out->power_state[0] = '\0';
+	r = read_subdirs(dfd, out);
+	if (r < 0) {
+		gh_err(ctx, "/sys/bus/pci/devices/%s: cannot list drm/graphics: %s", addr, strerror(-r));
+		gh_pci_dev_free(out);
+	}
+	return r;
+}
+
+int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
+{
+	int dfd, r;
 
 	memset(out, 0, sizeof(*out));
 	out->iommu_group = -1;
 	out->boot_vga = -1;
 	if (!gh_pciid_is_addr(addr))
 		return -EINVAL;
-	r = gh_fs_exists(ctx, "/sys/bus/pci/devices/%s", addr);
-	if (r <= 0)
-		return r < 0 ? r : -ENOENT;
+	dfd = gh_fs_open(ctx, O_PATH | O_DIRECTORY, "/sys/bus/pci/devices/%s", addr);
+	if (dfd < 0)
+		return (dfd == -ENOENT || dfd == -ENOTDIR) ? -ENOENT : dfd;
 	if (gh_util_copy(out->addr, sizeof(out->addr), addr) < 0)
-		return -EINVAL;
-	if ((r = read_required(ctx, addr, "vendor", 0xffff, &out->vendor)) < 0 ||
-	    (r = read_required(ctx, addr, "device", 0xffff, &out->device)) < 0 ||
-	    (r = read_required(ctx, addr, "class", 0xffffff, &out->class)) < 0)
-		return r;
-	/* Some bridges have no subsystem ids. */
-	r = read_hex(ctx, addr, "subsystem_vendor", 0xffff, &out->sub_vendor);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	r = read_hex(ctx, addr, "subsystem_device", 0xffff, &out->sub_device);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (gh_fs_link_base(ctx, out->driver, sizeof(out->driver), "/sys/bus/pci/devices/%s/driver", addr) < 0)
-		out->driver[0] = '\0';
-	r = read_override(ctx, addr, may_be_wedged(ctx, out), out);
-	if (r < 0)
-		return r;
-	read_group(ctx, addr, &out->iommu_group);
-	/* boot_vga exists only for VGA-class functions. */
-	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/boot_vga", addr) >= 0)
-		out->boot_vga = !strcmp(gh_util_trim(buf), "1");
-	if (gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/bus/pci/devices/%s/power_state", addr) < 0 ||
-	    gh_util_copy(out->power_state, sizeof(out->power_state), gh_util_trim(buf)) < 0)
-		out->power_state[0] = '\0';
-	r = read_subdirs(ctx, addr, out);
-	if (r < 0) {
-		gh_err(ctx, "/sys/bus/pci/devices/%s: cannot list drm/graphics: %s", addr, strerror(-r));
-		gh_pci_dev_free(out);
-		return r;
-	}
-	return 0;
+		r = -EINVAL;
+	else
+		r = read_at(ctx, dfd, addr, out);
+	close(dfd);
+	return r;
 }
 
 void gh_pci_dev_free(struct gh_pci_dev *dev)
