@@ -179,6 +179,25 @@ static int walk_dev(struct walk *w, int dfd)
 	return add_node(w->ctx, w->nodes, makedev(maj, min), name, NULL);
 }
 
+/*
+ * Directories the kernel fills with attributes alone:
+ *   power     every device's runtime-PM group (drivers/base/power/sysfs.c, dpm_sysfs_add);
+ *   msi_irqs  a function's MSI vectors, one file each (kernel/irq/msi.c, msi_irqs_group);
+ *   link      a PCIe function's ASPM controls (drivers/pci/pcie/aspm.c, aspm_ctrl_attr_group);
+ *   widgets   an HDA codec's widget tree, one kobject per widget with files only
+ *             (sound/hda/hdac_sysfs.c, widget_tree_create, add_widget_node): a
+ *             directory per widget, four system calls each to list for nothing.
+ */
+static bool attr_dir(const char *name)
+{
+	static const char *const names[] = { "power", "msi_irqs", "link", "widgets" };
+
+	for (size_t i = 0; i < GH_ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
 static int walk_dir(struct walk *w, struct gh_fs_dir *d, unsigned depth)
 {
 	const char *name;
@@ -206,11 +225,10 @@ static int walk_dir(struct walk *w, struct gh_fs_dir *d, unsigned depth)
 		}
 		/*
 		 * Links lead out of the tree (driver, subsystem, device); a PCI child is
-		 * a function of its own. "power" is every device's runtime-PM attribute
-		 * group (drivers/base/power/sysfs.c, dpm_sysfs_add): files only, and no
-		 * child device can take that name beside it.
+		 * a function of its own. Attribute directories hold no device either,
+		 * and no child device takes their names beside them (see attr_dir).
 		 */
-		if (type != DT_DIR || depth >= WALK_DEPTH || gh_pciid_is_addr(name) || !strcmp(name, "power"))
+		if (type != DT_DIR || depth >= WALK_DEPTH || gh_pciid_is_addr(name) || attr_dir(name))
 			continue;
 		if (gh_fs_dir_openat(&sub, d->fd, name) < 0)
 			continue;

@@ -313,8 +313,22 @@ static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 		gh_err(s->ctx, "cannot open /proc/%s: %s", pid, strerror(-pfd));
 		return pfd;
 	}
+	/*
+	 * A task without memory of its own has no file open either, so its fd
+	 * directory is not listed: four of seven system calls for each of the
+	 * host's many kernel threads. A kernel thread shares kthreadd's table,
+	 * which is init_task's and empty (kernel/kthread.c: every one is made
+	 * with CLONE_FILES). A task in do_exit() is past exit_mm() only a few
+	 * steps before exit_files() (acct_process, exit_sem, exit_shm): what it
+	 * held is being closed, and its last fput() runs in exit_task_work(),
+	 * where no fd listing would see it anyway. A zombie has neither.
+	 */
+	if (!has_mm(pfd)) {
+		close(pfd);
+		return 0;
+	}
 	r = scan_fds(s, pfd, pid, &h);
-	if (r >= 0 && has_mm(pfd))
+	if (r >= 0)
 		r = scan_maps(s, pfd, pid, &h);
 	if (r >= 0 && h.paths.n) {
 		r = gh_fs_read_strat(pfd, "comm", comm, sizeof(comm));

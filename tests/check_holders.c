@@ -146,10 +146,11 @@ END_TEST
 
 /*
  * A kernel thread has no memory of its own (its exe link answers ENOENT, its
- * maps are empty): its maps are not read. The fixture's maps file, which
- * names the node, is there only to show that it is not looked at.
+ * maps are empty) and no open file: neither its maps nor its fds are read.
+ * The fixture's maps file and fd, which name the node, are there only to
+ * show that they are not looked at.
  */
-START_TEST(kernel_threads_maps_are_not_read)
+START_TEST(kernel_threads_are_not_read)
 {
 	static const char *const pat[] = { "/dev/nvidia*", NULL };
 	struct fx *fx = fx_new();
@@ -160,6 +161,7 @@ START_TEST(kernel_threads_maps_are_not_read)
 	fx_proc(fx, 22, "kworker/0:1", "", "/");
 	fx_rm(fx, "/proc/22/exe");
 	fx_proc_maps(fx, 22, map_of(fx, "/dev/nvidia0", 1));
+	fx_proc_fd(fx, 22, 3, "/dev/nvidia0");
 	fx_proc(fx, 23, "nvtop", NULL, "/user.slice/user-0.slice/session-7.scope");
 	fx_proc_maps(fx, 23, map_of(fx, "/dev/nvidia0", 1));
 	patterns(&sv, pat);
@@ -468,6 +470,9 @@ START_TEST(nodes_from_sysfs)
 	fx_sysfs_dev(fx, "0000:00:1f.0", "misc/x", "10:1", "x");
 	fx_link(fx, "/sys/devices/pci0000:00/0000:01:00.2/firmware_node", "../0000:00:1f.0");
 	fx_sysfs_dev(fx, "0000:01:00.2", "0000:02:00.0/drm/card9", "226:9", "dri/card9");
+	/* Attribute directories are not walked (a dev file there is the fixture's, never the kernel's). */
+	fx_sysfs_dev(fx, "0000:01:00.2", "usb3/3-1/widgets/02", "116:2", "snd/x");
+	fx_sysfs_dev(fx, "0000:01:00.2", "msi_irqs/x", "116:3", "snd/y");
 	fx_node(fx, "/dev/input/event5", "/dev/full");
 	fx_node(fx, "/dev/hidraw0", "/dev/random");	/* not what sysfs says hidraw0 is: no inode for the maps */
 	ck_assert_int_eq(gh_holders_nodes_add_sysfs(fx->ctx, &nodes, "0000:01:00.2"), 0);
@@ -586,7 +591,7 @@ int main(void)
 
 	tcase_add_test(tc, found_through_fds);
 	tcase_add_test(tc, found_through_maps);
-	tcase_add_test(tc, kernel_threads_maps_are_not_read);
+	tcase_add_test(tc, kernel_threads_are_not_read);
 	tcase_add_test(tc, fd_and_mmap_of_one_node);
 	tcase_add_test(tc, prefix_patterns);
 	tcase_add_test(tc, cgroup_attribution);
