@@ -522,6 +522,16 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 	return one_component(name) ? readlink_at(dfd, name, buf, size) : -EINVAL;
 }
 
+int gh_fs_readlinkat2(int dfd, const char *dir, const char *name, char *buf, size_t size)
+{
+	char path[NAME_MAX + 2 + NAME_MAX];
+
+	if (!one_component(dir) || !one_component(name) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -EINVAL;
+	return readlink_at(dfd, path, buf, size);
+}
+
 int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size)
 {
 	char p[64];
@@ -536,11 +546,21 @@ int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 	return one_component(name) ? read_str_at(dfd, name, KERNFS, buf, size) : -EINVAL;
 }
 
+static unsigned kernel_dir(const struct gh_ctx *ctx)
+{
+	return gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS;
+}
+
 int gh_fs_read_attr(const struct gh_ctx *ctx, int dfd, const char *name, char *buf, size_t size)
 {
-	if (!one_component(name))
-		return -EINVAL;
-	return read_str_at(dfd, name, gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS, buf, size);
+	return one_component(name) ? read_str_at(dfd, name, kernel_dir(ctx), buf, size) : -EINVAL;
+}
+
+int gh_fs_open_attr(const struct gh_ctx *ctx, int dfd, const char *name)
+{
+	struct stat st;
+
+	return one_component(name) ? open_input(NULL, dfd, name, name, kernel_dir(ctx), &st) : -EINVAL;
 }
 
 int gh_fs_statat(int dfd, const char *name, struct stat *st)

@@ -125,13 +125,17 @@ int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size);
 int gh_fs_openat(int dfd, int flags, const char *name);
 int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name);
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
+/* The link dir/name in dfd, both single components: one lookup where opening dir first would take three calls. */
+int gh_fs_readlinkat2(int dfd, const char *dir, const char *name, char *buf, size_t size);
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);
 /*
  * gh_fs_read_strat for a directory of the context's /sys or /proc/<pid>
- * (opened with gh_fs_open): under the real root without the type check,
+ * (opened through this seam): under the real root without the type check,
  * as gh_fs_read_str (see KERNEL_FS in fs.c).
  */
 int gh_fs_read_attr(const struct gh_ctx *ctx, int dfd, const char *name, char *buf, size_t size);
+/* gh_fs_openat of such a file for reading, the same way. */
+int gh_fs_open_attr(const struct gh_ctx *ctx, int dfd, const char *name);
 /*
  * What an entry leads to, its final link followed (an /proc/<pid>/fd/<n>
  * entry: the open file itself). Cached attributes only (AT_STATX_DONT_SYNC):

@@ -139,12 +139,12 @@ static bool parse_devnum(char *text, unsigned long *maj, unsigned long *min)
  * all three for a device with a number). name keeps what it had without a
  * DEVNAME; false when the number is not there.
  */
-static bool uevent_fields(int dfd, unsigned long *maj, unsigned long *min, char *name, size_t size)
+static bool uevent_fields(const struct gh_ctx *ctx, int dfd, unsigned long *maj, unsigned long *min, char *name, size_t size)
 {
 	char ev[2048], *save = NULL;
 	bool have_maj = false, have_min = false;
 
-	if (gh_fs_read_strat(dfd, "uevent", ev, sizeof(ev)) < 0)
+	if (gh_fs_read_attr(ctx, dfd, "uevent", ev, sizeof(ev)) < 0)
 		return false;
 	for (char *line = strtok_r(ev, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "MAJOR=", 6))
@@ -171,8 +171,8 @@ static int walk_dev(struct walk *w, int dfd)
 		if (!strcmp(base ? base + 1 : sub, "block"))
 			return 0;
 	}
-	if (!uevent_fields(dfd, &maj, &min, name, sizeof(name)) &&
-	    (gh_fs_read_strat(dfd, "dev", text, sizeof(text)) < 0 || !parse_devnum(text, &maj, &min)))
+	if (!uevent_fields(w->ctx, dfd, &maj, &min, name, sizeof(name)) &&
+	    (gh_fs_read_attr(w->ctx, dfd, "dev", text, sizeof(text)) < 0 || !parse_devnum(text, &maj, &min)))
 		return 0;
 	if (!name[0])
 		snprintf(name, sizeof(name), "/dev/char/%lu:%lu", maj, min);

@@ -216,7 +216,7 @@ static int scan_maps(struct scan *s, int pfd, const char *pid, struct gh_holder 
 
 	if (!s->n_mappable)
 		return 0;
-	l.fd = gh_fs_openat(pfd, O_RDONLY | O_NOCTTY, "maps");
+	l.fd = gh_fs_open_attr(ctx, pfd, "maps");
 	if (l.fd < 0) {
 		if (vanished(l.fd))
 			return 0;
@@ -282,7 +282,7 @@ static void read_cgroup(struct scan *s, int pfd, struct gh_holder *h)
 	char *line;
 	int err;
 
-	l.fd = gh_fs_openat(pfd, O_RDONLY | O_NOCTTY, "cgroup");
+	l.fd = gh_fs_open_attr(s->ctx, pfd, "cgroup");
 	if (l.fd < 0)
 		return;
 	while ((line = lines_next(&l, &err)))
@@ -331,7 +331,7 @@ static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 	if (r >= 0)
 		r = scan_maps(s, pfd, pid, &h);
 	if (r >= 0 && h.paths.n) {
-		r = gh_fs_read_strat(pfd, "comm", comm, sizeof(comm));
+		r = gh_fs_read_attr(s->ctx, pfd, "comm", comm, sizeof(comm));
 		/* Gone since we saw its files: it holds nothing any more. */
 		if (vanished(r)) {
 			gh_strv_free(&h.paths);
@@ -374,6 +374,7 @@ static int scan_all(struct scan *s)
 {
 	struct gh_strv pids = { 0 };
 	pid_t self = getpid();
+	char exe[8];
 	int r, proc = -1;
 
 	r = gh_fs_list(s->ctx, &pids, "/proc");
@@ -394,6 +395,13 @@ static int scan_all(struct scan *s)
 			continue;
 		/* Our own fds are never the problem; a fixture root has no "us" in it. */
 		if (!gh_ctx_root(s->ctx)[0] && (pid_t)n == self)
+			continue;
+		/*
+		 * A kernel thread is passed over by one readlink, not three calls
+		 * (see scan_pid). Only a task with an mm is then read, through its
+		 * directory: a pid reused in between is looked at as what it is now.
+		 */
+		if (gh_fs_readlinkat2(proc, pids.v[i], "exe", exe, sizeof(exe)) == -ENOENT)
 			continue;
 		r = scan_pid(s, proc, pids.v[i], (pid_t)n);
 	}

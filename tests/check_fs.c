@@ -98,6 +98,10 @@ START_TEST(at_helpers_stay_in_the_directory)
 	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, ""), -EINVAL);
 	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, "/etc/passwd"), -EINVAL);
 	ck_assert_int_eq(gh_fs_readlinkat(dfd, "fd/3", buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gh_fs_readlinkat2(dfd, "fd", "3", buf, sizeof(buf)), 12);
+	ck_assert_str_eq(buf, "/dev/nvidia0");
+	ck_assert_int_eq(gh_fs_readlinkat2(dfd, "..", "7", buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gh_fs_readlinkat2(dfd, "fd", "../comm", buf, sizeof(buf)), -EINVAL);
 	ck_assert_int_eq(gh_fs_dir_openat(&d, dfd, ".."), -EINVAL);
 	ck_assert_int_eq(d.fd, -1);
 	/* An entry that is a symlink is not followed out of the directory (or the root). */
