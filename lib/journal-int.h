@@ -11,14 +11,21 @@
  * at a fixed width (a status padded with spaces to the longest name, "true "
  * or "false"; JSON allows whitespace after a value, so every reader parses
  * it as before) and never across a page of the file, and where each one
- * starts is noted while json-c prints it.
+ * starts is noted while the text is printed (journal-print.c): offsets come
+ * from the printer, never from searching the text, so no address, unit or
+ * process name can be taken for a slot.
  */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "journal.h"
 
-struct json_object;
+/* A divisor of every Linux page size: a slot that does not cross one of these crosses no page. */
+#define SLOT_PAGE 4096
+/* Longer than any slot; a buffer of this size aligned to it never crosses a page of memory. */
+#define SLOT_MAX 16
 
 struct gh_jslots {
 	int fd;			/* the file the last full save wrote (O_CLOEXEC), or -1 */
@@ -31,8 +38,16 @@ struct gh_jslots {
 	unsigned char *val;	/* what each slot holds in the file */
 };
 
-/* Slots of a new tree made from j (gh_journal_to_json); on failure the tree prints as before, no slots. */
-int gh_jslots_attach(struct gh_jslots *s, struct json_object *tree, const struct gh_journal *j);
+/* Slots for a full save of j, none printed yet; -ENOMEM leaves s without any. */
+int gh_jslots_init(struct gh_jslots *s, const struct gh_journal *j);
+/* A slot's text: a status (status) or a boolean, padded to its fixed width; the width, 0 when it does not fit. */
+size_t gh_jslots_text(bool status, unsigned v, char *buf, size_t size);
+/*
+ * j as the journal file's text, a newline at the end, its length in *len;
+ * where each slot starts goes to s when s is not NULL (gh_jslots_init for
+ * j). NULL with errno ENOMEM.
+ */
+char *gh_journal_print(const struct gh_journal *j, struct gh_jslots *s, size_t *len);
 /* After a full save of j as text: keeps a descriptor on the file if it is exactly that text. */
 int gh_jslots_keep(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_journal *j, const char *text,
 		   size_t len);
@@ -40,7 +55,7 @@ int gh_jslots_keep(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_jour
 int gh_jslots_write(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_journal *j);
 /* The descriptor closed (the file is about to be replaced or removed); the offsets stay. */
 void gh_jslots_drop(struct gh_jslots *s);
-/* Everything released; the tree the slots were attached to must be gone already. */
+/* Everything released. */
 void gh_jslots_free(struct gh_jslots *s);
 
 #endif

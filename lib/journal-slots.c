@@ -10,8 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
-#include <json-c/printbuf.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +17,6 @@
 #include <unistd.h>
 
 #include "fs.h"
-
-/* A divisor of every Linux page size: a slot that does not cross one of these crosses no page. */
-#define SLOT_PAGE 4096
-/* Longer than any slot; a buffer of this size aligned to it never crosses a page of memory. */
-#define SLOT_MAX 16
 
 /* The width of a status slot: the longest status name, quoted. */
 static size_t status_width(void)
@@ -67,57 +60,19 @@ static unsigned slot_value(const struct gh_journal *j, unsigned k)
 	return (unsigned)j->status[k - 1 - j->n_dev];
 }
 
-static size_t slot_format(const struct gh_jslots *s, unsigned k, unsigned v, char *buf, size_t size)
+size_t gh_jslots_text(bool status, unsigned v, char *buf, size_t size)
 {
-	if (k > s->n_dev)
+	if (status)
 		return slot_text(buf, size, gh_journal_status_name((enum gh_jstatus)v), true);
 	return slot_text(buf, size, v ? "true" : "false", false);
 }
 
-/*
- * json-c's printer for a slot's value: the same text slot_format gives, and
- * where it starts. Offsets come from the printer, never from searching the
- * text, so no address, unit or process name can be taken for a slot.
- */
-static int slot_print(struct json_object *o, struct printbuf *pb, int level, int flags)
+static size_t slot_format(const struct gh_jslots *s, unsigned k, unsigned v, char *buf, size_t size)
 {
-	size_t *off = json_object_get_userdata(o);
-	bool quoted = json_object_is_type(o, json_type_string);
-	char buf[SLOT_MAX];
-	size_t w, in_page;
-
-	(void)level;
-	(void)flags;
-	w = slot_text(buf, sizeof(buf),
-		      quoted ? json_object_get_string(o) : json_object_get_boolean(o) ? "true" : "false", quoted);
-	if (!w)
-		return -1;
-	/* Whitespace before a value is JSON too: a slot that would cross a page starts on the next. */
-	in_page = (size_t)pb->bpos % SLOT_PAGE;
-	if (in_page + w > SLOT_PAGE && printbuf_memset(pb, -1, ' ', (int)(SLOT_PAGE - in_page)) < 0)
-		return -1;
-	*off = (size_t)pb->bpos;
-	return printbuf_memappend(pb, buf, (int)w) < 0 ? -1 : 0;
+	return gh_jslots_text(k > s->n_dev, v, buf, size);
 }
 
-/* The value object of slot k in a tree gh_journal_to_json made; NULL when it is not there. */
-static struct json_object *slot_object(struct json_object *tree, unsigned n_dev, unsigned k)
-{
-	struct json_object *arr, *o = tree, *v;
-	bool is_status = k > n_dev;
-
-	if (k > 0) {
-		if (!json_object_object_get_ex(tree, is_status ? "steps" : "devices", &arr))
-			return NULL;
-		o = json_object_array_get_idx(arr, is_status ? k - 1 - n_dev : k - 1);
-	}
-	if (!o || !json_object_object_get_ex(o, k == 0 ? "complete" : is_status ? "status" : "wedged", &v) ||
-	    !json_object_is_type(v, is_status ? json_type_string : json_type_boolean))
-		return NULL;
-	return v;
-}
-
-int gh_jslots_attach(struct gh_jslots *s, struct json_object *tree, const struct gh_journal *j)
+int gh_jslots_init(struct gh_jslots *s, const struct gh_journal *j)
 {
 	gh_jslots_free(s);
 	s->n_dev = j->n_dev;
@@ -128,15 +83,6 @@ int gh_jslots_attach(struct gh_jslots *s, struct json_object *tree, const struct
 		gh_jslots_free(s);
 		return -ENOMEM;
 	}
-	/* All found before any printer is set: the tree never points at freed offsets. */
-	for (unsigned k = 0; k < s->n; k++) {
-		if (!slot_object(tree, s->n_dev, k)) {
-			gh_jslots_free(s);
-			return -EINVAL;
-		}
-	}
-	for (unsigned k = 0; k < s->n; k++)
-		json_object_set_serializer(slot_object(tree, s->n_dev, k), slot_print, &s->off[k], NULL);
 	for (unsigned k = 0; k < s->n; k++)
 		s->off[k] = SIZE_MAX;
 	return 0;

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,62 +77,6 @@ struct gh_jdev *gh_journal_dev(struct gh_journal *j, const char *addr)
 	return NULL;
 }
 
-static struct json_object *op_json(const struct gh_op *op)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	json_object_object_add(o, "action", json_object_new_string(gh_plan_action_name(op->action)));
-	json_object_object_add(o, "target", json_object_new_string(op->target));
-	json_object_object_add(o, "arg", json_object_new_string(op->arg));
-	return o;
-}
-
-struct json_object *gh_journal_to_json(const struct gh_journal *j)
-{
-	struct json_object *o = json_object_new_object(), *devs, *steps;
-	char hex[8];
-
-	if (!o)
-		return NULL;
-	json_object_object_add(o, "version", json_object_new_int(1));
-	json_object_object_add(o, "key", json_object_new_string(j->key));
-	json_object_object_add(o, "vmid", json_object_new_int64(j->vmid));
-	json_object_object_add(o, "phase", json_object_new_string(j->phase));
-	json_object_object_add(o, "complete", json_object_new_boolean(j->complete));
-	devs = json_object_new_array();
-	for (unsigned i = 0; devs && i < j->n_dev; i++) {
-		struct json_object *d = json_object_new_object();
-
-		if (!d)
-			continue;
-		json_object_object_add(d, "address", json_object_new_string(j->dev[i].addr));
-		json_object_object_add(d, "host_driver", json_object_new_string(j->dev[i].host_driver));
-		json_object_object_add(d, "override", json_object_new_string(j->dev[i].override));
-		snprintf(hex, sizeof(hex), "%04x", j->dev[i].vendor & 0xffff);
-		json_object_object_add(d, "vendor", json_object_new_string(hex));
-		snprintf(hex, sizeof(hex), "%04x", j->dev[i].device & 0xffff);
-		json_object_object_add(d, "device", json_object_new_string(hex));
-		json_object_object_add(d, "iommu_group", json_object_new_int(j->dev[i].iommu_group));
-		json_object_object_add(d, "wedged", json_object_new_boolean(j->dev[i].wedged));
-		json_object_array_add(devs, d);
-	}
-	json_object_object_add(o, "devices", devs);
-	steps = json_object_new_array();
-	for (unsigned i = 0; steps && i < j->n_steps; i++) {
-		struct json_object *s = op_json(&j->steps[i].op);
-
-		if (!s)
-			continue;
-		json_object_object_add(s, "undo", op_json(&j->steps[i].undo));
-		json_object_object_add(s, "status", json_object_new_string(gh_journal_status_name(j->status[i])));
-		json_object_array_add(steps, s);
-	}
-	json_object_object_add(o, "steps", steps);
-	return o;
-}
-
 int gh_journal_dir(struct gh_ctx *ctx)
 {
 	struct stat st;
@@ -186,16 +129,16 @@ bool gh_journal_valid_key(const char *key)
 
 /*
  * The last journal saved in full: its record (to tell a later save of the
- * same one), its tree and where the tree's changing fields (the statuses,
- * the wedged marks, "complete") are in the file. A phase saves the same
- * record before every step; those saves write the changed fields in place
- * (journal-slots.c), and only a new record, or a file no longer the one
- * written, is printed in full again.
+ * same one) and where its changing fields (the statuses, the wedged marks,
+ * "complete") are in the file. A phase saves the same record before every
+ * step; those saves write the changed fields in place (journal-slots.c),
+ * and only a new record, or a file no longer the one written, is printed in
+ * full again.
  */
 static struct {
-	struct json_object *o;
-	struct gh_journal j;	/* what o records; steps points to a copy */
-	struct gh_jslots slots;	/* where o's changing fields are in the file */
+	bool kept;
+	struct gh_journal j;	/* the record; steps points to a copy, status is not kept */
+	struct gh_jslots slots;	/* where its changing fields are in the file */
 } last = { .slots.fd = -1 };
 
 static bool same_record(const struct gh_journal *a, const struct gh_journal *b)
@@ -216,64 +159,50 @@ static bool same_record(const struct gh_journal *a, const struct gh_journal *b)
 
 static void forget_last(void)
 {
-	json_object_put(last.o);
 	free(last.j.steps);
 	gh_jslots_free(&last.slots);
 	memset(&last, 0, sizeof(last));
 	last.slots.fd = -1;
 }
 
-/* A new tree of j, kept as the last one with its slots; one not kept (no memory for the copy) is the caller's. */
-static struct json_object *journal_tree(const struct gh_journal *j)
+/* j as the last record, with room for its slots; false (nothing kept) without memory for the copy. */
+static bool keep_record(const struct gh_journal *j)
 {
 	forget_last();
-	last.o = gh_journal_to_json(j);
-	if (!last.o)
-		return NULL;
 	last.j = *j;
 	last.j.status = NULL;
 	last.j.steps = j->n_steps ? malloc(j->n_steps * sizeof(*j->steps)) : NULL;
-	if (j->n_steps && !last.j.steps) {
-		/* Saved all the same; the next save builds its tree again. */
-		struct json_object *o = last.o;
-
-		last.o = NULL;
-		last.j.n_steps = 0;
+	if ((j->n_steps && !last.j.steps) || gh_jslots_init(&last.slots, j) < 0) {
+		/* Saved all the same; every later save is a full one. */
 		forget_last();
-		return o;
+		return false;
 	}
 	if (j->n_steps)
 		memcpy(last.j.steps, j->steps, j->n_steps * sizeof(*j->steps));
-	/* Without slots every save of this record is a full one. */
-	gh_jslots_attach(&last.slots, last.o, j);
-	return last.o;
+	last.kept = true;
+	return true;
 }
 
 int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 {
-	struct json_object *o;
-	const char *json;
 	char name[40], *text;
+	size_t len = 0;
 	bool kept;
 	int r;
 
 	if (!gh_journal_valid_key(j->key))
 		return -EINVAL;
 	/* Between two steps: the few bytes that changed, in the file the last full save wrote. */
-	if (last.o && same_record(&last.j, j) && gh_jslots_write(ctx, &last.slots, j) == 0)
+	if (last.kept && same_record(&last.j, j) && gh_jslots_write(ctx, &last.slots, j) == 0)
 		return 0;
 	/* A full save: the rename replaces the file the descriptor is on. */
 	gh_jslots_drop(&last.slots);
-	o = journal_tree(j);
-	if (!o)
+	kept = keep_record(j);
+	text = gh_journal_print(j, kept ? &last.slots : NULL, &len);
+	if (!text) {
+		forget_last();
 		return -ENOMEM;
-	kept = o == last.o;
-	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	r = json ? asprintf(&text, "%s\n", json) : -1;
-	if (!kept)
-		json_object_put(o);
-	if (r < 0)
-		return -ENOMEM;
+	}
 	snprintf(name, sizeof(name), "%s.json", j->key);
 	/*
 	 * Write-ahead: the record of a step is in place before the step runs, so a
@@ -285,11 +214,11 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 	 * drivers, so a record kept across a reboot would only describe a host
 	 * that is gone.
 	 */
-	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, strlen(text), false);
+	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, len, false);
 	if (r < 0)
 		gh_err(ctx, "cannot write the journal /run/gpu-hook/%s.json: %s", j->key, strerror(-r));
 	else if (kept)
-		gh_jslots_keep(ctx, &last.slots, j, text, strlen(text));	/* else the next save is a full one */
+		gh_jslots_keep(ctx, &last.slots, j, text, len);	/* else the next save is a full one */
 	free(text);
 	return r;
 }

@@ -76,7 +76,6 @@ int gh_journal_parse(struct gh_ctx *ctx, const char *text, const char *name, str
 int gh_journal_remove(struct gh_ctx *ctx, const char *key);
 /* The keys of the journals present, sorted. */
 int gh_journal_list(struct gh_ctx *ctx, struct gh_strv *keys);
-struct json_object *gh_journal_to_json(const struct gh_journal *j);
 
 /*
  * The global lock (/run/gpu-hook/lock, flock): serialises runs. Waits up to

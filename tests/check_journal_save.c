@@ -6,6 +6,7 @@
  * when anything else of the journal changed.
  */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,39 @@ START_TEST(a_reread_is_the_file_as_it_is)
 }
 END_TEST
 
+/*
+ * A killed process's name is a local user's text: every byte a name can hold
+ * reads back as it was, escaped the way json-c escapes it (the file reads
+ * the same whichever printer wrote it).
+ */
+START_TEST(any_process_name_reads_back)
+{
+	static const char comm[] = "a\"b\\c/d\n\t\x01\x1f\x7f\xc3\xa9}";
+	struct fx *fx = fx_new();
+	struct gh_step steps[2];
+	enum gh_jstatus status[2];
+	struct gh_journal j, back;
+	struct json_object *o = json_object_new_string(comm);
+	char *text;
+
+	fx_mkdir(fx, "/run/gpu-hook");
+	fx_chmod(fx, "/run/gpu-hook", 0700);
+	two_steps(&j, steps, status);
+	steps[0].op.action = GH_ACT_KILL;
+	strcpy(steps[0].op.target, "4242");
+	strcpy(steps[0].op.arg, comm);
+	back = saved_and_read(fx, &j);
+	ck_assert_str_eq(back.steps[0].op.arg, comm);
+	gh_journal_free(&back);
+	text = slurp(fx, "/run/gpu-hook/111.json");
+	ck_assert_ptr_nonnull(strstr(text, json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE)));
+	free(text);
+	json_object_put(o);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal_save");
@@ -155,6 +189,7 @@ int main(void)
 
 	tcase_add_test(tc, every_save_reads_back_as_saved);
 	tcase_add_test(tc, a_reread_is_the_file_as_it_is);
+	tcase_add_test(tc, any_process_name_reads_back);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
