@@ -154,6 +154,9 @@ static void add_proc(int proc, unsigned pid, unsigned fds)
 	fmt(line, sizeof(line), "Name:\tworker-%u\nState:\tS (sleeping)\nPid:\t%u\nPPid:\t1\n", pid, pid);
 	put_file(dfd, "status", line, strlen(line));
 	put_file(dfd, "cmdline", "/usr/bin/worker\0--serve\0", 24);
+	/* A process of its own (proc_exe_link): the scan passes over a pid without one as a kernel thread. */
+	if (symlinkat("/usr/bin/worker", dfd, "exe") < 0)
+		die("exe");
 	for (unsigned i = 0; i < MAPS_LINES; i++) {
 		const char *path = i % 4 == 3 ? "" : "/usr/lib/x86_64-linux-gnu/libexample.so.1.2.3";
 
@@ -192,6 +195,9 @@ static void floor_scan(const char *root)
 		pfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd < 0)
 			die(de->d_name);
+		/* Whether it has memory of its own, as the scan asks. */
+		if (readlinkat(pfd, "exe", path, sizeof(path)) < 0)
+			die("exe");
 		fdd = openat(pfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		fdir = fdd < 0 ? NULL : fdopendir(fdd);
 		if (!fdir)
