@@ -149,16 +149,6 @@ int gh_host_gpu_console(struct gh_ctx *ctx, struct gh_host *h)
 }
 
 
-static bool unit_file_exists(struct gh_ctx *ctx, const char *unit)
-{
-	static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system",
-					    "/usr/lib/systemd/system", "/lib/systemd/system" };
-
-	for (size_t i = 0; i < GH_ARRAY_SIZE(dirs); i++)
-		if (gh_fs_exists(ctx, "%s/%s", dirs[i], unit) > 0)
-			return true;
-	return false;
-}
 
 int gh_host_gpu_services(struct gh_ctx *ctx, struct gh_host *h)
 {
@@ -173,7 +163,7 @@ int gh_host_gpu_services(struct gh_ctx *ctx, struct gh_host *h)
 			return r;
 		if (r > 0 && gh_strv_add(&h->services, unit) < 0)
 			return -ENOMEM;
-		if ((r > 0 || unit_file_exists(ctx, unit)) && gh_strv_add(&h->services_known, unit) < 0)
+		if ((r > 0 || gh_services_unit_file(ctx, unit)) && gh_strv_add(&h->services_known, unit) < 0)
 			return -ENOMEM;
 	}
 	return 0;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fs.h"
@@ -195,12 +196,56 @@ static int ask_manager(struct gh_ctx *ctx, const char *unit)
  * cgroup is read only where no manager answers (no systemctl, systemd not
  * PID 1).
  */
+/* The system manager's unit search path (systemd.unit(5)), and Debian's /lib from before the merged /usr. */
+static bool file_in_unit_dirs(struct gh_ctx *ctx, const char *name)
+{
+	static const char *const dirs[] = {
+		"/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
+		"/run/systemd/generator.early", "/etc/systemd/system",	      "/etc/systemd/system.attached",
+		"/run/systemd/system",	       "/run/systemd/system.attached", "/run/systemd/generator",
+		"/usr/local/lib/systemd/system", "/usr/lib/systemd/system",   "/run/systemd/generator.late",
+		"/lib/systemd/system",
+	};
+
+	for (size_t i = 0; i < GH_ARRAY_SIZE(dirs); i++)
+		if (gh_fs_exists(ctx, "%s/%s", dirs[i], name) > 0)
+			return true;
+	return false;
+}
+
+bool gh_services_unit_file(struct gh_ctx *ctx, const char *unit)
+{
+	const char *at = strchr(unit, '@'), *dot = strrchr(unit, '.');
+	char tmpl[256];
+
+	if (!gh_services_valid_name(unit))
+		return false;
+	if (file_in_unit_dirs(ctx, unit))
+		return true;
+	/* getty@tty1.service comes from getty@.service. */
+	if (!at || !dot || dot < at ||
+	    snprintf(tmpl, sizeof(tmpl), "%.*s%s", (int)(at - unit + 1), unit, dot) >= (int)sizeof(tmpl))
+		return false;
+	return file_in_unit_dirs(ctx, tmpl);
+}
+
 int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
 {
 	int r;
 
 	if (!gh_services_valid_name(unit))
 		return -EINVAL;
+	/*
+	 * Neither a file for systemd to load nor a process in its cgroup: the
+	 * unit is not there to run or hold anything, and forking systemctl to
+	 * hear so (a few ms on a host, for each listed unit at every pre-start)
+	 * is skipped. A transient or generated unit has its file under /run.
+	 */
+	if (!gh_services_unit_file(ctx, unit)) {
+		r = gh_services_cgroup_active(ctx, unit);
+		if (r <= 0)
+			return r;
+	}
 	r = ask_manager(ctx, unit);
 	if (r >= 0 || r == -ETIMEDOUT)
 		return r;

@@ -24,9 +24,12 @@ int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t 
 /*
  * 1 active (an "active (exited)" oneshot too), 0 not, -errno: systemctl
  * is-active through ctx->ops->service, timeboxed; without ops, systemctl
- * or a running systemd, gh_services_cgroup_active.
+ * or a running systemd, gh_services_cgroup_active. A unit with no file
+ * (gh_services_unit_file) and an empty cgroup is inactive without asking.
  */
 int gh_services_is_active(struct gh_ctx *ctx, const char *unit);
+/* Whether the unit, or its template for an instance, has a file in one of the system manager's unit directories. */
+bool gh_services_unit_file(struct gh_ctx *ctx, const char *unit);
 /*
  * The cgroup's view: 1 when processes are in the unit's cgroup.procs, or in
  * sub-cgroups (cgroup.events "populated 1"), also for an instance under

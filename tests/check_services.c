@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* systemd units read from a fixture /etc/systemd and /sys/fs/cgroup. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "fs.h"
@@ -150,17 +152,21 @@ END_TEST
 /*
  * What a manager answers, by systemctl is-active's exit status; -ENOENT: no
  * systemctl. In the fixture's /answer: the query runs in the phase's worker,
- * a fork made before the test changes its mind (see gh_timebox_call).
+ * which may be a fork made before the test changes its mind (see
+ * gh_timebox_call).
  */
 static int fake_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 {
 	char buf[16];
 	long v;
 
-	(void)unit;
 	/* Any other verb is no answer (status 5): the cgroup would decide. */
 	if (strcmp(verb, "is-active") || gh_fs_read_str(ctx, buf, sizeof(buf), "/answer") < 0)
 		return -5;
+	/* Each unit asked about leaves a mark in the fixture, whichever process asked. */
+	v = gh_fs_open(ctx, O_WRONLY | O_CREAT, "/asked-%s", unit);
+	if (v >= 0)
+		close((int)v);
 	v = strtol(buf, NULL, 10);
 	return (int)v;
 }
@@ -177,6 +183,7 @@ START_TEST(manager_answer_wins_over_cgroup)
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 0);
 	fx_file(fx, "/answer", "-4\n");	/* no such unit */
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 0);
+	fx_file(fx, "/lib/systemd/system/oneshot.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\n");
 	fx_file(fx, "/answer", "0\n");
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "oneshot.service"), 1);
 	/* No systemctl, or systemd not PID 1 ("System has not been booted with systemd", status 1): the cgroup. */
@@ -186,6 +193,38 @@ START_TEST(manager_answer_wins_over_cgroup)
 	fx_file(fx, "/answer", "-1\n");
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "leftover.service"), 1);
 	ck_assert_int_eq(gh_services_is_active(fx->ctx, "bad name.service"), -EINVAL);
+	ck_assert_int_eq(fx->n_errors, 0);
+	fx_free(fx);
+}
+END_TEST
+
+/*
+ * A unit with no file in any unit directory and nothing in its cgroup is not
+ * there: no systemctl is forked to hear so, whatever it would say. A
+ * transient or generated unit (its file under /run), an instance of a
+ * template, or a unit with processes is asked about.
+ */
+START_TEST(absent_unit_is_not_asked_about)
+{
+	struct fx *fx = fx_new();
+	struct gh_ops ops = { .service = fake_service };
+
+	gh_ctx_set_ops(fx->ctx, &ops, NULL);
+	fx_file(fx, "/answer", "0\n");
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "nvidia-persistenced.service"), 0);
+	ck_assert_int_eq(access(fx_path(fx, "/asked-nvidia-persistenced.service"), F_OK), -1);
+	fx_file(fx, "/run/systemd/transient/run-u7.service", "[Service]\nExecStart=/bin/true\n");
+	fx_file(fx, "/run/systemd/generator.late/nvidia.service", "[Unit]\nSourcePath=/etc/init.d/nvidia\n");
+	fx_file(fx, "/usr/lib/systemd/system/nv@.service", "[Service]\nExecStart=/bin/true\n");
+	fx_file(fx, "/sys/fs/cgroup/system.slice/stray.service/cgroup.procs", "4242\n");
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "run-u7.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "nvidia.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "nv@gpu0.service"), 1);
+	ck_assert_int_eq(gh_services_is_active(fx->ctx, "stray.service"), 1);
+	ck_assert_int_eq(access(fx_path(fx, "/asked-nv@gpu0.service"), F_OK), 0);
+	ck_assert(gh_services_unit_file(fx->ctx, "nv@gpu1.service"));
+	ck_assert(!gh_services_unit_file(fx->ctx, "nv.service"));
+	ck_assert(!gh_services_unit_file(fx->ctx, "../x.service"));
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
 }
@@ -203,6 +242,7 @@ int main(void)
 	tcase_add_test(tc, alias_then_state);
 	tcase_add_test(tc, active_exited_oneshot);
 	tcase_add_test(tc, manager_answer_wins_over_cgroup);
+	tcase_add_test(tc, absent_unit_is_not_asked_about);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
