@@ -348,6 +348,12 @@ static int read_str_at(int dfd, const char *path, unsigned flags, char *buf, siz
 	return r;
 }
 
+/* How a file of the context's /sys or /proc/<pid> is read (see KERNFS, KERNEL_FS). */
+static unsigned kernel_dir(const struct gh_ctx *ctx)
+{
+	return gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS;
+}
+
 /* A system path the kernel serves (see KERNFS), by its name: "/sys/..." or "/proc/<pid>/...". */
 static unsigned kernfs_path(const struct gh_ctx *ctx, const char *p)
 {
@@ -355,7 +361,7 @@ static unsigned kernfs_path(const struct gh_ctx *ctx, const char *p)
 
 	if (strncmp(sys, "/sys/", 5) && (strncmp(sys, "/proc/", 6) || sys[6] < '0' || sys[6] > '9'))
 		return 0;
-	return gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS;
+	return kernel_dir(ctx);
 }
 
 int gh_fs_read_str(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
@@ -411,23 +417,28 @@ int gh_fs_readlink(const struct gh_ctx *ctx, char *buf, size_t size, const char 
 	return readlink_at(AT_FDCWD, p, buf, size);
 }
 
-int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+/* The last component of the link at path in dfd ("../../bus/pci/drivers/nvidia": "nvidia"). */
+static int link_base_at(int dfd, const char *path, char *buf, size_t size)
 {
 	char target[PATH_MAX];
 	const char *base;
-	ssize_t n;
-	WITH_PATH(p, fmt, -errno);
+	int r = readlink_at(dfd, path, target, sizeof(target));
 
-	n = readlink(p, target, sizeof(target) - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = '\0';
+	if (r < 0)
+		return r;
 	base = strrchr(target, '/');
 	base = base ? base + 1 : target;
 	if (gh_util_copy(buf, size, base) < 0)
 		return -ENAMETOOLONG;
 	return (int)strlen(buf);
 }
+
+int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return link_base_at(AT_FDCWD, p, buf, size);
+}
+
 
 int gh_fs_exists(const struct gh_ctx *ctx, const char *fmt, ...)
 {
@@ -522,6 +533,11 @@ int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
 	return one_component(name) ? readlink_at(dfd, name, buf, size) : -EINVAL;
 }
 
+int gh_fs_link_baseat(int dfd, const char *name, char *buf, size_t size)
+{
+	return one_component(name) ? link_base_at(dfd, name, buf, size) : -EINVAL;
+}
+
 int gh_fs_readlinkat2(int dfd, const char *dir, const char *name, char *buf, size_t size)
 {
 	char path[NAME_MAX + 2 + NAME_MAX];
@@ -544,11 +560,6 @@ int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size)
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size)
 {
 	return one_component(name) ? read_str_at(dfd, name, KERNFS, buf, size) : -EINVAL;
-}
-
-static unsigned kernel_dir(const struct gh_ctx *ctx)
-{
-	return gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS;
 }
 
 int gh_fs_read_attr(const struct gh_ctx *ctx, int dfd, const char *name, char *buf, size_t size)
@@ -582,15 +593,14 @@ int gh_fs_statat(int dfd, const char *name, struct stat *st)
 	return 0;
 }
 
-int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
+static int list_at(int dfd, const char *path, int flags, struct gh_strv *out)
 {
 	struct gh_fs_dir d;
 	const char *name = NULL;
 	unsigned char type;
 	int r;
-	WITH_PATH(p, fmt, -errno);
 
-	r = dir_open_at(&d, AT_FDCWD, p, 0);
+	r = dir_open_at(&d, dfd, path, flags);
 	if (r < 0)
 		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
 	/*
@@ -605,4 +615,15 @@ int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, .
 	gh_fs_dir_close(&d);
 	gh_strv_sort(out);
 	return r;
+}
+
+int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
+{
+	WITH_PATH(p, fmt, -errno);
+	return list_at(AT_FDCWD, p, 0, out);
+}
+
+int gh_fs_listat(int dfd, const char *name, struct gh_strv *out)
+{
+	return one_component(name) ? list_at(dfd, name, O_NOFOLLOW, out) : -EINVAL;
 }

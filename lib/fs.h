@@ -125,6 +125,9 @@ int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size);
 int gh_fs_openat(int dfd, int flags, const char *name);
 int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name);
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
+/* gh_fs_link_base and gh_fs_list for an entry of such a directory. */
+int gh_fs_link_baseat(int dfd, const char *name, char *buf, size_t size);
+int gh_fs_listat(int dfd, const char *name, struct gh_strv *out);
 /* The link dir/name in dfd, both single components: one lookup where opening dir first would take three calls. */
 int gh_fs_readlinkat2(int dfd, const char *dir, const char *name, char *buf, size_t size);
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,44 +196,14 @@ int gh_pci_lock_stuck(struct gh_ctx *ctx, const char *addr)
 	return r;
 }
 
-/* The last component of the link name in the function's directory ("../../bus/pci/drivers/nvidia": "nvidia"). */
-static int link_base(int dfd, const char *name, char *buf, size_t size)
-{
-	char target[PATH_MAX];
-	const char *base;
-	int r = gh_fs_readlinkat(dfd, name, target, sizeof(target));
-
-	if (r < 0)
-		return r;
-	base = strrchr(target, '/');
-	return gh_util_copy(buf, size, base ? base + 1 : target) < 0 ? -ENAMETOOLONG : 0;
-}
-
 static void read_group(int dfd, int *group)
 {
 	char buf[32];
 	unsigned long v;
 
 	*group = -1;
-	if (link_base(dfd, "iommu_group", buf, sizeof(buf)) >= 0 && gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
+	if (gh_fs_link_baseat(dfd, "iommu_group", buf, sizeof(buf)) >= 0 && gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
 		*group = (int)v;
-}
-
-/* The entries of a subdirectory, sorted; none when it is absent. */
-static int list_sub(int dfd, const char *name, struct gh_strv *out)
-{
-	struct gh_fs_dir d;
-	const char *entry;
-	unsigned char type;
-	int r = gh_fs_dir_openat(&d, dfd, name);
-
-	if (r < 0)
-		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
-	while (r >= 0 && gh_fs_dir_next(&d, &entry, &type) > 0)
-		r = gh_strv_push(out, entry);
-	gh_fs_dir_close(&d);
-	gh_strv_sort(out);
-	return r;
 }
 
 /* drm/ holds card0 and renderD128 (controlD64 on old kernels): the /dev/dri node names. */
@@ -243,10 +212,10 @@ static int read_subdirs(int dfd, struct gh_pci_dev *out)
 	struct gh_strv names = { 0 };
 	int r;
 
-	r = list_sub(dfd, "drm", &out->drm);
+	r = gh_fs_listat(dfd, "drm", &out->drm);
 	if (r < 0)
 		return r;
-	r = list_sub(dfd, "graphics", &names);
+	r = gh_fs_listat(dfd, "graphics", &names);
 	for (size_t i = 0; i < names.n && r >= 0; i++) {
 		unsigned long n;
 
@@ -278,7 +247,7 @@ static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_
 	r = read_hex(ctx, dfd, addr, "subsystem_device", 0xffff, &out->sub_device);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	if (link_base(dfd, "driver", out->driver, sizeof(out->driver)) < 0)
+	if (gh_fs_link_baseat(dfd, "driver", out->driver, sizeof(out->driver)) < 0)
 		out->driver[0] = '\0';
 	r = read_override(ctx, dfd, addr, may_be_wedged(ctx, out), out);
 	if (r < 0)
