@@ -262,17 +262,25 @@ static int scan_maps(struct scan *s, int pfd, const char *pid, struct gh_holder 
 	return r;
 }
 /*
- * Whether the process has memory of its own to map a node into. A kernel
- * thread (even one that borrows an mm) and a process already gone have
- * none: proc_exe_link answers ENOENT for them (get_task_exe_file), and their
- * maps are empty (get_task_mm). One readlink instead of reading maps, for
- * the host's many kernel threads.
+ * Whether the process has memory of its own, read through /proc's
+ * descriptor by its pid's name: one readlink, where opening its directory
+ * first takes three calls for each of the host's many kernel threads. A
+ * kernel thread (even one that borrows an mm) and a process already gone
+ * have none: proc_exe_link answers ENOENT for them (get_task_exe_file). Such
+ * a task maps nothing (get_task_mm) and has no file open either: a kernel
+ * thread shares kthreadd's table, which is init_task's and empty
+ * (kernel/kthread.c: every one is made with CLONE_FILES); a task in
+ * do_exit() is past exit_mm() only a few steps before exit_files()
+ * (acct_process, exit_sem, exit_shm): what it held is being closed, and its
+ * last fput() runs in exit_task_work(), where no fd listing would see it
+ * anyway. A zombie has neither. A pid reused after this answer is read, in
+ * scan_pid, as what it is by then: maps and fds empty for a kernel thread.
  */
-static bool has_mm(int pfd)
+static bool has_mm(int proc, const char *pid)
 {
 	char exe[8];
 
-	return gh_fs_readlinkat(pfd, "exe", exe, sizeof(exe)) != -ENOENT;
+	return gh_fs_readlinkat2(proc, pid, "exe", exe, sizeof(exe)) != -ENOENT;
 }
 
 /* The cgroup v2 line, "0::<path>". */
@@ -312,20 +320,6 @@ static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 		}
 		gh_err(s->ctx, "cannot open /proc/%s: %s", pid, strerror(-pfd));
 		return pfd;
-	}
-	/*
-	 * A task without memory of its own has no file open either, so its fd
-	 * directory is not listed: four of seven system calls for each of the
-	 * host's many kernel threads. A kernel thread shares kthreadd's table,
-	 * which is init_task's and empty (kernel/kthread.c: every one is made
-	 * with CLONE_FILES). A task in do_exit() is past exit_mm() only a few
-	 * steps before exit_files() (acct_process, exit_sem, exit_shm): what it
-	 * held is being closed, and its last fput() runs in exit_task_work(),
-	 * where no fd listing would see it anyway. A zombie has neither.
-	 */
-	if (!has_mm(pfd)) {
-		close(pfd);
-		return 0;
 	}
 	r = scan_fds(s, pfd, pid, &h);
 	if (r >= 0)
@@ -374,7 +368,6 @@ static int scan_all(struct scan *s)
 {
 	struct gh_strv pids = { 0 };
 	pid_t self = getpid();
-	char exe[8];
 	int r, proc = -1;
 
 	r = gh_fs_list(s->ctx, &pids, "/proc");
@@ -396,12 +389,7 @@ static int scan_all(struct scan *s)
 		/* Our own fds are never the problem; a fixture root has no "us" in it. */
 		if (!gh_ctx_root(s->ctx)[0] && (pid_t)n == self)
 			continue;
-		/*
-		 * A kernel thread is passed over by one readlink, not three calls
-		 * (see scan_pid). Only a task with an mm is then read, through its
-		 * directory: a pid reused in between is looked at as what it is now.
-		 */
-		if (gh_fs_readlinkat2(proc, pids.v[i], "exe", exe, sizeof(exe)) == -ENOENT)
+		if (!has_mm(proc, pids.v[i]))
 			continue;
 		r = scan_pid(s, proc, pids.v[i], (pid_t)n);
 	}
