@@ -127,6 +127,29 @@ bool gh_journal_valid_key(const char *key)
 	return !strcmp(key, "manual") || gh_vmconf_parse_vmid(key, &vmid) == 0;
 }
 
+/* A copy of src that owns its own steps and statuses. */
+static int journal_copy(struct gh_journal *dst, const struct gh_journal *src)
+{
+	*dst = *src;
+	dst->steps = NULL;
+	dst->status = NULL;
+	if (!src->n_steps)
+		return 0;
+	dst->steps = malloc(src->n_steps * sizeof(*src->steps));
+	dst->status = malloc(src->n_steps * sizeof(*src->status));
+	if (!dst->steps || !dst->status) {
+		free(dst->steps);
+		free(dst->status);
+		dst->steps = NULL;
+		dst->status = NULL;
+		dst->n_steps = 0;
+		return -ENOMEM;
+	}
+	memcpy(dst->steps, src->steps, src->n_steps * sizeof(*src->steps));
+	memcpy(dst->status, src->status, src->n_steps * sizeof(*src->status));
+	return 0;
+}
+
 /*
  * The last journal saved in full: its record (to tell a later save of the
  * same one) and where its changing fields (the statuses, the wedged marks,
@@ -137,7 +160,7 @@ bool gh_journal_valid_key(const char *key)
  */
 static struct {
 	bool kept;
-	struct gh_journal j;	/* the record; steps points to a copy, status is not kept */
+	struct gh_journal j;	/* a copy of the record */
 	struct gh_jslots slots;	/* where its changing fields are in the file */
 } last = { .slots.fd = -1 };
 
@@ -159,7 +182,7 @@ static bool same_record(const struct gh_journal *a, const struct gh_journal *b)
 
 static void forget_last(void)
 {
-	free(last.j.steps);
+	gh_journal_free(&last.j);
 	gh_jslots_free(&last.slots);
 	memset(&last, 0, sizeof(last));
 	last.slots.fd = -1;
@@ -169,16 +192,11 @@ static void forget_last(void)
 static bool keep_record(const struct gh_journal *j)
 {
 	forget_last();
-	last.j = *j;
-	last.j.status = NULL;
-	last.j.steps = j->n_steps ? malloc(j->n_steps * sizeof(*j->steps)) : NULL;
-	if ((j->n_steps && !last.j.steps) || gh_jslots_init(&last.slots, j) < 0) {
+	if (journal_copy(&last.j, j) < 0 || gh_jslots_init(&last.slots, j) < 0) {
 		/* Saved all the same; every later save is a full one. */
 		forget_last();
 		return false;
 	}
-	if (j->n_steps)
-		memcpy(last.j.steps, j->steps, j->n_steps * sizeof(*j->steps));
 	last.kept = true;
 	return true;
 }
@@ -267,23 +285,6 @@ static struct {
 	struct gh_journal j;
 } parsed;
 
-static int journal_copy(struct gh_journal *dst, const struct gh_journal *src)
-{
-	*dst = *src;
-	dst->steps = NULL;
-	dst->status = NULL;
-	if (!src->n_steps)
-		return 0;
-	dst->steps = malloc(src->n_steps * sizeof(*src->steps));
-	dst->status = malloc(src->n_steps * sizeof(*src->status));
-	if (!dst->steps || !dst->status) {
-		gh_journal_free(dst);
-		return -ENOMEM;
-	}
-	memcpy(dst->steps, src->steps, src->n_steps * sizeof(*src->steps));
-	memcpy(dst->status, src->status, src->n_steps * sizeof(*src->status));
-	return 0;
-}
 
 static void parsed_keep(char *text, size_t len, const struct gh_journal *j)
 {
