@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "hook.h"
+#include "util.h"
 
 static char sink_tag[128];
 static bool sink_syslog;
@@ -30,17 +31,21 @@ void gh_logsink_open(const char *tag, bool use_syslog)
 
 void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[2048], out[2200];
 	const char *level = "";
 
 	(void)data;
-	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+	if (gh_util_vformat(line, sizeof(line), fmt, ap) < 0)
 		return;
 	if (priority <= LOG_ERR)
 		level = "error: ";
 	else if (priority == LOG_WARNING)
 		level = "warning: ";
-	fprintf(stderr, "gpu-hook[%s]: %s%s\n", sink_tag, level, line);
+	/* One write, formatted here: stderr is unbuffered. */
+	if (gh_util_format(out, sizeof(out), "gpu-hook[%s]: %s%s\n", sink_tag, level, line) < 0)
+		fprintf(stderr, "gpu-hook[%s]: %s%s\n", sink_tag, level, line);
+	else
+		fputs(out, stderr);
 	if (sink_syslog)
 		syslog(priority, "[%s] %s%s", sink_tag, level, line);
 }

@@ -19,7 +19,7 @@ int gh_fs_vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fm
 	if (rlen >= size)
 		return -ENAMETOOLONG;
 	memcpy(buf, gh_ctx_root(ctx), rlen);
-	n = vsnprintf(buf + rlen, size - rlen, fmt, ap);
+	n = gh_util_vformat(buf + rlen, size - rlen, fmt, ap);
 	if (n < 0)
 		return -EINVAL;
 	if ((size_t)n >= size - rlen)

@@ -20,7 +20,7 @@ int gh_host_note(struct gh_host *h, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(note, sizeof(note), fmt, ap);
+	n = gh_util_vformat(note, sizeof(note), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(note))
 		return -ENAMETOOLONG;

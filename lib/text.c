@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void gh_text_err(struct gh_text *t, const char *fmt, ...)
 {
 	char msg[1024], line[PATH_MAX + 1100];
@@ -13,7 +15,7 @@ void gh_text_err(struct gh_text *t, const char *fmt, ...)
 
 	/* Values in messages are escaped and bounded, so a cut here loses nothing useful. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	gh_util_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(line, sizeof(line), "%s:%d: %s", t->name, t->line, msg);
 	t->errors++;

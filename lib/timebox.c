@@ -228,7 +228,7 @@ bool gh_timebox_capture(int priority, const char *fmt, va_list ap)
 
 	if (!wlog.on)
 		return false;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	n = gh_util_vformat(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return true;
 	if ((size_t)n >= sizeof(line))

@@ -2,6 +2,7 @@
 #ifndef GH_UTIL_H
 #define GH_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,6 +43,11 @@ char *gh_util_trim(char *s);
  * NUL-terminates; truncates with "...".
  */
 const char *gh_util_escape(const char *s, char *buf, size_t size);
+/*
+ * vsnprintf, same output and return, for the conversions paths and log lines
+ * are made of (gh_util_vformat in util.c); anything else is vsnprintf's.
+ */
+int gh_util_vformat(char *buf, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 /* snprintf that says whether it fitted: 0 or -ENAMETOOLONG. */
 int gh_util_format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* strdup-ish copy into a fixed buffer: 0 or -ENAMETOOLONG. */
