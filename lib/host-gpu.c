@@ -154,16 +154,17 @@ int gh_host_gpu_services(struct gh_ctx *ctx, struct gh_host *h)
 {
 	for (size_t i = 0; i < h->pol.services.n; i++) {
 		char unit[256];
+		bool known;
 		int r = gh_services_resolve(ctx, h->pol.services.v[i], unit, sizeof(unit));
 
 		if (r < 0)
 			return r;
-		r = gh_services_is_active(ctx, unit);
+		r = gh_services_state(ctx, unit, &known);
 		if (r < 0)
 			return r;
 		if (r > 0 && gh_strv_add(&h->services, unit) < 0)
 			return -ENOMEM;
-		if ((r > 0 || gh_services_unit_file(ctx, unit)) && gh_strv_add(&h->services_known, unit) < 0)
+		if (known && gh_strv_add(&h->services_known, unit) < 0)
 			return -ENOMEM;
 	}
 	return 0;

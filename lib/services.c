@@ -231,8 +231,16 @@ bool gh_services_unit_file(struct gh_ctx *ctx, const char *unit)
 
 int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
 {
+	return gh_services_state(ctx, unit, NULL);
+}
+
+int gh_services_state(struct gh_ctx *ctx, const char *unit, bool *known)
+{
+	bool file;
 	int r;
 
+	if (known)
+		*known = false;
 	if (!gh_services_valid_name(unit))
 		return -EINVAL;
 	/*
@@ -241,13 +249,16 @@ int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
 	 * hear so (a few ms on a host, for each listed unit at every pre-start)
 	 * is skipped. A transient or generated unit has its file under /run.
 	 */
-	if (!gh_services_unit_file(ctx, unit)) {
+	file = gh_services_unit_file(ctx, unit);
+	if (!file) {
 		r = gh_services_cgroup_active(ctx, unit);
 		if (r <= 0)
 			return r;
 	}
 	r = ask_manager(ctx, unit);
-	if (r >= 0 || r == -ETIMEDOUT)
-		return r;
-	return gh_services_cgroup_active(ctx, unit);
+	if (r < 0 && r != -ETIMEDOUT)
+		r = gh_services_cgroup_active(ctx, unit);
+	if (known)
+		*known = file || r > 0;
+	return r;
 }

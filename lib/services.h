@@ -28,6 +28,8 @@ int gh_services_resolve(struct gh_ctx *ctx, const char *unit, char *buf, size_t 
  * (gh_services_unit_file) and an empty cgroup is inactive without asking.
  */
 int gh_services_is_active(struct gh_ctx *ctx, const char *unit);
+/* The same, and whether the unit is known on the host: active or with a file (gh_services_unit_file), searched once. */
+int gh_services_state(struct gh_ctx *ctx, const char *unit, bool *known);
 /* Whether the unit, or its template for an instance, has a file in one of the system manager's unit directories. */
 bool gh_services_unit_file(struct gh_ctx *ctx, const char *unit);
 /*

@@ -225,6 +225,23 @@ START_TEST(absent_unit_is_not_asked_about)
 	ck_assert(gh_services_unit_file(fx->ctx, "nv@gpu1.service"));
 	ck_assert(!gh_services_unit_file(fx->ctx, "nv.service"));
 	ck_assert(!gh_services_unit_file(fx->ctx, "../x.service"));
+	/* Known on the host (started again on the way back, see plan-back.c): active, or with a file. */
+	{
+		bool known = true;
+
+		fx_file(fx, "/answer", "-3\n");
+		ck_assert_int_eq(gh_services_state(fx->ctx, "nvidia.service", &known), 0);
+		ck_assert(known);
+		ck_assert_int_eq(gh_services_state(fx->ctx, "nvidia-persistenced.service", &known), 0);
+		ck_assert(!known);
+		ck_assert_int_eq(gh_services_state(fx->ctx, "stray.service", &known), 0);
+		ck_assert(!known);
+		fx_file(fx, "/answer", "0\n");
+		ck_assert_int_eq(gh_services_state(fx->ctx, "stray.service", &known), 1);
+		ck_assert(known);
+		ck_assert_int_eq(gh_services_state(fx->ctx, "bad name.service", &known), -EINVAL);
+		ck_assert(!known);
+	}
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
 }
