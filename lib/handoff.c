@@ -499,14 +499,13 @@ int gh_handoff_load_journal(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h
 	char key[32];
 	int r;
 
-	memset(h, 0, sizeof(*h));
-	h->vmid = vmid;
 	gh_handoff_key(vmid, key, sizeof(key));
 	r = gh_journal_load(ctx, key, &j);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		memset(h, 0, sizeof(*h));
+		h->vmid = vmid;
+		return r == -ENOENT ? 0 : r;
+	}
 	r = gh_host_load_journal(ctx, &j, h);
 	gh_journal_free(&j);
 	return r < 0 ? r : 1;

@@ -180,11 +180,13 @@ int gh_phase_run(struct gh_ctx *ctx, const struct gh_phase_req *req, struct gh_p
 
 	if (is_phase(req, "pre-stop"))
 		return pre_stop(ctx, req, res);
-	memset(res, 0, sizeof(*res));
 	if (!gh_ctx_dry_run(ctx)) {
 		r = gh_journal_lock(ctx, GH_PHASE_LOCK_WAIT_MS, &lock);
-		if (r < 0)
+		if (r < 0) {
+			/* Else gh_phase_run_locked clears it: the result is 22 KB. */
+			memset(res, 0, sizeof(*res));
 			return r;
+		}
 		(void)gh_timebox_worker_prepare(ctx);
 	}
 	r = gh_phase_run_locked(ctx, req, res);
