@@ -62,16 +62,12 @@ int gh_modules_read(struct gh_ctx *ctx, const char *name, struct gh_module *out)
 	for (char *c = out->name; *c; c++)
 		if (*c == '-')
 			*c = '_';
-	r = gh_fs_exists(ctx, "/sys/module/%s", out->name);
-	if (r <= 0) {
-		out->state = GH_MOD_ABSENT;
-		return r;
-	}
 	r = gh_fs_read_str(ctx, buf, sizeof(buf), "/sys/module/%s/initstate", out->name);
 	if (r == -ENOENT) {
 		/* Built-ins have a /sys/module entry (for their parameters) and no initstate. */
-		out->state = GH_MOD_BUILTIN;
-		return 0;
+		r = gh_fs_exists(ctx, "/sys/module/%s", out->name);
+		out->state = r > 0 ? GH_MOD_BUILTIN : GH_MOD_ABSENT;
+		return r < 0 ? r : 0;
 	}
 	if (r < 0) {
 		gh_err(ctx, "/sys/module/%s/initstate: %s", out->name, strerror(-r));

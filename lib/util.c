@@ -169,6 +169,13 @@ static void put(struct out *o, char c)
 	o->n++;
 }
 
+static void put_n(struct out *o, const char *s, size_t len)
+{
+	if (o->n + 1 < o->size)
+		memcpy(o->buf + o->n, s, len < o->size - 1 - o->n ? len : o->size - 1 - o->n);
+	o->n += len;
+}
+
 /* width 0: none. Zero padding goes after the sign, as printf's. */
 static void put_number(struct out *o, unsigned long long v, bool neg, unsigned base, bool upper, unsigned width,
 		       bool zero)
@@ -216,7 +223,10 @@ int gh_util_vformat(char *buf, size_t size, const char *fmt, va_list ap)
 		unsigned long long v;
 
 		if (*p != '%') {
-			put(&o, *p);
+			const char *pc = strchrnul(p, '%');
+
+			put_n(&o, p, (size_t)(pc - p));
+			p = pc - 1;
 			continue;
 		}
 		p++;
@@ -243,8 +253,7 @@ int gh_util_vformat(char *buf, size_t size, const char *fmt, va_list ap)
 
 			if (zero || width || len || !s)
 				goto slow;
-			for (int i = 0; (prec < 0 || i < prec) && s[i]; i++)
-				put(&o, s[i]);
+			put_n(&o, s, prec < 0 ? strlen(s) : strnlen(s, (size_t)prec));
 			continue;
 		}
 		case 'c':

@@ -353,7 +353,6 @@ int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 	FILE *f;
 	int r;
 
-	memset(out, 0, sizeof(*out));
 	/*
 	 * During a migration the config still sits in the source node's folder.
 	 * Not followed at the last component: pmxcfs has no links but its fixed
@@ -370,6 +369,9 @@ int gh_vmconf_open(struct gh_ctx *ctx, unsigned vmid, struct gh_vmconf *out)
 		r = gh_util_format(name, sizeof(name), "/etc/pve/qemu-server/%u.conf", vmid);
 		f = r < 0 ? NULL : gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/etc/pve/qemu-server/%u.conf", vmid);
 	}
+	if (r < 0 || !f)
+		/* Else gh_vmconf_read clears it: it is 14 KB. */
+		memset(out, 0, sizeof(*out));
 	if (r < 0) {
 		gh_err(ctx, "VM %u: config path too long", vmid);
 		return r;
