@@ -3,13 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs-int.h"
+
+/* The largest record getdents64 gives for a name of NAME_MAX bytes, 8-aligned. */
+#define DIRENT_MAX ((offsetof(struct dirent64, d_name) + NAME_MAX + 1 + 7) & ~(size_t)7)
 
 int gh_fs_vpath(const struct gh_ctx *ctx, char *buf, size_t size, const char *fmt, va_list ap)
 {
@@ -459,15 +464,34 @@ int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...)
 static int dir_open_at(struct gh_fs_dir *d, int dfd, const char *path, int flags)
 {
 	d->pos = d->len = 0;
+	d->whole = d->end = false;
 	d->fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
 	return d->fd < 0 ? -errno : 0;
 }
 
+/* "/sys/..." or "/proc" and below, as the context names them (see gh_fs_dir_kernel). */
+static bool kernel_listing(const struct gh_ctx *ctx, const char *p)
+{
+	const char *sys = p + strlen(gh_ctx_root(ctx));
+
+	return !strncmp(sys, "/sys/", 5) || !strcmp(sys, "/proc") || !strncmp(sys, "/proc/", 6);
+}
+
+void gh_fs_dir_kernel(const struct gh_ctx *ctx, struct gh_fs_dir *d)
+{
+	d->whole = kernel_dir(ctx) & KERNEL_FS;
+}
+
 int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...)
 {
+	int r;
+
 	d->fd = -1;
 	WITH_PATH(p, fmt, -errno);
-	return dir_open_at(d, AT_FDCWD, p, 0);
+	r = dir_open_at(d, AT_FDCWD, p, 0);
+	if (r == 0 && kernel_listing(ctx, p))
+		gh_fs_dir_kernel(ctx, d);
+	return r;
 }
 
 int gh_fs_dir_next(struct gh_fs_dir *d, const char **name, unsigned char *type)
@@ -476,14 +500,18 @@ int gh_fs_dir_next(struct gh_fs_dir *d, const char **name, unsigned char *type)
 		const struct dirent64 *de;
 
 		if (d->pos >= d->len) {
-			ssize_t n = getdents64(d->fd, d->buf, sizeof(d->buf));
+			ssize_t n;
 
+			if (d->end)
+				return 0;
+			n = getdents64(d->fd, d->buf, sizeof(d->buf));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
 				return n < 0 ? -errno : 0;
 			d->len = (size_t)n;
 			d->pos = 0;
+			d->end = d->whole && d->len + DIRENT_MAX <= sizeof(d->buf);
 		}
 		de = (const struct dirent64 *)(d->buf + d->pos);
 		d->pos += de->d_reclen;
@@ -593,7 +621,7 @@ int gh_fs_statat(int dfd, const char *name, struct stat *st)
 	return 0;
 }
 
-static int list_at(int dfd, const char *path, int flags, struct gh_strv *out)
+static int list_at(const struct gh_ctx *ctx, int dfd, const char *path, int flags, struct gh_strv *out)
 {
 	struct gh_fs_dir d;
 	const char *name = NULL;
@@ -603,6 +631,8 @@ static int list_at(int dfd, const char *path, int flags, struct gh_strv *out)
 	r = dir_open_at(&d, dfd, path, flags);
 	if (r < 0)
 		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
+	if (ctx)
+		gh_fs_dir_kernel(ctx, &d);
 	/*
 	 * A listing that fails part way ends there, with what it had: the task
 	 * list of a process that exits meanwhile answers ENOENT (proc_task_readdir).
@@ -620,10 +650,10 @@ static int list_at(int dfd, const char *path, int flags, struct gh_strv *out)
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, -errno);
-	return list_at(AT_FDCWD, p, 0, out);
+	return list_at(kernel_listing(ctx, p) ? ctx : NULL, AT_FDCWD, p, 0, out);
 }
 
 int gh_fs_listat(int dfd, const char *name, struct gh_strv *out)
 {
-	return one_component(name) ? list_at(dfd, name, O_NOFOLLOW, out) : -EINVAL;
+	return one_component(name) ? list_at(NULL, dfd, name, O_NOFOLLOW, out) : -EINVAL;
 }

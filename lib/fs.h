@@ -89,10 +89,22 @@ int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...) 
 struct gh_fs_dir {
 	int fd;
 	size_t pos, len;
+	bool whole;	/* sysfs or procfs: a short read was the last (gh_fs_dir_kernel) */
+	bool end;
 	char buf[8192] __attribute__((aligned(8)));
 };
-/* 0, or -errno with d->fd -1 (nothing to close). */
+/* 0, or -errno with d->fd -1 (nothing to close). A directory of the context's /sys or /proc is read as gh_fs_dir_kernel says. */
 int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...) GH_FMT(3, 4);
+/*
+ * d (open) is in the context's /sys or /proc. Under the real root those are
+ * sysfs and procfs, whose readdir fills the buffer until an entry does not
+ * fit (kernfs_fop_readdir, proc_pid_readdir, proc_readfd_common): a read
+ * that left room for any entry (NAME_MAX) was the last, and the read that
+ * would answer 0 is not made. That is one system call less per directory,
+ * per process in a holder scan. Not on a fixture root, nor for other
+ * filesystems: FUSE (pmxcfs) and NFS answer part of a directory at a time.
+ */
+void gh_fs_dir_kernel(const struct gh_ctx *ctx, struct gh_fs_dir *d);
 /* The next entry but "." and "..": 1 with *name (valid until the next call) and *type (DT_*), 0 at the end, -errno. */
 int gh_fs_dir_next(struct gh_fs_dir *d, const char **name, unsigned char *type);
 void gh_fs_dir_close(struct gh_fs_dir *d);

@@ -232,6 +232,7 @@ static int walk_dir(struct walk *w, struct gh_fs_dir *d, unsigned depth)
 			continue;
 		if (gh_fs_dir_openat(&sub, d->fd, name) < 0)
 			continue;
+		gh_fs_dir_kernel(w->ctx, &sub);
 		r = walk_dir(w, &sub, depth + 1);
 		gh_fs_dir_close(&sub);
 	}

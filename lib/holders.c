@@ -138,6 +138,7 @@ static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *
 		gh_err(ctx, "cannot list /proc/%s/fd: %s", pid, strerror(-r));
 		return r;
 	}
+	gh_fs_dir_kernel(ctx, &d);
 	while ((n = gh_fs_dir_next(&d, &name, &type)) > 0) {
 		const struct gh_holder_node *node;
 		struct stat st;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -295,6 +296,74 @@ START_TEST(real_kernel_files_read_alike)
 }
 END_TEST
 
+/* Lists d to its end: whether every descriptor in want was listed. */
+static bool lists_fds(struct gh_fs_dir *d, const int *want, unsigned n_want)
+{
+	static bool seen[8192];
+	const char *name;
+	unsigned char type;
+	unsigned long v;
+	int r;
+
+	memset(seen, 0, sizeof(seen));
+	while ((r = gh_fs_dir_next(d, &name, &type)) > 0)
+		if (gh_util_parse_ulong(name, 10, GH_ARRAY_SIZE(seen) - 1, &v) == 0)
+			seen[v] = true;
+	ck_assert_int_eq(r, 0);
+	for (unsigned i = 0; i < n_want; i++)
+		if (!seen[want[i]])
+			return false;
+	return true;
+}
+
+/*
+ * /sys and /proc under the real root are read until a read leaves room for
+ * any entry, and not once more (gh_fs_dir_kernel): a listing of several
+ * buffers (1,000 descriptors: three reads of /proc/<pid>/fd) is still whole,
+ * a small one ends at its first read, and a fixture's is read to the end.
+ */
+START_TEST(kernel_listings_end_at_a_short_read)
+{
+	struct gh_ctx *real;
+	struct gh_fs_dir d;
+	struct rlimit rl;
+	struct fx *fx = fx_new();
+	const char *name;
+	unsigned char type;
+	static int fds[1000];
+	unsigned n = 0;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 1100 && rl.rlim_max >= 1100) {
+		rl.rlim_cur = 1100;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	for (; n < GH_ARRAY_SIZE(fds) && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0; n++)
+		;
+	ck_assert_uint_ge(n, 700);
+	ck_assert_int_eq(gh_ctx_new("/", &real), 0);
+	ck_assert_int_eq(gh_fs_dir_open(real, &d, "/proc/%d/fd", (int)getpid()), 0);
+	ck_assert(d.whole);
+	ck_assert(lists_fds(&d, fds, n));
+	gh_fs_dir_close(&d);
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert_int_eq(gh_fs_dir_open(real, &d, "/proc/%d", (int)getpid()), 0);
+	ck_assert_int_eq(gh_fs_dir_next(&d, &name, &type), 1);
+	ck_assert(d.end);
+	gh_fs_dir_close(&d);
+	gh_ctx_free(real);
+	fx_file(fx, "/proc/7/comm", "x\n");
+	ck_assert_int_eq(gh_fs_dir_open(fx->ctx, &d, "/proc/7"), 0);
+	ck_assert(!d.whole);
+	ck_assert_int_eq(gh_fs_dir_next(&d, &name, &type), 1);
+	ck_assert(!d.end);
+	ck_assert_int_eq(gh_fs_dir_next(&d, &name, &type), 0);
+	gh_fs_dir_close(&d);
+	fx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fs");
@@ -308,6 +377,7 @@ int main(void)
 	tcase_add_test(tc, quiet_readers_refuse_what_is_not_a_file);
 	tcase_add_test(tc, proc_files_are_bounded_by_reading);
 	tcase_add_test(tc, real_kernel_files_read_alike);
+	tcase_add_test(tc, kernel_listings_end_at_a_short_read);
 	tcase_add_test(tc, list_is_version_sorted);
 	tcase_add_test(tc, escape_and_numbers);
 	suite_add_tcase(s, tc);
