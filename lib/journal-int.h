@@ -38,6 +38,18 @@ struct gh_jslots {
 	unsigned char *val;	/* what each slot holds in the file */
 };
 
+/* gh_journal_parse, with nothing logged when quiet (a read that may have met a write). */
+int gh_journal_parse_as(struct gh_ctx *ctx, const char *text, const char *name, bool quiet, struct gh_journal *j);
+/*
+ * One read of a journal's text (gh_journal_load reads the file; a test
+ * gives texts of its own): 0 with *text (malloc'd, NUL-terminated) and
+ * *len, or -errno.
+ */
+typedef int gh_journal_reader(void *data, char **text, size_t *len);
+/* gh_journal_load, each read of the text made by read. */
+int gh_journal_load_with(struct gh_ctx *ctx, const char *key, gh_journal_reader *read, void *data,
+			 struct gh_journal *j);
+
 /* Slots for a full save of j, none printed yet; -ENOMEM leaves s without any. */
 int gh_jslots_init(struct gh_jslots *s, const struct gh_journal *j);
 /* A slot's text: a status (status) or a boolean, padded to its fixed width; the width, 0 when it does not fit. */

@@ -4,6 +4,7 @@
  * acts on what it says, so every field is checked before any of it is used.
  */
 #include "journal.h"
+#include "journal-int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 struct jparse {
 	struct gh_ctx *ctx;
 	const char *name;
+	bool quiet;
 	int errors;
 };
 
@@ -27,7 +29,7 @@ static void jerr(struct jparse *jp, const char *fmt, const char *what)
 {
 	char esc[96];
 
-	if (!jp->errors++)
+	if (!jp->errors++ && !jp->quiet)
 		gh_err(jp->ctx, "%s: corrupt journal (%s \"%s\"): not acting on it; remove it once the host is checked",
 		       jp->name, fmt, gh_util_escape(what, esc, sizeof(esc)));
 }
@@ -173,7 +175,12 @@ static int parse_devices(struct jparse *jp, struct json_object *arr, struct gh_j
 
 int gh_journal_parse(struct gh_ctx *ctx, const char *text, const char *name, struct gh_journal *j)
 {
-	struct jparse jp = { ctx, name, 0 };
+	return gh_journal_parse_as(ctx, text, name, false, j);
+}
+
+int gh_journal_parse_as(struct gh_ctx *ctx, const char *text, const char *name, bool quiet, struct gh_journal *j)
+{
+	struct jparse jp = { ctx, name, quiet, 0 };
 	struct json_object *o, *v, *steps, *devs;
 	enum json_tokener_error jerror;
 	int r = -EINVAL;

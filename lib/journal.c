@@ -299,41 +299,99 @@ static void parsed_keep(char *text, size_t len, const struct gh_journal *j)
 	}
 }
 
-int gh_journal_load(struct gh_ctx *ctx, const char *key, struct gh_journal *j)
+/* The text as the journal of key; nothing logged when quiet. */
+static int parse_text(struct gh_ctx *ctx, const char *name, const char *key, const char *text, size_t len, bool quiet,
+		      struct gh_journal *j)
 {
-	char name[PATH_MAX];
-	char *text;
-	size_t off = 0;
 	int r;
+
+	if (strlen(text) != len) {
+		if (!quiet)
+			gh_err(ctx, "%s: corrupt journal (holds NUL bytes): not acting on it", name);
+		return -EINVAL;
+	}
+	r = gh_journal_parse_as(ctx, text, name, quiet, j);
+	if (r >= 0 && strcmp(j->key, key)) {
+		if (!quiet)
+			gh_err(ctx, "%s: corrupt journal (it names key \"%s\"): not acting on it", name, j->key);
+		gh_journal_free(j);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/*
+ * A reader without the phase lock (status, check, the watcher) can read a
+ * journal while a phase rewrites a slot in it: tmpfs copies a page to the
+ * reader with no lock against the writer (shmem_file_read_iter), so a read
+ * may hold part of a pwrite(). Such a text is refused by the parser (see
+ * journal-int.h and check_journal_slots' torn_slot_is_refused_or_old_or_new);
+ * it is read again, quietly: a different text was a write in progress and
+ * is parsed instead. The same text twice, or a third read, is the file as
+ * it is, and its fault is reported (with the advice to remove the file,
+ * which must never follow a write that was only in progress).
+ */
+#define LOAD_READS 3
+
+int gh_journal_load_with(struct gh_ctx *ctx, const char *key, gh_journal_reader *read, void *data,
+			 struct gh_journal *j)
+{
+	char name[PATH_MAX], *text = NULL, *prev = NULL;
+	size_t len = 0, prev_len = 0;
+	int r = -EINVAL;
 
 	memset(j, 0, sizeof(*j));
 	if (!gh_journal_valid_key(key))
 		return -EINVAL;
-	/* Never followed: gpu-hook wrote it, as a file, in a directory only it may write. */
-	r = gh_fs_read_input(ctx, 0, JOURNAL_MAX, &text, &off, NULL, "/run/gpu-hook/%s.json", key);
-	if (r < 0)
-		return r;
-	if (parsed.text && parsed.len == off && !memcmp(parsed.text, text, off) && !strcmp(parsed.j.key, key)) {
-		free(text);
-		return journal_copy(j, &parsed.j);
-	}
 	snprintf(name, sizeof(name), "/run/gpu-hook/%s.json", key);
-	if (strlen(text) != off) {
-		gh_err(ctx, "%s: corrupt journal (holds NUL bytes): not acting on it", name);
-		r = -EINVAL;
-	} else {
-		r = gh_journal_parse(ctx, text, name, j);
-		if (r >= 0 && strcmp(j->key, key)) {
-			gh_err(ctx, "%s: corrupt journal (it names key \"%s\"): not acting on it", name, j->key);
-			gh_journal_free(j);
-			r = -EINVAL;
+	for (unsigned n = 1; n <= LOAD_READS; n++) {
+		bool settled;
+
+		r = read(data, &text, &len);
+		if (r < 0)
+			break;
+		if (parsed.text && parsed.len == len && !memcmp(parsed.text, text, len) && !strcmp(parsed.j.key, key)) {
+			r = journal_copy(j, &parsed.j);
+			break;
 		}
+		settled = n == LOAD_READS || (prev && prev_len == len && !memcmp(prev, text, len));
+		r = parse_text(ctx, name, key, text, len, !settled, j);
+		if (r >= 0) {
+			parsed_keep(text, len, j);
+			text = NULL;
+			break;
+		}
+		if (settled)
+			break;
+		free(prev);
+		prev = text;
+		prev_len = len;
+		text = NULL;
 	}
-	if (r >= 0)
-		parsed_keep(text, off, j);
-	else
-		free(text);
+	free(text);
+	free(prev);
 	return r;
+}
+
+struct file_reader {
+	struct gh_ctx *ctx;
+	const char *key;
+};
+
+static int read_file(void *data, char **text, size_t *len)
+{
+	const struct file_reader *f = data;
+
+	*len = 0;
+	/* Never followed: gpu-hook wrote it, as a file, in a directory only it may write. */
+	return gh_fs_read_input(f->ctx, 0, JOURNAL_MAX, text, len, NULL, "/run/gpu-hook/%s.json", f->key);
+}
+
+int gh_journal_load(struct gh_ctx *ctx, const char *key, struct gh_journal *j)
+{
+	struct file_reader f = { ctx, key };
+
+	return gh_journal_load_with(ctx, key, read_file, &f, j);
 }
 
 int gh_journal_lock(struct gh_ctx *ctx, unsigned wait_ms, int *fd)
