@@ -15,6 +15,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "phase.h"
+#include "plan.h"
 #include "sim.h"
 #include "timebox.h"
 
@@ -272,4 +273,46 @@ unsigned eng_log_count(const struct fx *fx, const char *what)
 void eng_journal_text(struct fx *fx, char *buf, size_t size)
 {
 	ck_assert_int_ge(gh_fs_read_str(fx->ctx, buf, size, "/run/gpu-hook/111.json"), 0);
+}
+
+/* The plan as one line per step, "action target arg", for exact comparison. */
+void eng_plan_lines(const struct gh_plan *p, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct gh_op *op = &p->v[i].op;
+		int n = snprintf(buf + off, size - off, "%s %s%s%s\n", gh_plan_action_name(op->action), op->target,
+				 op->arg[0] ? " " : "", op->arg);
+
+		ck_assert(n > 0 && (size_t)n < size - off);
+		off += (size_t)n;
+	}
+}
+
+bool eng_has_refusal(const struct gh_plan *p, const char *needle)
+{
+	for (size_t i = 0; i < p->refusals.n; i++)
+		if (strstr(p->refusals.v[i].text, needle))
+			return true;
+	return false;
+}
+
+bool eng_has_note(const struct gh_plan *p, const char *needle)
+{
+	for (size_t i = 0; i < p->notes.n; i++)
+		if (strstr(p->notes.v[i], needle))
+			return true;
+	return false;
+}
+
+void eng_load_plan(struct fx *fx, unsigned vmid, enum gh_direction dir, struct gh_host *h, struct gh_plan *p)
+{
+	int r = gh_host_load(fx->ctx, vmid, h);
+
+	if (r < 0)
+		fprintf(stderr, "%s", fx->log);
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(gh_plan_build(h, dir, p), 0);
 }

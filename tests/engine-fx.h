@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "fixture.h"
+#include "host.h"
 #include "plan.h"
 #include "journal.h"
 #include "run.h"
@@ -63,5 +64,12 @@ unsigned long long eng_hook_ms(struct fx *fx, struct fx_run *r, const char *a, c
 unsigned eng_text_count(const char *text, const char *what);
 unsigned eng_log_count(const struct fx *fx, const char *what);
 void eng_journal_text(struct fx *fx, char *buf, size_t size);
+
+/* The plan as one line per step, "action target arg", for exact comparison. */
+void eng_plan_lines(const struct gh_plan *p, char *buf, size_t size);
+bool eng_has_refusal(const struct gh_plan *p, const char *needle);
+bool eng_has_note(const struct gh_plan *p, const char *needle);
+/* VM vmid's host and its plan for dir; the test fails on any error (the log is printed). */
+void eng_load_plan(struct fx *fx, unsigned vmid, enum gh_direction dir, struct gh_host *h, struct gh_plan *p);
 
 #endif
