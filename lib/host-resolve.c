@@ -230,14 +230,14 @@ static int hostpci_alternatives(struct gh_ctx *ctx, struct gh_host *h, struct pi
 }
 
 /* Why another VM holds fn (why set), 0 when free, -errno. */
-static int held_elsewhere(struct gh_ctx *ctx, const struct gh_host *h, const char *fn, char *why, size_t size)
+static int held_elsewhere(const struct gh_host *h, const char *fn, char *why, size_t size)
 {
 	const struct gh_journal *j;
 	unsigned owner = 0;
 	char self[32];
 	int r;
 
-	r = gh_vms_owner(ctx, h->vmid, fn, &owner);
+	r = gh_vms_owner_in(&h->vms, fn, &owner);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -265,8 +265,7 @@ static int held_elsewhere(struct gh_ctx *ctx, const struct gh_host *h, const cha
  * whose functions no earlier entry took and no other VM holds. -1 in *pick
  * (refusal noted) when none is free.
  */
-static int choose(struct gh_ctx *ctx, struct gh_host *h, struct picker *pk, unsigned n, const struct alt *alts,
-		  unsigned n_alts, int *pick)
+static int choose(struct gh_host *h, struct picker *pk, unsigned n, const struct alt *alts, unsigned n_alts, int *pick)
 {
 	char whys[400] = "";
 	size_t wl = 0;
@@ -289,7 +288,7 @@ static int choose(struct gh_ctx *ctx, struct gh_host *h, struct picker *pk, unsi
 			if (gh_strv_contains(&pk->used, alts[a].fns.v[i]))
 				snprintf(why, sizeof(why), "%s is taken by an earlier hostpci entry", alts[a].fns.v[i]);
 			else
-				r = held_elsewhere(ctx, h, alts[a].fns.v[i], why, sizeof(why));
+				r = held_elsewhere(h, alts[a].fns.v[i], why, sizeof(why));
 		}
 		if (r < 0)
 			return r;
@@ -319,7 +318,7 @@ static int resolve_hostpci(struct gh_ctx *ctx, struct gh_host *h, struct picker 
 		alts_free(alts, n_alts);
 		return gh_host_note(h, "hostpci%u: mediated device (mdev=%s) left alone", n, hp->mdev);
 	}
-	r = choose(ctx, h, pk, n, alts, n_alts, &pick);
+	r = choose(h, pk, n, alts, n_alts, &pick);
 	for (size_t i = 0; r >= 0 && pick >= 0 && i < alts[pick].fns.n; i++)
 		r = gh_strv_add(&pk->used, alts[pick].fns.v[i]);
 	if (r < 0 || pick < 0)

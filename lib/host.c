@@ -249,7 +249,7 @@ static int iommu_group_member(struct gh_ctx *ctx, struct gh_host *h, unsigned i,
 	if (m->driver[0])
 		return 0;
 	memcpy(with, h->f[i].dev.addr, sizeof(with));
-	r = gh_vms_owner(ctx, h->vmid, m->addr, &owner);
+	r = gh_vms_owner_in(&h->vms, m->addr, &owner);
 	if (r == 0)
 		r = gh_host_add_func(ctx, h, m->addr, -1, false);
 	else if (r > 0)
@@ -299,11 +299,11 @@ static int check_groups(struct gh_ctx *ctx, struct gh_host *h)
 	return r;
 }
 
-static int check_owners(struct gh_ctx *ctx, struct gh_host *h)
+static int check_owners(struct gh_host *h)
 {
 	for (unsigned i = 0; i < h->n_f; i++) {
 		unsigned owner = 0;
-		int r = gh_vms_owner(ctx, h->vmid, h->f[i].dev.addr, &owner);
+		int r = gh_vms_owner_in(&h->vms, h->f[i].dev.addr, &owner);
 
 		if (r < 0)
 			return r;
@@ -343,7 +343,7 @@ static int load_common(struct gh_ctx *ctx, struct gh_host *h)
 		return r;
 	pick_host_drivers(ctx, h);
 	gpu = gpu_handoff(h);
-	r = check_owners(ctx, h);
+	r = check_owners(h);
 	if (r >= 0 && gpu)
 		r = gh_host_gpu_stack(ctx, h);
 	if (r >= 0 && gpu)
@@ -374,6 +374,7 @@ int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 	memset(h, 0, sizeof(*h));
 	h->vmid = vmid;
 	load_journals(ctx, h);
+	gh_vms_load(ctx, vmid, &h->vms);
 	/* Only the hostpci entries decide a handoff; the rest of the config only warns. */
 	r = gh_vmconf_open(ctx, vmid, &h->vm);
 	if (r >= 0)
@@ -406,6 +407,7 @@ int gh_host_load_addrs(struct gh_ctx *ctx, const struct gh_strv *addrs, struct g
 
 	memset(h, 0, sizeof(*h));
 	load_journals(ctx, h);
+	gh_vms_load(ctx, 0, &h->vms);
 	r = gh_policy_load(ctx, 0, &h->pol);
 	if (r < 0)
 		return loaded(h, r);
@@ -472,6 +474,7 @@ void gh_host_free(struct gh_host *h)
 	gh_strv_free(&h->notes);
 	gh_refusal_free(&h->refusals);
 	gh_journals_free(&h->journals);
+	gh_vms_free(&h->vms);
 	memset(h, 0, sizeof(*h));
 }
 

@@ -22,6 +22,7 @@
 #include "refusal.h"
 #include "util.h"
 #include "vmconf.h"
+#include "vms.h"
 
 struct gh_func {
 	struct gh_pci_dev dev;
@@ -72,6 +73,7 @@ struct gh_host {
 	struct gh_strv notes;		/* entries left alone, sibling functions added, ... */
 	struct gh_refusals refusals;	/* decided on by kind only */
 	struct gh_journals journals;	/* /run/gpu-hook as this load found it: the phase goes by it */
+	struct gh_vms vms;		/* the other VMs as this load found them (not read from a journal) */
 };
 
 /* Each load: on failure h owns nothing (lib/README.md); after success, gh_host_free. */

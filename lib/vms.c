@@ -155,7 +155,7 @@ static bool cmdline_uses(const char *cl, size_t len, const struct gh_pciid *fn)
  * other pid is a leftover PVE takes over). A running VM's time: entry counts
  * too (1): its QEMU is up. A lapsed start or a leftover does not.
  */
-static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid *fn, unsigned *vmid)
+static int load_reservations(struct gh_ctx *ctx, struct gh_vms *vms)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -166,58 +166,55 @@ static int reserved_by(struct gh_ctx *ctx, unsigned self, const struct gh_pciid 
 	f = gh_fs_fopen_input(ctx, 0, GH_FS_CONF_MAX, NULL, "/run/qemu-server/pci-id-reservations");
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
-	while (!r && getline(&line, &cap, f) >= 0) {
+	while (getline(&line, &cap, f) >= 0) {
 		char *save = NULL, *id, *vm, *how;
 		unsigned long v, num;
-		bool by_time;
-		pid_t pid;
+		struct gh_vm_reservation *rs;
 
 		id = strtok_r(line, " \t\n", &save);
 		vm = strtok_r(NULL, " \t\n", &save);
 		how = strtok_r(NULL, " \t\n", &save);
-		if (!id || !vm || !how || strtok_r(NULL, " \t\n", &save) ||
+		if (!id || !vm || !how || strtok_r(NULL, " \t\n", &save) || strlen(id) >= sizeof(rs->id) ||
 		    gh_util_parse_ulong(vm, 10, VMID_MAX, &v) < 0 ||
 		    !((!strncmp(how, "time:", 5) && gh_util_parse_ulong(how + 5, 10, (unsigned long)-1, &num) == 0) ||
 		      (!strncmp(how, "pid:", 4) && gh_util_parse_ulong(how + 4, 10, PID_MAX, &num) == 0)))
 			continue;
-		if (v == self || !id_covers(id, strlen(id), fn))
+		if (v == vms->self)
 			continue;
-		by_time = how[0] == 't';
-		r = gh_vms_pid(ctx, (unsigned)v, &pid);
-		if (r == -ENOENT && by_time && num > (unsigned long)time(NULL)) {
-			*vmid = (unsigned)v;
-			r = 2;
+		rs = gh_util_grow(vms->res, vms->n_res, sizeof(*rs));
+		if (!rs) {
+			r = -ENOMEM;
 			break;
 		}
-		if (r == 0 && (by_time || (unsigned long)pid == num)) {
-			*vmid = (unsigned)v;
-			r = 1;
-		} else if (r == 0 || r == -ENOENT) {
-			r = 0;
-		}
+		vms->res = rs;
+		rs = &rs[vms->n_res++];
+		memcpy(rs->id, id, strlen(id) + 1);
+		rs->vmid = (unsigned)v;
+		rs->by_time = how[0] == 't';
+		rs->num = num;
 	}
 	free(line);
 	fclose(f);
 	return r;
 }
 
-int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid)
+int gh_vms_load(struct gh_ctx *ctx, unsigned self, struct gh_vms *vms)
 {
 	struct gh_strv names = { 0 };
-	struct gh_pciid fn;
 	int r;
 
-	if (!gh_pciid_is_addr(addr) || gh_pciid_parse(addr, &fn) < 0)
-		return -EINVAL;
+	memset(vms, 0, sizeof(*vms));
+	vms->self = self;
 	r = gh_fs_list(ctx, &names, "/var/run/qemu-server");
-	if (r < 0)
+	if (r < 0) {
 		gh_err(ctx, "cannot list /var/run/qemu-server: %s", strerror(-r));
-	for (size_t i = 0; i < names.n && r == 0; i++) {
+		vms->error = r;
+		return r;
+	}
+	for (size_t i = 0; i < names.n; i++) {
 		char *dot = strrchr(names.v[i], '.'), canon[32];
+		struct gh_vm_running *run;
 		unsigned long v;
-		size_t len;
-		char *cl = NULL;
-		pid_t pid;
 
 		if (!dot || strcmp(dot, ".pid"))
 			continue;
@@ -226,21 +223,115 @@ int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *
 		if (gh_util_parse_ulong(names.v[i], 10, VMID_MAX, &v) < 0 ||
 		    gh_util_format(canon, sizeof(canon), "%lu", v) < 0 || strcmp(canon, names.v[i]) || v == self)
 			continue;
-		r = vm_cmdline(ctx, (unsigned)v, &pid, &cl, &len);
+		run = gh_util_grow(vms->run, vms->n_run, sizeof(*run));
+		if (!run) {
+			r = -ENOMEM;
+			break;
+		}
+		vms->run = run;
+		run = &run[vms->n_run];
+		memset(run, 0, sizeof(*run));
+		run->vmid = (unsigned)v;
+		r = vm_cmdline(ctx, run->vmid, &run->pid, &run->cl, &run->len);
 		if (r == -ENOENT) {
 			r = 0;
 			continue;
 		}
-		if (r < 0)
+		vms->n_run++;
+		/* As when asked VM by VM: the questions stop at a VM that could not be read. */
+		if (r < 0) {
+			run->error = r;
+			r = 0;
 			break;
-		if (cmdline_uses(cl, len, &fn)) {
-			*vmid = (unsigned)v;
-			r = 1;
 		}
-		free(cl);
 	}
 	gh_strv_free(&names);
 	if (r == 0)
-		r = reserved_by(ctx, self, &fn, vmid);
+		r = load_reservations(ctx, vms);
+	if (r < 0) {
+		vms->res_error = r;
+		r = 0;
+	}
+	return r;
+}
+
+void gh_vms_free(struct gh_vms *vms)
+{
+	for (unsigned i = 0; i < vms->n_run; i++)
+		free(vms->run[i].cl);
+	free(vms->run);
+	free(vms->res);
+	memset(vms, 0, sizeof(*vms));
+}
+
+/* A VM of the snapshot: 0 with its pid when it runs, -ENOENT when not, its read's -errno. */
+static int running_pid(const struct gh_vms *vms, unsigned vmid, pid_t *pid)
+{
+	for (unsigned i = 0; i < vms->n_run; i++) {
+		if (vms->run[i].vmid != vmid)
+			continue;
+		if (vms->run[i].error)
+			return vms->run[i].error;
+		*pid = vms->run[i].pid;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int reserved_by(const struct gh_vms *vms, const struct gh_pciid *fn, unsigned *vmid)
+{
+	if (vms->res_error)
+		return vms->res_error;
+	for (unsigned i = 0; i < vms->n_res; i++) {
+		const struct gh_vm_reservation *rs = &vms->res[i];
+		pid_t pid = 0;
+		int r;
+
+		if (!id_covers(rs->id, strlen(rs->id), fn))
+			continue;
+		r = running_pid(vms, rs->vmid, &pid);
+		if (r == -ENOENT && rs->by_time && rs->num > (unsigned long)time(NULL)) {
+			*vmid = rs->vmid;
+			return 2;
+		}
+		if (r == 0 && (rs->by_time || (unsigned long)pid == rs->num)) {
+			*vmid = rs->vmid;
+			return 1;
+		}
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	return 0;
+}
+
+int gh_vms_owner_in(const struct gh_vms *vms, const char *addr, unsigned *vmid)
+{
+	struct gh_pciid fn;
+
+	if (!gh_pciid_is_addr(addr) || gh_pciid_parse(addr, &fn) < 0)
+		return -EINVAL;
+	if (vms->error)
+		return vms->error;
+	for (unsigned i = 0; i < vms->n_run; i++) {
+		if (vms->run[i].error)
+			return vms->run[i].error;
+		if (cmdline_uses(vms->run[i].cl, vms->run[i].len, &fn)) {
+			*vmid = vms->run[i].vmid;
+			return 1;
+		}
+	}
+	return reserved_by(vms, &fn, vmid);
+}
+
+int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid)
+{
+	struct gh_vms vms;
+	int r;
+
+	if (!gh_pciid_is_addr(addr))
+		return -EINVAL;
+	gh_vms_load(ctx, self, &vms);
+	r = gh_vms_owner_in(&vms, addr, vmid);
+	gh_vms_free(&vms);
 	return r;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fixture.h"
@@ -177,6 +178,52 @@ START_TEST(owner_from_reservations)
 }
 END_TEST
 
+/*
+ * One reading serves every function of a handoff: the snapshot answers as the
+ * VMs were when it was read (a handoff of four functions reads each other
+ * VM's pid file and command line once, not four times), and a new reading
+ * sees what changed since.
+ */
+START_TEST(one_reading_answers_every_function)
+{
+	struct fx *fx = fx_new();
+	struct gh_vms vms;
+	unsigned owner = 0;
+
+	vm(fx, 200, 4000, "-device vfio-pci,host=0000:02:00.0 -device vfio-pci,host=0000:02:00.1");
+	vm(fx, 300, 4100, "-device virtio-net-pci");
+	fx_file(fx, "/run/qemu-server/pci-id-reservations", "0000:03:00.0 300 pid:4100\n");
+	ck_assert_int_eq(gh_vms_load(fx->ctx, 111, &vms), 0);
+	ck_assert_uint_eq(vms.n_run, 2);
+	fx_rm(fx, "/var/run/qemu-server/200.pid");
+	fx_rm(fx, "/run/qemu-server/pci-id-reservations");
+	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:02:00.0", &owner), 1);
+	ck_assert_uint_eq(owner, 200);
+	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:02:00.1", &owner), 1);
+	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:03:00.0", &owner), 1);
+	ck_assert_uint_eq(owner, 300);
+	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:04:00.0", &owner), 0);
+	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:04:00", &owner), -EINVAL);
+	gh_vms_free(&vms);
+	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
+	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
+	/* The asking VM is not in its own reading. */
+	ck_assert_int_eq(gh_vms_load(fx->ctx, 300, &vms), 0);
+	ck_assert_uint_eq(vms.n_run, 0);
+	gh_vms_free(&vms);
+	ck_assert_int_eq(fx->n_errors, 0);
+	/* A VM that cannot be read stops the questions where it stands, as asking VM by VM did. */
+	vm(fx, 200, 4000, "-device vfio-pci,host=0000:02:00.0");
+	fx_rm(fx, "/var/run/qemu-server/300.pid");
+	ck_assert_int_eq(mkfifo(fx_path(fx, "/var/run/qemu-server/300.pid"), 0644), 0);
+	ck_assert_int_eq(gh_vms_load(fx->ctx, 111, &vms), 0);
+	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:02:00.0", &owner), 1);
+	ck_assert_int_lt(gh_vms_owner_in(&vms, "0000:04:00.0", &owner), 0);
+	gh_vms_free(&vms);
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(only_pve_pid_file_names)
 {
 	struct fx *fx = fx_new();
@@ -210,6 +257,7 @@ int main(void)
 	tcase_add_test(tc, qemu_binaries_and_pidfile_spellings);
 	tcase_add_test(tc, owner_from_reservations);
 	tcase_add_test(tc, only_pve_pid_file_names);
+	tcase_add_test(tc, one_reading_answers_every_function);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
