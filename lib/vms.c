@@ -225,7 +225,7 @@ int gh_vms_load(struct gh_ctx *ctx, unsigned self, struct gh_vms *vms)
 			continue;
 		run = gh_util_grow(vms->run, vms->n_run, sizeof(*run));
 		if (!run) {
-			r = -ENOMEM;
+			vms->error = -ENOMEM;
 			break;
 		}
 		vms->run = run;
@@ -246,13 +246,12 @@ int gh_vms_load(struct gh_ctx *ctx, unsigned self, struct gh_vms *vms)
 		}
 	}
 	gh_strv_free(&names);
-	if (r == 0)
-		r = load_reservations(ctx, vms);
-	if (r < 0) {
+	if (vms->error)
+		return vms->error;
+	r = load_reservations(ctx, vms);
+	if (r < 0)
 		vms->res_error = r;
-		r = 0;
-	}
-	return r;
+	return 0;
 }
 
 void gh_vms_free(struct gh_vms *vms)
