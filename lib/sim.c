@@ -74,7 +74,7 @@ static int unlink_device(struct gh_ctx *ctx, const char *addr, const char *drv)
  * root (gh_ctx_root ""), its writes would land in this machine's /sys, /proc
  * and /run. Every op refuses there, whoever calls it.
  */
-static bool on_fixture(const struct gh_ctx *ctx)
+bool gh_sim_on_fixture(const struct gh_ctx *ctx)
 {
 	return gh_ctx_root(ctx)[0] != '\0';
 }
@@ -119,7 +119,7 @@ static int sim_write(struct gh_ctx *ctx, const char *path, const char *value)
 	char a[64], b[64], v[128];
 	size_t len = strlen(value);
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	if (!len || len >= sizeof(v))
 		return len ? -EINVAL : 0;
@@ -169,7 +169,7 @@ static int sim_module_remove(struct gh_ctx *ctx, const char *name)
 	struct gh_strv holders = { 0 }, drivers = { 0 }, mods = { 0 };
 	int r;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	if (gh_fs_exists(ctx, "/sys/module/%s", name) <= 0)
 		return -ENOENT;
@@ -214,7 +214,7 @@ static int sim_module_load(struct gh_ctx *ctx, const char *name)
 	char target[128];
 	int r;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	if (gh_fs_exists(ctx, "/sys/module/%s", name) > 0)
 		return 0;
@@ -286,7 +286,7 @@ static int sim_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 	char procs[256];
 	int r;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	if (!strcmp(verb, "is-active")) {
 		r = gh_services_cgroup_active(ctx, unit);
@@ -319,7 +319,7 @@ static int sim_signal(struct gh_ctx *ctx, pid_t pid, int pidfd, int sig)
 {
 	char p[32];
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	/* The fixture's process of that number; never a real one. */
 	(void)pidfd;
@@ -410,7 +410,7 @@ static int sim_set_affinity(struct gh_ctx *ctx, pid_t tid, const cpu_set_t *set)
 	unsigned long pid;
 	int r;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	r = sim_task(ctx, tid, &pid);
 	if (r < 0)
@@ -432,7 +432,7 @@ static int sim_get_affinity(struct gh_ctx *ctx, pid_t tid, cpu_set_t *set)
 	unsigned long pid;
 	int r;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	r = sim_task(ctx, tid, &pid);
 	if (r >= 0)
@@ -455,7 +455,7 @@ static int sim_set_sched(struct gh_ctx *ctx, pid_t tid, int policy, int priority
 	unsigned long pid;
 	int r;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	if (rt ? priority < 1 || priority > 99 : policy != SCHED_OTHER || priority)
 		return -EINVAL;
@@ -481,7 +481,7 @@ static int sim_run(struct gh_ctx *ctx, char *const argv[])
 	ssize_t n;
 	int fd;
 
-	if (!on_fixture(ctx))
+	if (!gh_sim_on_fixture(ctx))
 		return -EPERM;
 	if (!argv[0])
 		return -EINVAL;

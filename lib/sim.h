@@ -20,10 +20,14 @@
  * (-EPERM): nothing of the simulator ever writes this machine's tree.
  */
 
+#include <stdbool.h>
+
 #include "ctx.h"
 
 extern const struct gh_ops gh_sim_ops;
 
+/* Whether ctx is on a fixture tree, where the simulator acts (test ops wrapping it ask the same). */
+bool gh_sim_on_fixture(const struct gh_ctx *ctx);
 /* The driver a module registers, for the modules gpu-hook deals with. */
 const char *gh_sim_module_driver(const char *module);
 

@@ -23,12 +23,14 @@
 static bool cpuset_on, reuse_tid, reset_pending, scope_pending;
 static char scope_cpus[64];
 
+/* A fixture's thread; never this machine's /proc (see gh_sim_on_fixture). */
 static void task_stat(struct gh_ctx *ctx, int tid, unsigned long long start)
 {
 	/* Field 22 is the start time. */
 	const char *stat = iso_fmt("%d (CPU %d/KVM) S 1 2000 2000 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %llu 1 1\n",
 				  tid, tid % 10, start);
 
+	ck_assert(gh_sim_on_fixture(ctx));
 	ck_assert_int_eq(gh_fs_write_file(ctx, stat, "/proc/2000/task/%d/stat", tid), 0);
 }
 
@@ -60,10 +62,13 @@ static void realize(struct gh_ctx *ctx)
 	scope_pending = reset_pending = false;
 }
 
+/* systemctl on the fixture, with systemd's cgroup realization: it writes the scope's cpuset, so never under the real root. */
 static int cpuset_run(struct gh_ctx *ctx, char *const argv[])
 {
 	int r;
 
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
 	realize(ctx);
 	r = gh_sim_ops.run(ctx, argv);
 	if (reuse_tid)

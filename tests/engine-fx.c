@@ -49,8 +49,14 @@ static bool fault(struct gh_ctx *ctx, const char *name, const char *what)
 }
 
 
+/*
+ * Like the simulator they wrap, the fault ops act on a fixture tree only: the
+ * paths they remove or hang on are this machine's under the real root.
+ */
 static int f_write(struct gh_ctx *ctx, const char *path, const char *value)
 {
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
 	if (fault(ctx, "write", path))
 		return -EIO;
 	if (fault(ctx, "hang", path)) {
@@ -66,6 +72,8 @@ static int f_write(struct gh_ctx *ctx, const char *path, const char *value)
 
 static int f_module_remove(struct gh_ctx *ctx, const char *name)
 {
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
 	if (fault(ctx, "module", name))
 		return -EAGAIN;
 	/* A real unload or load of nvidia-drm takes seconds (GSP firmware per GPU). */
@@ -76,6 +84,8 @@ static int f_module_remove(struct gh_ctx *ctx, const char *name)
 
 static int f_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 {
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
 	if (!strcmp(verb, "stop") && fault(ctx, "service", unit))
 		return -1;
 	/* A slow stop or start; systemd answers is-active from memory. */
@@ -86,7 +96,11 @@ static int f_service(struct gh_ctx *ctx, const char *verb, const char *unit)
 
 static int f_module_load(struct gh_ctx *ctx, const char *name)
 {
-	int r = gh_sim_ops.module_load(ctx, name);
+	int r;
+
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
+	r = gh_sim_ops.module_load(ctx, name);
 
 	if (r >= 0 && fault(ctx, "unprobed", name))
 		gh_fs_remove(ctx, "/sys/bus/pci/devices/0000:01:00.0/driver");

@@ -3,6 +3,7 @@
 # module removal, no checks, no journal, no rollback. Used only as the "shell"
 # column of tests/bench/run's handoff figures, in the guest (busybox sh).
 #   sh seed-style.sh in|out
+[ -e /gpu-hook-test-guest ] || { echo "seed-style.sh: a tests/vm guest tool: it writes the kernel's /sys" >&2; exit 2; }
 GPU=0000:01:00.0
 AUDIO=0000:01:00.1
 vtcon=

@@ -9,6 +9,7 @@
 # "start" returns only once it runs (Type=forking: systemd waits for the
 # daemon to initialise every GPU, 1-3 s per GPU on real hardware); the
 # number of seconds in /etc/nvidia-persistenced.delay is that wait.
+[ -e /gpu-hook-test-guest ] || { echo "systemctl (test stand-in): a tests/vm guest tool: it writes the kernel's cgroups and kills" >&2; exit 2; }
 cg=/sys/fs/cgroup/system.slice/nvidia-persistenced.service
 verb='' unit=''
 for a; do
