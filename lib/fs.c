@@ -359,10 +359,16 @@ static unsigned kernel_dir(const struct gh_ctx *ctx)
 	return gh_ctx_root(ctx)[0] ? KERNFS : KERNFS | KERNEL_FS;
 }
 
+/* p as the system names it, without the context's root. */
+static const char *system_path(const struct gh_ctx *ctx, const char *p)
+{
+	return p + strlen(gh_ctx_root(ctx));
+}
+
 /* A system path the kernel serves (see KERNFS), by its name: "/sys/..." or "/proc/<pid>/...". */
 static unsigned kernfs_path(const struct gh_ctx *ctx, const char *p)
 {
-	const char *sys = p + strlen(gh_ctx_root(ctx));
+	const char *sys = system_path(ctx, p);
 
 	if (strncmp(sys, "/sys/", 5) && (strncmp(sys, "/proc/", 6) || sys[6] < '0' || sys[6] > '9'))
 		return 0;
@@ -444,7 +450,6 @@ int gh_fs_link_base(const struct gh_ctx *ctx, char *buf, size_t size, const char
 	return link_base_at(AT_FDCWD, p, buf, size);
 }
 
-
 int gh_fs_exists(const struct gh_ctx *ctx, const char *fmt, ...)
 {
 	struct stat st;
@@ -469,17 +474,13 @@ static int dir_open_at(struct gh_fs_dir *d, int dfd, const char *path, int flags
 	return d->fd < 0 ? -errno : 0;
 }
 
-/* "/sys/..." or "/proc" and below, as the context names them (see gh_fs_dir_kernel). */
+/* A directory of the context's /sys or /proc under the real root: sysfs or procfs (see gh_fs_dir_open). */
 static bool kernel_listing(const struct gh_ctx *ctx, const char *p)
 {
-	const char *sys = p + strlen(gh_ctx_root(ctx));
+	const char *sys = system_path(ctx, p);
 
-	return !strncmp(sys, "/sys/", 5) || !strcmp(sys, "/proc") || !strncmp(sys, "/proc/", 6);
-}
-
-void gh_fs_dir_kernel(const struct gh_ctx *ctx, struct gh_fs_dir *d)
-{
-	d->whole = kernel_dir(ctx) & KERNEL_FS;
+	return (kernel_dir(ctx) & KERNEL_FS) &&
+	       (!strncmp(sys, "/sys/", 5) || !strcmp(sys, "/proc") || !strncmp(sys, "/proc/", 6));
 }
 
 int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...)
@@ -489,8 +490,7 @@ int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fm
 	d->fd = -1;
 	WITH_PATH(p, fmt, -errno);
 	r = dir_open_at(d, AT_FDCWD, p, 0);
-	if (r == 0 && kernel_listing(ctx, p))
-		gh_fs_dir_kernel(ctx, d);
+	d->whole = kernel_listing(ctx, p);
 	return r;
 }
 
@@ -550,10 +550,16 @@ int gh_fs_openat(int dfd, int flags, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name)
+int gh_fs_dir_openat(const struct gh_ctx *ctx, struct gh_fs_dir *d, int dfd, const char *name)
 {
+	int r;
+
 	d->fd = -1;
-	return one_component(name) ? dir_open_at(d, dfd, name, O_NOFOLLOW) : -EINVAL;
+	if (!one_component(name))
+		return -EINVAL;
+	r = dir_open_at(d, dfd, name, O_NOFOLLOW);
+	d->whole = kernel_dir(ctx) & KERNEL_FS;
+	return r;
 }
 
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size)
@@ -621,7 +627,8 @@ int gh_fs_statat(int dfd, const char *name, struct stat *st)
 	return 0;
 }
 
-static int list_at(const struct gh_ctx *ctx, int dfd, const char *path, int flags, struct gh_strv *out)
+/* whole: see gh_fs_dir_open. */
+static int list_at(int dfd, const char *path, int flags, bool whole, struct gh_strv *out)
 {
 	struct gh_fs_dir d;
 	const char *name = NULL;
@@ -631,8 +638,7 @@ static int list_at(const struct gh_ctx *ctx, int dfd, const char *path, int flag
 	r = dir_open_at(&d, dfd, path, flags);
 	if (r < 0)
 		return (r == -ENOENT || r == -ENOTDIR) ? 0 : r;
-	if (ctx)
-		gh_fs_dir_kernel(ctx, &d);
+	d.whole = whole;
 	/*
 	 * A listing that fails part way ends there, with what it had: the task
 	 * list of a process that exits meanwhile answers ENOENT (proc_task_readdir).
@@ -650,10 +656,10 @@ static int list_at(const struct gh_ctx *ctx, int dfd, const char *path, int flag
 int gh_fs_list(const struct gh_ctx *ctx, struct gh_strv *out, const char *fmt, ...)
 {
 	WITH_PATH(p, fmt, -errno);
-	return list_at(kernel_listing(ctx, p) ? ctx : NULL, AT_FDCWD, p, 0, out);
+	return list_at(AT_FDCWD, p, 0, kernel_listing(ctx, p), out);
 }
 
-int gh_fs_listat(int dfd, const char *name, struct gh_strv *out)
+int gh_fs_listat(const struct gh_ctx *ctx, int dfd, const char *name, struct gh_strv *out)
 {
-	return one_component(name) ? list_at(NULL, dfd, name, O_NOFOLLOW, out) : -EINVAL;
+	return one_component(name) ? list_at(dfd, name, O_NOFOLLOW, kernel_dir(ctx) & KERNEL_FS, out) : -EINVAL;
 }

@@ -89,22 +89,21 @@ int gh_fs_stat(const struct gh_ctx *ctx, struct stat *st, const char *fmt, ...) 
 struct gh_fs_dir {
 	int fd;
 	size_t pos, len;
-	bool whole;	/* sysfs or procfs: a short read was the last (gh_fs_dir_kernel) */
+	bool whole;	/* sysfs or procfs: a short read was the last (gh_fs_dir_open) */
 	bool end;
 	char buf[8192] __attribute__((aligned(8)));
 };
-/* 0, or -errno with d->fd -1 (nothing to close). A directory of the context's /sys or /proc is read as gh_fs_dir_kernel says. */
-int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...) GH_FMT(3, 4);
 /*
- * d (open) is in the context's /sys or /proc. Under the real root those are
- * sysfs and procfs, whose readdir fills the buffer until an entry does not
- * fit (kernfs_fop_readdir, proc_pid_readdir, proc_readfd_common): a read
- * that left room for any entry (NAME_MAX) was the last, and the read that
- * would answer 0 is not made. That is one system call less per directory,
- * per process in a holder scan. Not on a fixture root, nor for other
- * filesystems: FUSE (pmxcfs) and NFS answer part of a directory at a time.
+ * 0, or -errno with d->fd -1 (nothing to close). A directory of the
+ * context's /sys or /proc under the real root is sysfs or procfs, whose
+ * readdir fills the buffer until an entry does not fit (kernfs_fop_readdir,
+ * proc_pid_readdir, proc_readfd_common): there a read that left room for
+ * any entry (NAME_MAX) is the last, and the read that would answer 0 is not
+ * made (d->whole). That is one system call less per directory, per process
+ * in a holder scan. Not on a fixture root, nor for other filesystems: FUSE
+ * (pmxcfs) and NFS answer part of a directory at a time.
  */
-void gh_fs_dir_kernel(const struct gh_ctx *ctx, struct gh_fs_dir *d);
+int gh_fs_dir_open(const struct gh_ctx *ctx, struct gh_fs_dir *d, const char *fmt, ...) GH_FMT(3, 4);
 /* The next entry but "." and "..": 1 with *name (valid until the next call) and *type (DT_*), 0 at the end, -errno. */
 int gh_fs_dir_next(struct gh_fs_dir *d, const char **name, unsigned char *type);
 void gh_fs_dir_close(struct gh_fs_dir *d);
@@ -132,14 +131,16 @@ int gh_fs_read_own_proc(pid_t pid, const char *name, char *buf, size_t size);
  * only (not O_DIRECTORY) opens an input: a regular file, never blocking.
  * These serve the kernel's own directories (/proc/<pid>, sysfs), whose files
  * ignore O_NONBLOCK (it is left set) and show a small file whole at the
- * first read (gh_fs_read_strat stops at a short read).
+ * first read (gh_fs_read_strat stops at a short read). A directory opened
+ * or listed here is read as gh_fs_dir_open reads the context's /sys and
+ * /proc: the context says whether that is the real root.
  */
 int gh_fs_openat(int dfd, int flags, const char *name);
-int gh_fs_dir_openat(struct gh_fs_dir *d, int dfd, const char *name);
+int gh_fs_dir_openat(const struct gh_ctx *ctx, struct gh_fs_dir *d, int dfd, const char *name);
 int gh_fs_readlinkat(int dfd, const char *name, char *buf, size_t size);
 /* gh_fs_link_base and gh_fs_list for an entry of such a directory. */
 int gh_fs_link_baseat(int dfd, const char *name, char *buf, size_t size);
-int gh_fs_listat(int dfd, const char *name, struct gh_strv *out);
+int gh_fs_listat(const struct gh_ctx *ctx, int dfd, const char *name, struct gh_strv *out);
 /* The link dir/name in dfd, both single components: one lookup where opening dir first would take three calls. */
 int gh_fs_readlinkat2(int dfd, const char *dir, const char *name, char *buf, size_t size);
 int gh_fs_read_strat(int dfd, const char *name, char *buf, size_t size);

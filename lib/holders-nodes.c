@@ -230,9 +230,8 @@ static int walk_dir(struct walk *w, struct gh_fs_dir *d, unsigned depth)
 		 */
 		if (type != DT_DIR || depth >= WALK_DEPTH || gh_pciid_is_addr(name) || attr_dir(name))
 			continue;
-		if (gh_fs_dir_openat(&sub, d->fd, name) < 0)
+		if (gh_fs_dir_openat(w->ctx, &sub, d->fd, name) < 0)
 			continue;
-		gh_fs_dir_kernel(w->ctx, &sub);
 		r = walk_dir(w, &sub, depth + 1);
 		gh_fs_dir_close(&sub);
 	}

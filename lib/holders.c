@@ -127,7 +127,7 @@ static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *
 	unsigned char type;
 	int r, n, e;
 
-	r = gh_fs_dir_openat(&d, pfd, "fd");
+	r = gh_fs_dir_openat(ctx, &d, pfd, "fd");
 	if (r < 0) {
 		if (vanished(r))
 			return 0;
@@ -138,7 +138,6 @@ static int scan_fds(struct scan *s, int pfd, const char *pid, struct gh_holder *
 		gh_err(ctx, "cannot list /proc/%s/fd: %s", pid, strerror(-r));
 		return r;
 	}
-	gh_fs_dir_kernel(ctx, &d);
 	while ((n = gh_fs_dir_next(&d, &name, &type)) > 0) {
 		const struct gh_holder_node *node;
 		struct stat st;

@@ -202,20 +202,21 @@ static void read_group(int dfd, int *group)
 	unsigned long v;
 
 	*group = -1;
-	if (gh_fs_link_baseat(dfd, "iommu_group", buf, sizeof(buf)) >= 0 && gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
+	if (gh_fs_link_baseat(dfd, "iommu_group", buf, sizeof(buf)) >= 0 &&
+	    gh_util_parse_ulong(buf, 10, 0x7fffffff, &v) == 0)
 		*group = (int)v;
 }
 
 /* drm/ holds card0 and renderD128 (controlD64 on old kernels): the /dev/dri node names. */
-static int read_subdirs(int dfd, struct gh_pci_dev *out)
+static int read_subdirs(struct gh_ctx *ctx, int dfd, struct gh_pci_dev *out)
 {
 	struct gh_strv names = { 0 };
 	int r;
 
-	r = gh_fs_listat(dfd, "drm", &out->drm);
+	r = gh_fs_listat(ctx, dfd, "drm", &out->drm);
 	if (r < 0)
 		return r;
-	r = gh_fs_listat(dfd, "graphics", &names);
+	r = gh_fs_listat(ctx, dfd, "graphics", &names);
 	for (size_t i = 0; i < names.n && r >= 0; i++) {
 		unsigned long n;
 
@@ -259,7 +260,7 @@ static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_
 	if (gh_fs_read_attr(ctx, dfd, "power_state", buf, sizeof(buf)) < 0 ||
 	    gh_util_copy(out->power_state, sizeof(out->power_state), gh_util_trim(buf)) < 0)
 		out->power_state[0] = '\0';
-	r = read_subdirs(dfd, out);
+	r = read_subdirs(ctx, dfd, out);
 	if (r < 0) {
 		gh_err(ctx, "/sys/bus/pci/devices/%s: cannot list drm/graphics: %s", addr, strerror(-r));
 		gh_pci_dev_free(out);

@@ -79,7 +79,7 @@ START_TEST(at_helpers_stay_in_the_directory)
 	ck_assert_str_eq(buf, "worker");
 	ck_assert_int_eq(gh_fs_read_strat(dfd, "comm", buf, 4), -EFBIG);
 	ck_assert_int_eq(gh_fs_read_strat(dfd, "gone", buf, sizeof(buf)), -ENOENT);
-	ck_assert_int_eq(gh_fs_dir_openat(&d, dfd, "fd"), 0);
+	ck_assert_int_eq(gh_fs_dir_openat(fx->ctx, &d, dfd, "fd"), 0);
 	ck_assert_int_eq(gh_fs_dir_next(&d, &name, &type), 1);
 	ck_assert_str_eq(name, "3");
 	ck_assert_int_eq(type, DT_LNK);
@@ -103,14 +103,14 @@ START_TEST(at_helpers_stay_in_the_directory)
 	ck_assert_str_eq(buf, "/dev/nvidia0");
 	ck_assert_int_eq(gh_fs_readlinkat2(dfd, "..", "7", buf, sizeof(buf)), -EINVAL);
 	ck_assert_int_eq(gh_fs_readlinkat2(dfd, "fd", "../comm", buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(gh_fs_dir_openat(&d, dfd, ".."), -EINVAL);
+	ck_assert_int_eq(gh_fs_dir_openat(fx->ctx, &d, dfd, ".."), -EINVAL);
 	ck_assert_int_eq(d.fd, -1);
 	/* An entry that is a symlink is not followed out of the directory (or the root). */
 	fx_link(fx, "/proc/7/maps", "/etc/passwd");
 	fx_link(fx, "/proc/7/task", "/proc");
 	ck_assert_int_eq(gh_fs_read_strat(dfd, "maps", buf, sizeof(buf)), -ELOOP);
 	ck_assert_int_eq(gh_fs_openat(dfd, O_RDONLY, "maps"), -ELOOP);
-	ck_assert_int_eq(gh_fs_dir_openat(&d, dfd, "task"), -ENOTDIR);
+	ck_assert_int_eq(gh_fs_dir_openat(fx->ctx, &d, dfd, "task"), -ENOTDIR);
 	close(dfd);
 	fx_free(fx);
 }
@@ -318,7 +318,7 @@ static bool lists_fds(struct gh_fs_dir *d, const int *want, unsigned n_want)
 
 /*
  * /sys and /proc under the real root are read until a read leaves room for
- * any entry, and not once more (gh_fs_dir_kernel): a listing of several
+ * any entry, and not once more (gh_fs_dir_open): a listing of several
  * buffers (1,000 descriptors: three reads of /proc/<pid>/fd) is still whole,
  * a small one ends at its first read, and a fixture's is read to the end.
  */
