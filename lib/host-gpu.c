@@ -148,8 +148,6 @@ int gh_host_gpu_console(struct gh_ctx *ctx, struct gh_host *h)
 	return 0;
 }
 
-
-
 int gh_host_gpu_services(struct gh_ctx *ctx, struct gh_host *h)
 {
 	for (size_t i = 0; i < h->pol.services.n; i++) {

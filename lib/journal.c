@@ -285,7 +285,6 @@ static struct {
 	struct gh_journal j;
 } parsed;
 
-
 static void parsed_keep(char *text, size_t len, const struct gh_journal *j)
 {
 	free(parsed.text);

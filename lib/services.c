@@ -189,13 +189,6 @@ static int ask_manager(struct gh_ctx *ctx, const char *unit)
 	return tb.status < 0 ? tb.status : -EIO;
 }
 
-/*
- * systemd's own answer first: a oneshot unit with RemainAfterExit=yes is
- * "active (exited)" with an empty cgroup, and a stopped unit whose
- * KillMode left processes behind is inactive with a populated one. The
- * cgroup is read only where no manager answers (no systemctl, systemd not
- * PID 1).
- */
 /* The system manager's unit search path (systemd.unit(5)), and Debian's /lib from before the merged /usr. */
 static bool file_in_unit_dirs(struct gh_ctx *ctx, const char *name)
 {
@@ -234,10 +227,17 @@ int gh_services_is_active(struct gh_ctx *ctx, const char *unit)
 	return gh_services_state(ctx, unit, NULL);
 }
 
+/*
+ * systemd's own answer first: a oneshot unit with RemainAfterExit=yes is
+ * "active (exited)" with an empty cgroup, and a stopped unit whose
+ * KillMode left processes behind is inactive with a populated one. The
+ * cgroup decides only where no manager answers (no systemctl, systemd not
+ * PID 1), and is read once.
+ */
 int gh_services_state(struct gh_ctx *ctx, const char *unit, bool *known)
 {
 	bool file;
-	int r;
+	int cg = 0, r;
 
 	if (known)
 		*known = false;
@@ -251,13 +251,13 @@ int gh_services_state(struct gh_ctx *ctx, const char *unit, bool *known)
 	 */
 	file = gh_services_unit_file(ctx, unit);
 	if (!file) {
-		r = gh_services_cgroup_active(ctx, unit);
-		if (r <= 0)
-			return r;
+		cg = gh_services_cgroup_active(ctx, unit);
+		if (cg <= 0)
+			return cg;
 	}
 	r = ask_manager(ctx, unit);
 	if (r < 0 && r != -ETIMEDOUT)
-		r = gh_services_cgroup_active(ctx, unit);
+		r = cg ? cg : gh_services_cgroup_active(ctx, unit);
 	if (known)
 		*known = file || r > 0;
 	return r;
