@@ -31,7 +31,7 @@ void gh_logsink_open(const char *tag, bool use_syslog)
 
 void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap)
 {
-	char line[2048], out[2200];
+	char line[2048], out[sizeof(line) + sizeof(sink_tag) + sizeof("gpu-hook[]: warning: \n")];
 	const char *level = "";
 
 	(void)data;
@@ -41,10 +41,8 @@ void gh_logsink_fn(void *data, int priority, const char *fmt, va_list ap)
 		level = "error: ";
 	else if (priority == LOG_WARNING)
 		level = "warning: ";
-	/* One write, formatted here: stderr is unbuffered. */
-	if (gh_util_format(out, sizeof(out), "gpu-hook[%s]: %s%s\n", sink_tag, level, line) < 0)
-		fprintf(stderr, "gpu-hook[%s]: %s%s\n", sink_tag, level, line);
-	else
+	/* One write, formatted here: stderr is unbuffered. out holds the longest line, tag and level. */
+	if (gh_util_format(out, sizeof(out), "gpu-hook[%s]: %s%s\n", sink_tag, level, line) == 0)
 		fputs(out, stderr);
 	if (sink_syslog)
 		syslog(priority, "[%s] %s%s", sink_tag, level, line);
