@@ -327,8 +327,6 @@ int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *
 	struct gh_vms vms;
 	int r;
 
-	if (!gh_pciid_is_addr(addr))
-		return -EINVAL;
 	gh_vms_load(ctx, self, &vms);
 	r = gh_vms_owner_in(&vms, addr, vmid);
 	gh_vms_free(&vms);
