@@ -233,15 +233,12 @@ int gh_vms_load(struct gh_ctx *ctx, unsigned self, struct gh_vms *vms)
 		memset(run, 0, sizeof(*run));
 		run->vmid = (unsigned)v;
 		r = vm_cmdline(ctx, run->vmid, &run->pid, &run->cl, &run->len);
-		if (r == -ENOENT) {
-			r = 0;
+		if (r == -ENOENT)
 			continue;
-		}
 		vms->n_run++;
 		/* As when asked VM by VM: the questions stop at a VM that could not be read. */
 		if (r < 0) {
 			run->error = r;
-			r = 0;
 			break;
 		}
 	}
