@@ -425,18 +425,20 @@ static int real_module_remove(struct gh_ctx *ctx, const char *name)
 	if (!k)
 		return -ENOMEM;
 	r = kmod_module_new_from_name(k, name, &mod);
-	if (r >= 0) {
-		int state = kmod_module_get_initstate(mod);
-
-		if (state == -ENOENT)
-			r = -ENOENT;
-		else if (state == KMOD_MODULE_BUILTIN)
-			r = -EEXIST;
-		else
-			/* Never KMOD_REMOVE_FORCE: a forced unload under a user crashes the kernel. */
-			r = kmod_module_remove_module(mod, 0);
-		kmod_module_unref(mod);
-	}
+	if (r < 0)
+		return r;
+	/*
+	 * Never KMOD_REMOVE_FORCE: a forced unload under a user crashes the kernel.
+	 * The kernel's answer first: asking libkmod for the initstate beforehand
+	 * looks the name up in modules.builtin.bin (eight system calls, the index
+	 * opened each time) and reads /sys/module, for every module unloaded.
+	 * delete_module() answers ENOENT for a module that is not loaded and for a
+	 * built-in one alike (find_module finds neither): only then is it asked.
+	 */
+	r = kmod_module_remove_module(mod, 0);
+	if (r == -ENOENT && kmod_module_get_initstate(mod) == KMOD_MODULE_BUILTIN)
+		r = -EEXIST;
+	kmod_module_unref(mod);
 	return r;
 }
 
