@@ -70,7 +70,8 @@ static int read_hostname(struct gh_ctx *ctx, char *buf, size_t size)
 	return r;
 }
 
-int gh_host_add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int hostpci, bool added)
+static int add_func_parts(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int hostpci, bool added,
+			  unsigned parts)
 {
 	struct gh_func *f;
 	int r;
@@ -83,7 +84,7 @@ int gh_host_add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, in
 	h->f = f;
 	f = &h->f[h->n_f];
 	memset(f, 0, sizeof(*f));
-	r = gh_pci_read(ctx, addr, &f->dev);
+	r = gh_pci_read_parts(ctx, addr, parts, &f->dev);
 	if (r == -ENOENT) {
 		return gh_refusal_add(&h->refusals, GH_REFUSAL_DEVICE, "device missing: %s is not in /sys/bus/pci/devices",
 				      addr);
@@ -94,6 +95,11 @@ int gh_host_add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, in
 	f->added = added;
 	h->n_f++;
 	return 0;
+}
+
+int gh_host_add_func(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int hostpci, bool added)
+{
+	return add_func_parts(ctx, h, addr, hostpci, added, GH_PCI_ALL);
 }
 
 bool gh_host_is_gpu(const struct gh_pci_dev *d)
@@ -111,12 +117,22 @@ static int sriov_role(struct gh_ctx *ctx, const char *addr)
 {
 	struct gh_strv names = { 0 };
 	unsigned long numvfs = 0;
-	int n = 0;
+	int n = 0, r;
 
 	if (gh_fs_exists(ctx, "/sys/bus/pci/devices/%s/physfn", addr) > 0)
 		return -1;
-	if (gh_fs_read_ulong(ctx, &numvfs, "/sys/bus/pci/devices/%s/sriov_numvfs", addr) >= 0 && numvfs > 0)
+	r = gh_fs_read_ulong(ctx, &numvfs, "/sys/bus/pci/devices/%s/sriov_numvfs", addr);
+	if (r >= 0)
 		return numvfs > INT_MAX ? INT_MAX : (int)numvfs;
+	/*
+	 * No sriov_numvfs: not a physical function (the kernel shows the sriov_*
+	 * files for PFs alone, sriov_pf_attrs_are_visible) and so no virtfn links
+	 * (pci_iov_add_virtfn makes them on PFs). 0 VFs: none either
+	 * (pci_iov_remove_virtfn takes them away). Only an unreadable count is
+	 * looked past, to the links.
+	 */
+	if (r == -ENOENT)
+		return 0;
 	if (gh_fs_list(ctx, &names, "/sys/bus/pci/devices/%s", addr) >= 0)
 		for (size_t i = 0; i < names.n; i++)
 			n += !strncmp(names.v[i], "virtfn", 6);
@@ -286,7 +302,8 @@ static int check_groups(struct gh_ctx *ctx, struct gh_host *h)
 
 			if (gh_host_func(h, members.v[k]))
 				continue;
-			r = gh_pci_read(ctx, members.v[k], &m);
+			/* Its driver and ids decide; one that joins is read whole by gh_host_add_func. */
+			r = gh_pci_read_parts(ctx, members.v[k], 0, &m);
 			if (r >= 0)
 				r = iommu_group_member(ctx, h, i, &m);
 			else if (r == -ENOENT)
@@ -440,7 +457,12 @@ int gh_host_load_journal(struct gh_ctx *ctx, const struct gh_journal *j, struct 
 		unsigned n = h->n_f;
 		struct gh_func *f;
 
-		r = gh_host_add_func(ctx, h, j->dev[i].addr, -1, false);
+		/*
+		 * The way back needs the driver, the override and the group: no
+		 * mapping is matched (subsystem ids), no console or node sought
+		 * (boot_vga, drm/, graphics/).
+		 */
+		r = add_func_parts(ctx, h, j->dev[i].addr, -1, false, 0);
 		if (r < 0 || h->n_f == n)
 			continue;
 		f = &h->f[n];

@@ -232,7 +232,7 @@ static int read_subdirs(struct gh_ctx *ctx, int dfd, struct gh_pci_dev *out)
  * bus's link and the device path are resolved once, not once per file
  * (half a read's cost under TCG), and all come from the same device.
  */
-static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_dev *out)
+static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, unsigned parts, struct gh_pci_dev *out)
 {
 	char buf[32];
 	int r;
@@ -242,10 +242,10 @@ static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_
 	    (r = read_required(ctx, dfd, addr, "class", 0xffffff, &out->class)) < 0)
 		return r;
 	/* Some bridges have no subsystem ids. */
-	r = read_hex(ctx, dfd, addr, "subsystem_vendor", 0xffff, &out->sub_vendor);
+	r = parts & GH_PCI_SUBSYS ? read_hex(ctx, dfd, addr, "subsystem_vendor", 0xffff, &out->sub_vendor) : 0;
 	if (r < 0 && r != -ENOENT)
 		return r;
-	r = read_hex(ctx, dfd, addr, "subsystem_device", 0xffff, &out->sub_device);
+	r = parts & GH_PCI_SUBSYS ? read_hex(ctx, dfd, addr, "subsystem_device", 0xffff, &out->sub_device) : 0;
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (gh_fs_link_baseat(dfd, "driver", out->driver, sizeof(out->driver)) < 0)
@@ -255,12 +255,12 @@ static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_
 		return r;
 	read_group(dfd, &out->iommu_group);
 	/* boot_vga exists only for VGA-class functions. */
-	if (gh_fs_read_attr(ctx, dfd, "boot_vga", buf, sizeof(buf)) >= 0)
+	if ((parts & GH_PCI_BOOT_VGA) && gh_fs_read_attr(ctx, dfd, "boot_vga", buf, sizeof(buf)) >= 0)
 		out->boot_vga = !strcmp(gh_util_trim(buf), "1");
-	if (gh_fs_read_attr(ctx, dfd, "power_state", buf, sizeof(buf)) < 0 ||
+	if (!(parts & GH_PCI_POWER) || gh_fs_read_attr(ctx, dfd, "power_state", buf, sizeof(buf)) < 0 ||
 	    gh_util_copy(out->power_state, sizeof(out->power_state), gh_util_trim(buf)) < 0)
 		out->power_state[0] = '\0';
-	r = read_subdirs(ctx, dfd, out);
+	r = parts & GH_PCI_NODES ? read_subdirs(ctx, dfd, out) : 0;
 	if (r < 0) {
 		gh_err(ctx, "/sys/bus/pci/devices/%s: cannot list drm/graphics: %s", addr, strerror(-r));
 		gh_pci_dev_free(out);
@@ -269,6 +269,11 @@ static int read_at(struct gh_ctx *ctx, int dfd, const char *addr, struct gh_pci_
 }
 
 int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
+{
+	return gh_pci_read_parts(ctx, addr, GH_PCI_ALL, out);
+}
+
+int gh_pci_read_parts(struct gh_ctx *ctx, const char *addr, unsigned parts, struct gh_pci_dev *out)
 {
 	int dfd, r;
 
@@ -283,7 +288,7 @@ int gh_pci_read(struct gh_ctx *ctx, const char *addr, struct gh_pci_dev *out)
 	if (gh_util_copy(out->addr, sizeof(out->addr), addr) < 0)
 		r = -EINVAL;
 	else
-		r = read_at(ctx, dfd, addr, out);
+		r = read_at(ctx, dfd, addr, parts, out);
 	close(dfd);
 	return r;
 }

@@ -95,6 +95,44 @@ START_TEST(gpu_with_console_nodes)
 }
 END_TEST
 
+/* What a reader leaves out is neither read nor able to fail it; what it asks for is read as gh_pci_read reads it. */
+START_TEST(read_parts_reads_only_what_is_asked)
+{
+	struct fx *fx = fx_new();
+	struct gh_pci_dev d;
+
+	fx_host_single(fx);
+	fx_pci_attr(fx, "0000:01:00.0", "subsystem_vendor", "asus");
+	ck_assert_int_eq(gh_pci_read_parts(fx->ctx, "0000:01:00.0", 0, &d), 0);
+	ck_assert_uint_eq(d.device, 0x2684);
+	ck_assert_str_eq(d.driver, "nvidia");
+	ck_assert_int_eq(d.iommu_group, 14);
+	ck_assert_uint_eq(d.sub_vendor, 0);
+	ck_assert_uint_eq(d.sub_device, 0);
+	ck_assert_int_eq(d.boot_vga, -1);
+	ck_assert_str_eq(d.power_state, "");
+	ck_assert_uint_eq(d.drm.n, 0);
+	ck_assert_uint_eq(d.fbs.n, 0);
+	gh_pci_dev_free(&d);
+	ck_assert_int_eq(fx->n_errors, 0);
+
+	ck_assert_int_eq(gh_pci_read_parts(fx->ctx, "0000:01:00.0", GH_PCI_BOOT_VGA | GH_PCI_POWER | GH_PCI_NODES, &d), 0);
+	ck_assert_uint_eq(d.sub_vendor, 0);
+	ck_assert_int_eq(d.boot_vga, 1);
+	ck_assert_str_eq(d.power_state, "D0");
+	ck_assert_uint_eq(d.drm.n, 2);
+	ck_assert_uint_eq(d.fbs.n, 1);
+	gh_pci_dev_free(&d);
+	ck_assert_int_eq(fx->n_errors, 0);
+
+	/* Asked for, the bad value fails the read as it always did. */
+	ck_assert_int_eq(gh_pci_read_parts(fx->ctx, "0000:01:00.0", GH_PCI_SUBSYS, &d), -EINVAL);
+	ck_assert_int_eq(gh_pci_read(fx->ctx, "0000:01:00.0", &d), -EINVAL);
+	ck_assert(fx_log_has(fx, "subsystem_vendor"));
+	fx_free(fx);
+}
+END_TEST
+
 START_TEST(driver_override_values)
 {
 	struct fx *fx = fx_new();
@@ -411,6 +449,7 @@ int main(void)
 
 	tcase_add_test(tc, turing_card_four_functions);
 	tcase_add_test(tc, gpu_with_console_nodes);
+	tcase_add_test(tc, read_parts_reads_only_what_is_asked);
 	tcase_add_test(tc, driver_override_values);
 	tcase_add_test(tc, wedged_override_is_read_in_a_child);
 	tcase_add_test(tc, unbound_without_group_or_power_state);
