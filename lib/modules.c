@@ -391,26 +391,36 @@ static void kmod_log(void *data, int priority, const char *file, int line, const
 }
 
 /*
- * One libkmod context per process, made by the first module step (in the
- * phase's worker, see gh_timebox_call): reading the configuration and
- * mapping the indexes once serves every unload and load of the phase, as one
- * modprobe run does. A phase without a module step never opens it.
+ * One libkmod context per process and use, made by the first module step (in
+ * the phase's worker, see gh_timebox_call): reading the configuration and
+ * mapping the indexes once serves every load of the phase, as one modprobe
+ * run does. Unloading reads no modprobe.d: its options, aliases and
+ * blacklists are about loading, and install/remove commands are never run
+ * here; an empty list spares the directory scans and file reads of
+ * kmod_config_new at every pre-start. A phase without a module step opens
+ * neither.
  */
-static struct kmod_ctx *kmod_shared;
-static struct gh_ctx *kmod_shared_ctx;
+static struct {
+	struct kmod_ctx *k;
+	struct gh_ctx *ctx;
+} kmod_shared[2];
 
-static struct kmod_ctx *kmod_open(struct gh_ctx *ctx)
+static struct kmod_ctx *kmod_open(struct gh_ctx *ctx, bool config)
 {
-	if (kmod_shared && kmod_shared_ctx == ctx)
-		return kmod_shared;
-	kmod_unref(kmod_shared);
-	kmod_shared = kmod_new(NULL, NULL);
-	kmod_shared_ctx = kmod_shared ? ctx : NULL;
-	if (kmod_shared) {
-		kmod_set_log_fn(kmod_shared, kmod_log, ctx);
-		kmod_set_log_priority(kmod_shared, LOG_ERR);
+	static const char *const no_config[] = { NULL };
+	struct kmod_ctx *k;
+
+	if (kmod_shared[config].k && kmod_shared[config].ctx == ctx)
+		return kmod_shared[config].k;
+	kmod_unref(kmod_shared[config].k);
+	k = kmod_new(NULL, config ? NULL : no_config);
+	kmod_shared[config].k = k;
+	kmod_shared[config].ctx = k ? ctx : NULL;
+	if (k) {
+		kmod_set_log_fn(k, kmod_log, ctx);
+		kmod_set_log_priority(k, LOG_ERR);
 	}
-	return kmod_shared;
+	return k;
 }
 
 static int real_module_remove(struct gh_ctx *ctx, const char *name)
@@ -421,7 +431,7 @@ static int real_module_remove(struct gh_ctx *ctx, const char *name)
 
 	if (!valid_module_name(name))
 		return -EINVAL;
-	k = kmod_open(ctx);
+	k = kmod_open(ctx, false);
 	if (!k)
 		return -ENOMEM;
 	r = kmod_module_new_from_name(k, name, &mod);
@@ -461,7 +471,7 @@ static int real_module_load(struct gh_ctx *ctx, const char *name)
 
 	if (!valid_module_name(name))
 		return -EINVAL;
-	k = kmod_open(ctx);
+	k = kmod_open(ctx, true);
 	if (!k)
 		return -ENOMEM;
 	/* The indexes, mapped once for every load of the phase, not opened again by each lookup. */
