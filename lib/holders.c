@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "timebox.h"
 
 /* PID_MAX_LIMIT on 64-bit kernels. */
 #define PID_MAX 4194304UL
@@ -367,7 +368,7 @@ static int scan_pid(struct scan *s, int proc, const char *pid, pid_t n)
 static int scan_all(struct scan *s)
 {
 	struct gh_strv pids = { 0 };
-	pid_t self = getpid();
+	pid_t self = getpid(), worker = gh_timebox_worker_pid();
 	int r, proc = -1;
 
 	r = gh_fs_list(s->ctx, &pids, "/proc");
@@ -386,8 +387,12 @@ static int scan_all(struct scan *s)
 
 		if (gh_util_parse_ulong(pids.v[i], 10, PID_MAX, &n) < 0 || !n)
 			continue;
-		/* Our own fds are never the problem; a fixture root has no "us" in it. */
-		if (!gh_ctx_root(s->ctx)[0] && (pid_t)n == self)
+		/*
+		 * Our own fds are never the problem, nor our idle worker's (/dev/null
+		 * and its socket, between calls that open sysfs files and close
+		 * them); a fixture root has no "us" in it.
+		 */
+		if (!gh_ctx_root(s->ctx)[0] && ((pid_t)n == self || (worker > 0 && (pid_t)n == worker)))
 			continue;
 		if (!has_mm(proc, pids.v[i]))
 			continue;

@@ -400,6 +400,11 @@ void gh_timebox_worker_stop(void)
 	worker_forget(reap_within(worker.pid, 200));
 }
 
+pid_t gh_timebox_worker_pid(void)
+{
+	return worker.fd >= 0 ? worker.pid : 0;
+}
+
 static int worker_start(struct gh_ctx *ctx)
 {
 	struct worker_boot b = { .shared = gh_timebox_shared && !under_valgrind() };

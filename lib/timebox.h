@@ -70,6 +70,8 @@ bool gh_timebox_capture(int priority, const char *fmt, va_list ap) __attribute__
  */
 int gh_timebox_worker_prepare(struct gh_ctx *ctx);
 void gh_timebox_worker_stop(void);
+/* The pid of the phase's worker, idle between calls (0: none): a process of ours, holding /dev/null and its socket. */
+pid_t gh_timebox_worker_pid(void);
 /*
  * Waits until ready(arg) holds or ms pass, woken by events instead of a
  * polling sleep: inotify on dir (a real path, root prefix included; NULL for

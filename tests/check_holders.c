@@ -13,6 +13,7 @@
 
 #include "fixture.h"
 #include "holders.h"
+#include "timebox.h"
 #include "modules.h"
 
 static void patterns(struct gh_strv *sv, const char *const *p)
@@ -442,6 +443,18 @@ START_TEST(own_process_only_excluded_on_real_root)
 	ck_assert_ptr_nonnull(find(&set, child));
 	ck_assert_ptr_null(find(&set, getpid()));
 	gh_holders_free(&set);
+
+	/* Nor is the phase's idle worker, whose fds 0 to 2 are /dev/null: it spawns no call here. */
+	ck_assert_int_eq(gh_timebox_worker_prepare(ctx), 0);
+	ck_assert_int_gt(gh_timebox_worker_pid(), 0);
+	gh_strv_free(&sv);
+	ck_assert_int_eq(gh_strv_push(&sv, "/dev/null"), 0);
+	ck_assert_int_eq(gh_holders_scan(ctx, &sv, &set), 0);
+	ck_assert_ptr_null(find(&set, gh_timebox_worker_pid()));
+	ck_assert_ptr_null(find(&set, getpid()));
+	gh_holders_free(&set);
+	gh_timebox_worker_stop();
+	ck_assert_int_eq(gh_timebox_worker_pid(), 0);
 	gh_ctx_free(ctx);
 	gh_strv_free(&sv);
 	fx_free(fx);
