@@ -37,7 +37,8 @@ static void task_stat(struct gh_ctx *ctx, int tid, unsigned long long start)
 /*
  * systemd answers set-property before it realizes the cgroups: its manager
  * loop (manager_loop) dispatches the cgroup realize queue before the next
- * bus message, here the next systemctl run, or the test's own call.
+ * bus message, here the next systemctl run, or the test's own call. It
+ * writes the scope's cpuset files: a fixture's, never this machine's.
  */
 static void realize(struct gh_ctx *ctx)
 {
@@ -45,6 +46,8 @@ static void realize(struct gh_ctx *ctx)
 	struct gh_strv tids = { 0 };
 	cpu_set_t set;
 	const char *bad;
+
+	ck_assert(gh_sim_on_fixture(ctx));
 
 	if (scope_pending) {
 		ck_assert_int_eq(gh_fs_write_file(ctx, scope_cpus, "%s", SCOPE "cpuset.cpus"), 0);

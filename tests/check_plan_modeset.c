@@ -194,6 +194,8 @@ static int fault_load(struct gh_ctx *ctx, const char *name)
 {
 	char want[64];
 
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
 	if (gh_fs_read_str(ctx, want, sizeof(want), "/fault/load") > 0 && !strcmp(want, name)) {
 		gh_fs_remove(ctx, "/fault/load");
 		return -EIO;

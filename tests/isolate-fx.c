@@ -26,10 +26,14 @@
 static const char *const irq_orig[][2] = { { "0", "0-7" }, { "9", "0-3" }, { "24", "0-7" }, { "30", "0-7" },
 					   { "31", "0-7" }, { "32", "0-7" }, { "40", "0-7" } };
 
+/* As the simulator it wraps: a fixture tree only, never this machine's /proc/irq or cpufreq files. */
 int iso_write(struct gh_ctx *ctx, const char *path, const char *value)
 {
 	char gov[64] = "", gpath[128];
 	unsigned c;
+
+	if (!gh_sim_on_fixture(ctx))
+		return -EPERM;
 
 	/* irq_set_affinity on a managed IRQ (irqd_affinity_is_managed): write_irq_affinity returns -EIO. */
 	if (!strcmp(path, "/proc/irq/40/smp_affinity_list"))
