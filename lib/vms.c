@@ -318,14 +318,3 @@ int gh_vms_owner_in(const struct gh_vms *vms, const char *addr, unsigned *vmid)
 	}
 	return reserved_by(vms, &fn, vmid);
 }
-
-int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid)
-{
-	struct gh_vms vms;
-	int r;
-
-	gh_vms_load(ctx, self, &vms);
-	r = gh_vms_owner_in(&vms, addr, vmid);
-	gh_vms_free(&vms);
-	return r;
-}

@@ -53,8 +53,6 @@ int gh_vms_load(struct gh_ctx *ctx, unsigned self, struct gh_vms *vms);
  */
 int gh_vms_owner_in(const struct gh_vms *vms, const char *addr, unsigned *vmid);
 void gh_vms_free(struct gh_vms *vms);
-/* The same, from a reading of its own. */
-int gh_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid);
 /* The running QEMU pid of a VM, -ENOENT (not running) or -errno. */
 int gh_vms_pid(struct gh_ctx *ctx, unsigned vmid, pid_t *pid);
 

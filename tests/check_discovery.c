@@ -274,18 +274,18 @@ START_TEST(running_vms)
 	ck_assert_int_eq(gh_vms_pid(fx->ctx, 200, &pid), 0);
 	ck_assert_int_eq(pid, 4000);
 	ck_assert_int_eq(gh_vms_pid(fx->ctx, 201, &pid), -ENOENT);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 200, "0000:02:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.1", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:04:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 200, "0000:02:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.1", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:04:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 202);
 	/* PVE's reservation for a running VM counts; for a stopped one it does not. */
 	fx_file(fx, "/run/qemu-server/pci-id-reservations", "0000:05:00.0 200 time:1700000000\n0000:06:00.0 300 pid:1\n");
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:05:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:05:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:06:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:06:00.0", &owner), 0);
 	fx_free(fx);
 }
 END_TEST

@@ -37,15 +37,15 @@ START_TEST(owner_from_cmdline)
 	vm(fx, 300, 4100, "-device virtio-net-pci,mac=BC:24:11:00:00:01,netdev=net0");
 	ck_assert_int_eq(gh_vms_pid(fx->ctx, 200, &pid), 0);
 	ck_assert_int_eq(pid, 4000);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
 	owner = 0;
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.1", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.1", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
 	/* The asking VM itself, another function, another domain. */
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 200, "0000:02:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.2", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0001:02:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 200, "0000:02:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.2", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0001:02:00.0", &owner), 0);
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
 }
@@ -62,20 +62,20 @@ START_TEST(host_option_forms)
 	vm(fx, 203, 4003, "-device vfio-pci,x-host=0000:05:00.0 -device vfio-pci,host=0000:06:00.1x "
 			  "-device vfio-pci,host=0000:07:00.10 -device usb-host,vendorid=0x046d,host=1-14");
 	vm(fx, 204, 4004, "-device vfio-pci,id=hostpci1,host=0000:08:00.3");
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 201);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:00.3", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:03:00.3", &owner), 1);
 	ck_assert_uint_eq(owner, 201);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:01.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:04:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:03:01.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:04:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 202);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:05:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:06:00.1", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:07:00.1", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:08:00.3", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:05:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:06:00.1", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:07:00.1", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:08:00.3", &owner), 1);
 	ck_assert_uint_eq(owner, 204);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:08:00", &owner), -EINVAL);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "08:00.3", &owner), -EINVAL);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:08:00", &owner), -EINVAL);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "08:00.3", &owner), -EINVAL);
 	fx_free(fx);
 }
 END_TEST
@@ -105,7 +105,7 @@ START_TEST(stale_pid_files_are_ignored)
 	ck_assert_int_eq(gh_vms_pid(fx->ctx, 205, &pid), -ENOENT);
 	ck_assert_int_eq(gh_vms_pid(fx->ctx, 206, &pid), -ENOENT);
 	ck_assert_int_eq(gh_vms_pid(fx->ctx, 207, &pid), -ENOENT);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
 }
@@ -152,26 +152,26 @@ START_TEST(owner_from_reservations)
 		"0000:0a:00.0 400\n"			/* malformed lines are ignored */
 		"0000:0b:00.0 400 when:5\n"
 		"0000:0c:00.0 abc pid:1\n");
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:05:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:05:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:06:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:07:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:08:00.1", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:06:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:07:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:08:00.1", &owner), 1);
 	ck_assert_uint_eq(owner, 400);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:09:00.0", &owner), 1);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0a:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0b:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0c:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:09:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:0a:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:0b:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:0c:00.0", &owner), 0);
 	/* A start under way (its reservation not yet lapsed) owns the card too; a lapsed one does not. */
 	fx_file(fx, "/run/qemu-server/pci-id-reservations", "0000:0d:00.0 500 time:%lld\n0000:0e:00.0 500 time:%lld\n",
 		(long long)time(NULL) + 60, (long long)time(NULL) - 60);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0d:00.0", &owner), 2);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:0d:00.0", &owner), 2);
 	ck_assert_uint_eq(owner, 500);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:0e:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 500, "0000:0d:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:0e:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 500, "0000:0d:00.0", &owner), 0);
 	fx_file(fx, "/run/qemu-server/pci-id-reservations", "0000:05:00.0 200 time:1700000000\n");
 	/* Whoever asks, another running VM's reservation counts. */
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 400, "0000:05:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 400, "0000:05:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
 	ck_assert_int_eq(fx->n_errors, 0);
 	fx_free(fx);
@@ -205,8 +205,8 @@ START_TEST(one_reading_answers_every_function)
 	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:04:00.0", &owner), 0);
 	ck_assert_int_eq(gh_vms_owner_in(&vms, "0000:04:00", &owner), -EINVAL);
 	gh_vms_free(&vms);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:03:00.0", &owner), 0);
 	/* The asking VM is not in its own reading. */
 	ck_assert_int_eq(gh_vms_load(fx->ctx, 300, &vms), 0);
 	ck_assert_uint_eq(vms.n_run, 0);
@@ -235,12 +235,12 @@ START_TEST(only_pve_pid_file_names)
 	fx_file(fx, "/var/run/qemu-server/200.qmp", "%s", "");
 	fx_proc(fx, 4000, "kvm", "/usr/bin/kvm -pidfile /var/run/qemu-server/200.pid -device vfio-pci,host=0000:02:00.0",
 		NULL);
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
 	/* Nothing under /var/run/qemu-server at all. */
 	fx_rm(fx, "/var/run/qemu-server");
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 0);
 	fx_file(fx, "/var/run/qemu-server/200.pid", "4000\n");
-	ck_assert_int_eq(gh_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 1);
+	ck_assert_int_eq(fx_vms_owner(fx->ctx, 111, "0000:02:00.0", &owner), 1);
 	ck_assert_uint_eq(owner, 200);
 	fx_free(fx);
 }

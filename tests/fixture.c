@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vms.h"
+
 static void die(const char *what, const char *path)
 {
 	fprintf(stderr, "fixture: %s %s: %s\n", what, path, strerror(errno));
@@ -577,4 +579,15 @@ int fx_run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? 1 : 0;
+}
+
+int fx_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid)
+{
+	struct gh_vms vms;
+	int r;
+
+	gh_vms_load(ctx, self, &vms);
+	r = gh_vms_owner_in(&vms, addr, vmid);
+	gh_vms_free(&vms);
+	return r;
 }

@@ -105,6 +105,9 @@ bool fx_log_has(const struct fx *fx, const char *needle);
 struct json_object *fx_json_get(struct json_object *o, const char *key);
 void fx_log_clear(struct fx *fx);
 
+/* gh_vms_owner_in on a reading of its own (gh_vms_load, ask, gh_vms_free). */
+int fx_vms_owner(struct gh_ctx *ctx, unsigned self, const char *addr, unsigned *vmid);
+
 /* Runs a suite with CK_NORMAL output; returns the process exit code. */
 int fx_run_suite(Suite *s);
 
