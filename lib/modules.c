@@ -416,9 +416,15 @@ static struct kmod_ctx *kmod_open(struct gh_ctx *ctx, bool config)
 	k = kmod_new(NULL, config ? NULL : no_config);
 	kmod_shared[config].k = k;
 	kmod_shared[config].ctx = k ? ctx : NULL;
+	/*
+	 * An unload's only message, "could not remove '<m>': <errno>"
+	 * (kmod_module_remove_module), repeats what act_module_unload reports
+	 * with the same errno, and a module not loaded would log it too: that
+	 * context keeps its errors to itself.
+	 */
 	if (k) {
 		kmod_set_log_fn(k, kmod_log, ctx);
-		kmod_set_log_priority(k, LOG_ERR);
+		kmod_set_log_priority(k, config ? LOG_ERR : LOG_CRIT);
 	}
 	return k;
 }
