@@ -42,20 +42,28 @@ int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fm
 	return write_once(open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644), value);
 }
 
-int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
-		       bool sync)
+/*
+ * text into dir/.name.tmp, renamed over dir/name: the descriptor open on it
+ * (O_RDWR) for keep, else closed. A temporary file left by a run killed
+ * between its open and its rename is removed first, and only then.
+ */
+static int write_renamed(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
+			 bool sync, bool keep)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	ssize_t n;
-	int fd, dfd, r;
+	int fd, r;
 
 	r = gh_fs_path(ctx, tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
 	if (r >= 0)
 		r = gh_fs_path(ctx, dst, sizeof(dst), "%s/%s", dir, name);
 	if (r < 0)
 		return r;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		unlink(tmp);
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		return -errno;
 	n = write(fd, text, len);
@@ -63,16 +71,29 @@ int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *na
 		r = n < 0 ? -errno : -ENOSPC;
 	else if (sync && fsync(fd) < 0)
 		r = -errno;
-	if (close(fd) < 0 && r >= 0)
-		r = -errno;
+	if (!keep) {
+		if (close(fd) < 0 && r >= 0)
+			r = -errno;
+		fd = -1;
+	}
 	if (r >= 0 && rename(tmp, dst) < 0)
 		r = -errno;
 	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
 		unlink(tmp);
 		return r;
 	}
-	if (!sync)
-		return 0;
+	return keep ? fd : 0;
+}
+
+int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
+		       bool sync)
+{
+	int dfd, r = write_renamed(ctx, dir, name, text, len, sync, false);
+
+	if (r < 0 || !sync)
+		return r;
 	dfd = gh_fs_open(ctx, O_RDONLY | O_DIRECTORY, "%s", dir);
 	if (dfd < 0)
 		return dfd;
@@ -80,6 +101,12 @@ int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *na
 		r = -errno;
 	close(dfd);
 	return r;
+}
+
+int gh_fs_write_atomic_open(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text,
+			    size_t len)
+{
+	return write_renamed(ctx, dir, name, text, len, false, true);
 }
 
 int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...)

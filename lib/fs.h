@@ -174,6 +174,9 @@ int gh_fs_write_file(const struct gh_ctx *ctx, const char *value, const char *fm
  */
 int gh_fs_write_atomic(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text, size_t len,
 		       bool sync);
+/* The same without sync, and the new file stays open: its descriptor (O_RDWR, O_CLOEXEC) or -errno. */
+int gh_fs_write_atomic_open(const struct gh_ctx *ctx, const char *dir, const char *name, const char *text,
+			    size_t len);
 int gh_fs_symlink(const struct gh_ctx *ctx, const char *target, const char *fmt, ...) GH_FMT(3, 4);
 /* unlink or rmdir; -ENOENT passes through. */
 int gh_fs_remove(const struct gh_ctx *ctx, const char *fmt, ...) GH_FMT(2, 3);

@@ -36,6 +36,8 @@ struct gh_jslots {
 	unsigned n;
 	size_t *off;		/* where each slot starts in the text; SIZE_MAX: not printed */
 	unsigned char *val;	/* what each slot holds in the file */
+	char *text;		/* the file's text as written, slots included */
+	size_t len;
 };
 
 /* gh_journal_parse, with nothing logged when quiet (a read that may have met a write). */
@@ -60,9 +62,8 @@ size_t gh_jslots_text(bool status, unsigned v, char *buf, size_t size);
  * j). NULL with errno ENOMEM.
  */
 char *gh_journal_print(const struct gh_journal *j, struct gh_jslots *s, size_t *len);
-/* After a full save of j as text: keeps a descriptor on the file if it is exactly that text. */
-int gh_jslots_keep(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_journal *j, const char *text,
-		   size_t len);
+/* After a full save of j as text through fd: keeps fd (closed by drop) when the slots are where s says. */
+int gh_jslots_keep(struct gh_jslots *s, const struct gh_journal *j, int fd, const char *text, size_t len);
 /* Writes what changed since the last save in place: 0, or -errno and a full save is needed. */
 int gh_jslots_write(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_journal *j);
 /* The descriptor closed (the file is about to be replaced or removed); the offsets stay. */

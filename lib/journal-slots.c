@@ -88,30 +88,9 @@ int gh_jslots_init(struct gh_jslots *s, const struct gh_journal *j)
 	return 0;
 }
 
-/* fd holds exactly text: nothing replaced the file between the rename and the open. */
-static int same_text(int fd, const char *text, size_t len, struct stat *st)
-{
-	char *buf;
-	ssize_t n;
-
-	if (fstat(fd, st) < 0)
-		return -errno;
-	if (!S_ISREG(st->st_mode) || (size_t)st->st_size != len)
-		return -ESTALE;
-	buf = malloc(len + 1);
-	if (!buf)
-		return -ENOMEM;
-	n = pread(fd, buf, len + 1, 0);
-	n = n == (ssize_t)len && !memcmp(buf, text, len) ? 0 : n < 0 ? -errno : -ESTALE;
-	free(buf);
-	return (int)n;
-}
-
-int gh_jslots_keep(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_journal *j, const char *text,
-		   size_t len)
+int gh_jslots_keep(struct gh_jslots *s, const struct gh_journal *j, int fd, const char *text, size_t len)
 {
 	struct stat st;
-	int fd, r;
 
 	gh_jslots_drop(s);
 	if (!s->off || s->n != 1 + j->n_dev + j->n_steps)
@@ -125,14 +104,15 @@ int gh_jslots_keep(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_jour
 			return -EINVAL;
 		s->val[k] = (unsigned char)v;
 	}
-	fd = gh_fs_open(ctx, O_RDWR | O_NOFOLLOW | O_NOCTTY, "/run/gpu-hook/%s.json", j->key);
-	if (fd < 0)
-		return fd;
-	r = same_text(fd, text, len, &st);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
+	/* The descriptor is the one the text was written through: the file it is on holds that text. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len)
+		return -ESTALE;
+	free(s->text);
+	s->text = malloc(len);
+	if (!s->text)
+		return -ENOMEM;
+	memcpy(s->text, text, len);
+	s->len = len;
 	s->fd = fd;
 	s->owner = getpid();
 	s->dev = st.st_dev;
@@ -160,7 +140,59 @@ static int slot_pwrite(const struct gh_jslots *s, unsigned k, unsigned v)
 	if (!w)
 		return -EINVAL;
 	n = pwrite(s->fd, buf, w, (off_t)s->off[k]);
-	return n == (ssize_t)w ? 0 : n < 0 ? -errno : -EIO;
+	if (n != (ssize_t)w)
+		return n < 0 ? -errno : -EIO;
+	memcpy(s->text + s->off[k], buf, w);
+	return 0;
+}
+
+/*
+ * Every slot that changed, when all of them lie in one page of the file: the
+ * text from the first to the end of the last, in one pwrite() from one page
+ * of memory, which lands whole or not at all (see slot_pwrite). Between two
+ * steps that is "done" and the next "running", with the fixed text between
+ * them as it is in the file. -EXDEV when the slots span pages: one write each.
+ */
+static int changed_in_one_page(struct gh_jslots *s, const struct gh_journal *j)
+{
+	static _Alignas(SLOT_PAGE) char page[SLOT_PAGE];
+	size_t lo = SIZE_MAX, hi = 0;
+	ssize_t n;
+
+	for (unsigned k = 0; k < s->n; k++) {
+		char buf[SLOT_MAX];
+		unsigned v = slot_value(j, k);
+		size_t w;
+
+		if (v == s->val[k])
+			continue;
+		w = slot_format(s, k, v, buf, sizeof(buf));
+		if (!w || s->off[k] > s->len || s->len - s->off[k] < w)
+			return -EINVAL;
+		if (s->off[k] < lo)
+			lo = s->off[k];
+		if (s->off[k] + w > hi)
+			hi = s->off[k] + w;
+	}
+	if (lo == SIZE_MAX)
+		return 0;
+	if (lo / SLOT_PAGE != (hi - 1) / SLOT_PAGE)
+		return -EXDEV;
+	memcpy(page, s->text + lo, hi - lo);
+	for (unsigned k = 0; k < s->n; k++) {
+		char buf[SLOT_MAX];
+		unsigned v = slot_value(j, k);
+
+		if (v != s->val[k])
+			memcpy(page + (s->off[k] - lo), buf, slot_format(s, k, v, buf, sizeof(buf)));
+	}
+	n = pwrite(s->fd, page, hi - lo, (off_t)lo);
+	if (n != (ssize_t)(hi - lo))
+		return n < 0 ? -errno : -EIO;
+	memcpy(s->text + lo, page, hi - lo);
+	for (unsigned k = 0; k < s->n; k++)
+		s->val[k] = (unsigned char)slot_value(j, k);
+	return 0;
 }
 
 /*
@@ -188,6 +220,9 @@ int gh_jslots_write(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_jou
 		return -errno;
 	if (st.st_dev != s->dev || st.st_ino != s->ino)
 		return -ESTALE;
+	r = changed_in_one_page(s, j);
+	if (r != -EXDEV)
+		return r;
 	for (unsigned k = 0; k < s->n; k++) {
 		unsigned v = slot_value(j, k);
 
@@ -215,6 +250,7 @@ void gh_jslots_free(struct gh_jslots *s)
 	gh_jslots_drop(s);
 	free(s->off);
 	free(s->val);
+	free(s->text);
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 }

@@ -232,11 +232,15 @@ int gh_journal_save(struct gh_ctx *ctx, const struct gh_journal *j)
 	 * drivers, so a record kept across a reboot would only describe a host
 	 * that is gone.
 	 */
-	r = gh_fs_write_atomic(ctx, "/run/gpu-hook", name, text, len, false);
-	if (r < 0)
+	r = gh_fs_write_atomic_open(ctx, "/run/gpu-hook", name, text, len);
+	if (r < 0) {
 		gh_err(ctx, "cannot write the journal /run/gpu-hook/%s.json: %s", j->key, strerror(-r));
-	else if (kept)
-		gh_jslots_keep(ctx, &last.slots, j, text, len);	/* else the next save is a full one */
+	} else {
+		/* Else the next save is a full one. */
+		if (!kept || gh_jslots_keep(&last.slots, j, r, text, len) < 0)
+			close(r);
+		r = 0;
+	}
 	free(text);
 	return r;
 }

@@ -144,6 +144,48 @@ START_TEST(in_place_saves_read_back_as_saved)
 }
 END_TEST
 
+/*
+ * Between two steps a save changes "done" and the next "running", and
+ * writes the span between them as one piece when it lies in one page (one
+ * write, not two): the file must be byte for byte what a full save prints,
+ * on one page and across pages, and stay the same file.
+ */
+START_TEST(between_steps_file_is_as_printed)
+{
+	struct rec *r = malloc(sizeof(*r));
+	unsigned sizes[] = { 12, MAX_STEPS };
+
+	for (unsigned s = 0; s < 2; s++) {
+		struct fx *fx = fx_journal();
+		struct stat a = (rec_init(r, sizes[s]), gh_journal_save(fx->ctx, &r->j), file_stat(fx));
+
+		for (unsigned i = 0; i <= r->j.n_steps; i++) {
+			size_t len, plen;
+			char *text, *printed;
+
+			if (i)
+				r->status[i - 1] = GH_J_DONE;
+			if (i < r->j.n_steps)
+				r->status[i] = GH_J_RUNNING;
+			else
+				r->j.complete = true;
+			ck_assert_int_eq(gh_journal_save(fx->ctx, &r->j), 0);
+			ck_assert_uint_eq(file_stat(fx).st_ino, a.st_ino);
+			text = file_text(fx, &len);
+			printed = gh_journal_print(&r->j, NULL, &plen);
+			ck_assert_ptr_nonnull(printed);
+			ck_assert_uint_eq(len, plen);
+			ck_assert(!memcmp(text, printed, len));
+			free(printed);
+			free(text);
+		}
+		ck_assert_int_eq(fx->n_errors, 0);
+		fx_free(fx);
+	}
+	free(r);
+}
+END_TEST
+
 START_TEST(only_a_record_change_makes_a_new_file)
 {
 	struct fx *fx = fx_journal();
@@ -565,6 +607,7 @@ int main(void)
 	tcase_add_test(tc, in_place_saves_read_back_as_saved);
 	tcase_add_test(tc, read_during_a_write_is_read_again);
 	tcase_add_test(tc, only_a_record_change_makes_a_new_file);
+	tcase_add_test(tc, between_steps_file_is_as_printed);
 	tcase_add_test(tc, replaced_or_removed_file_gets_a_full_save);
 	tcase_add_test(tc, descriptor_stays_with_the_parent);
 	tcase_add_test(tc, slots_never_cross_a_page);
