@@ -172,7 +172,15 @@ static bool report_undo(struct gh_ctx *ctx, struct gh_journal *j, unsigned k, co
 		ok = false;
 	if (!any || ok) {
 		j->status[k] = GH_J_UNDONE;
-		gh_info(ctx, "undo of step %u (%s): %s", k + 1, desc, any ? "undone" : "nothing to undo");
+		/*
+		 * After a handoff that went through, a step undone is what the undo
+		 * lines above said already; the way back from one that did not
+		 * finish reports each step.
+		 */
+		if (j->complete)
+			gh_dbg(ctx, "undo of step %u (%s): %s", k + 1, desc, any ? "undone" : "nothing to undo");
+		else
+			gh_info(ctx, "undo of step %u (%s): %s", k + 1, desc, any ? "undone" : "nothing to undo");
 		return true;
 	}
 	gh_err(ctx, "undo of step %u (%s): NOT undone", k + 1, desc);
