@@ -1,40 +1,73 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * holdopen [--name COMM] [--ignore-term] FILE...: opens each FILE read-write
- * and holds them until SIGTERM, as nvidia-persistenced holds /dev/nvidiactl
- * and /dev/nvidia<N> (nvidia-persistenced.c opens both and sleeps in its main
- * loop) and a display manager's X server holds the card's framebuffer. With
+ * holdopen [--name COMM] [--ignore-term | --unload-on-term MODULE] FILE...:
+ * opens each FILE read-write and holds them until SIGTERM, as
+ * nvidia-persistenced holds /dev/nvidiactl and /dev/nvidia<N>
+ * (nvidia-persistenced.c opens both and sleeps in its main loop) and a
+ * display manager's X server holds the card's framebuffer. With
  * --ignore-term it outlives SIGTERM: a unit that will not stop, until
  * systemd's TimeoutStopSec sends SIGKILL. The systemd guest's units run it.
+ * With --unload-on-term, SIGTERM makes it close the files and unload MODULE
+ * (delete_module, as rmmod) before it exits: a module gone between a plan
+ * that counted it and the step that unloads it. It prints "unloaded MODULE"
+ * or the error.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t termed;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	termed = 1;
+}
 
 int main(int argc, char **argv)
 {
-	int i = 1;
+	const char *unload = NULL;
+	int fds[16], n = 0, i = 1;
 
 	for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
 		if (!strcmp(argv[i], "--ignore-term"))
 			signal(SIGTERM, SIG_IGN);
 		else if (!strcmp(argv[i], "--name") && i + 1 < argc)
 			prctl(PR_SET_NAME, argv[++i], 0, 0, 0);
+		else if (!strcmp(argv[i], "--unload-on-term") && i + 1 < argc)
+			unload = argv[++i];
 		else
 			break;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: holdopen [--name COMM] [--ignore-term] FILE...\n");
+		fprintf(stderr, "usage: holdopen [--name COMM] [--ignore-term | --unload-on-term MODULE] FILE...\n");
 		return 2;
 	}
-	for (; i < argc; i++)
-		if (open(argv[i], O_RDWR | O_CLOEXEC) < 0) {
+	if (unload) {
+		struct sigaction sa = { .sa_handler = on_term };
+
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	for (; i < argc && n < 16; i++)
+		if ((fds[n++] = open(argv[i], O_RDWR | O_CLOEXEC)) < 0) {
 			perror(argv[i]);
 			return 1;
 		}
-	for (;;)
+	printf("holding\n");
+	fflush(stdout);
+	while (!termed)
 		pause();
+	while (n > 0)
+		close(fds[--n]);
+	if (syscall(SYS_delete_module, unload, O_NONBLOCK) < 0)
+		printf("cannot unload %s: %s\n", unload, strerror(errno));
+	else
+		printf("unloaded %s\n", unload);
+	fflush(stdout);
+	return 0;
 }
