@@ -242,6 +242,40 @@ static double median(double *v, unsigned n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/* The q-quantile (0..1) of n values, by the nearest rank. */
+static double quantile(double *v, unsigned n, double q)
+{
+	double s[MAX_RUNS];
+	unsigned i;
+
+	if (!n)
+		return 0;
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp);
+	i = (unsigned)(q * (n - 1) + 0.5);
+	return s[i < n ? i : n - 1];
+}
+
+/*
+ * The two builds of a round run back to back: their difference, round by
+ * round, leaves out what drifts between rounds (the guest's caches, the host's
+ * load), which the difference of two medians keeps.
+ */
+static void paired(const char *what, double *a, double *b, unsigned n, FILE *json, const char *key)
+{
+	double d[MAX_RUNS];
+	unsigned faster = 0;
+
+	for (unsigned r = 0; r < n; r++) {
+		d[r] = b[r] - a[r];
+		faster += d[r] > 0;
+	}
+	printf("  paired %-10s other - gpu-hook: median %+.1f ms (quartiles %+.1f, %+.1f); gpu-hook faster in %u of %u rounds\n",
+	       what, median(d, n), quantile(d, n, 0.25), quantile(d, n, 0.75), faster, n);
+	fprintf(json, "\"%s\":{\"median_ms\":%.1f,\"q1_ms\":%.1f,\"q3_ms\":%.1f,\"gpu_hook_faster\":%u},", key,
+		median(d, n), quantile(d, n, 0.25), quantile(d, n, 0.75), faster);
+}
+
 static int host_back(void)
 {
 	char a[64], b[64], bind[8] = "";
@@ -477,6 +511,10 @@ int main(int argc, char **argv)
 
 			printf("  ratio other/gpu-hook %.3f (other: %s)\n", o / g, argv[3]);
 			fprintf(json, "\"ratio_other\":%.3f,", o / g);
+			if (valid[0] == valid[3]) {
+				paired("round trip", t[0], t[3], valid[0], json, "paired_round_trip");
+				paired("settled", settled[0], settled[3], valid[0], json, "paired_settled");
+			}
 		}
 	}
 	printf("  gpu-hook --version %.1f ms, 111 pre-start --dry-run %.1f ms (exec, discovery, plan)\n",
