@@ -197,8 +197,8 @@ int gh_phase_run(struct gh_ctx *ctx, const struct gh_phase_req *req, struct gh_p
 		if (i < 0 && r >= 0)
 			r = i;
 	}
-	/* The phase is over: its worker ends (see gh_timebox_call). */
-	gh_timebox_worker_stop();
+	/* The phase is over: its worker ends (see gh_timebox_call), and nobody waits for it. */
+	gh_timebox_worker_release();
 	gh_journal_unlock(lock);
 	return r;
 }

@@ -60,7 +60,6 @@ extern bool gh_timebox_shared;
  * parent's).
  */
 bool gh_timebox_capture(int priority, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Ends the idle worker, if any, and reaps it: the end of a phase calls it. Safe to call at any time. */
 /*
  * The phase's worker started now, before the phase reads the host: a
  * forked one (!gh_timebox_shared) copies the page tables of what the parent
@@ -69,7 +68,14 @@ bool gh_timebox_capture(int priority, const char *fmt, va_list ap) __attribute__
  * 0 or -errno; a failure is left to the first call to report.
  */
 int gh_timebox_worker_prepare(struct gh_ctx *ctx);
+/* Ends the idle worker, if any, and reaps it (one released before too). Safe to call at any time. */
 void gh_timebox_worker_stop(void);
+/*
+ * The end of a phase: tells the idle worker to end (it reads end-of-file and
+ * exits) without waiting for it. The next worker's start, or a stop, reaps
+ * it; a process that exits first leaves it to init. Safe to call at any time.
+ */
+void gh_timebox_worker_release(void);
 /* The pid of the phase's worker, idle between calls (0: none): a process of ours, holding /dev/null and its socket. */
 pid_t gh_timebox_worker_pid(void);
 /*

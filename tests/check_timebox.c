@@ -193,6 +193,40 @@ START_TEST(worker_answers_and_is_reused)
 }
 END_TEST
 
+/*
+ * The end of a phase releases its worker: told to end, not waited for. It
+ * exits on its own; the next worker's start reaps it (no zombie stays), and a
+ * stop reaps one released and not yet reaped.
+ */
+START_TEST(released_worker_ends_and_is_reaped_later)
+{
+	struct fx *fx = fx_new();
+	struct probe p = { 0, 0 };
+	struct gh_timebox tb1, tb2;
+	siginfo_t si;
+
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb1), 0);
+	gh_timebox_worker_release();
+	ck_assert_int_eq(gh_timebox_worker_pid(), 0);
+	/* It ends by itself: a zombie, not reaped (WNOWAIT), within a few seconds. */
+	memset(&si, 0, sizeof(si));
+	ck_assert_int_eq(waitid(P_PID, (id_t)tb1.pid, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(si.si_pid, tb1.pid);
+	ck_assert_int_eq(si.si_code, CLD_EXITED);
+	/* The next call's worker is another; its start reaped the first. */
+	ck_assert_int_eq(gh_timebox_call(fx->ctx, 5000, report_pid, &p, sizeof(p), &tb2), 0);
+	ck_assert_int_ne(tb2.pid, tb1.pid);
+	ck_assert_int_eq(waitpid(tb1.pid, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+	/* Released, then stopped: reaped all the same. */
+	gh_timebox_worker_release();
+	gh_timebox_worker_stop();
+	ck_assert_int_eq(waitpid(tb2.pid, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+	fx_free(fx);
+}
+END_TEST
+
 /* A call that overruns leaves its worker behind (killed, not waited for); the next call gets a fresh one. */
 START_TEST(worker_times_out_and_is_replaced)
 {
@@ -426,6 +460,7 @@ int main(void)
 	tcase_add_test(tc, times_out_and_kills);
 	tcase_add_test(tc, poll_failure_keeps_the_deadline);
 	tcase_add_test(tc, worker_answers_and_is_reused);
+	tcase_add_test(tc, released_worker_ends_and_is_reaped_later);
 	tcase_add_test(tc, worker_times_out_and_is_replaced);
 	tcase_add_test(tc, worker_poll_failure_keeps_the_deadline);
 	tcase_add_test(tc, worker_refuses_a_large_argument);
