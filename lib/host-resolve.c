@@ -143,6 +143,36 @@ static int expand_alt(struct gh_ctx *ctx, struct gh_host *h, const char *what, c
 	return r;
 }
 
+static int read_hostname(struct gh_ctx *ctx, char *buf, size_t size)
+{
+	char *raw, *dot, *name;
+	size_t len;
+	int r;
+
+	/*
+	 * Read only for a mapping (a VM without one never fails on it), and
+	 * followed if a link: the name only picks mapping entries, trusts
+	 * nothing, and the file read is still a regular one of at most 255 bytes.
+	 */
+	r = gh_fs_read_input(ctx, GH_FS_FOLLOW, 255, &raw, &len, NULL, "/etc/hostname");
+	if (r == -ENOENT)
+		gh_err(ctx, "/etc/hostname: %s", strerror(-r));
+	if (r < 0)
+		return r;
+	name = gh_util_trim(raw);
+	dot = strchr(name, '.');
+	if (dot)
+		*dot = '\0';
+	if (!*name || gh_util_copy(buf, size, name) < 0) {
+		char esc[128];
+
+		gh_err(ctx, "/etc/hostname: invalid hostname \"%s\"", gh_util_escape(name, esc, sizeof(esc)));
+		r = -EINVAL;
+	}
+	free(raw);
+	return r;
+}
+
 /* The alternatives of a mapping entry: one per entry of the mapping on this node, all checked against the hardware. */
 static int mapping_alternatives(struct gh_ctx *ctx, struct gh_host *h, struct picker *pk, const char *what,
 				const struct gh_hostpci *hp, struct alt **alts, unsigned *n_alts, bool *ok)
@@ -150,6 +180,11 @@ static int mapping_alternatives(struct gh_ctx *ctx, struct gh_host *h, struct pi
 	const struct gh_mapping *m;
 	int r = 0;
 
+	if (!h->hostname[0]) {
+		r = read_hostname(ctx, h->hostname, sizeof(h->hostname));
+		if (r < 0)
+			return r;
+	}
 	if (!pk->mf_loaded) {
 		r = gh_mapping_load(ctx, &pk->mf);
 		if (r < 0 && r != -ENOENT)

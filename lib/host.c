@@ -41,35 +41,6 @@ static bool is_stub_driver(const char *drv)
 	return !strcmp(drv, "vfio-pci") || !strcmp(drv, "pci-stub");
 }
 
-static int read_hostname(struct gh_ctx *ctx, char *buf, size_t size)
-{
-	char *raw, *dot, *name;
-	size_t len;
-	int r;
-
-	/*
-	 * Followed if a link: the name only picks mapping entries, trusts
-	 * nothing, and the file read is still a regular one of at most 255 bytes.
-	 */
-	r = gh_fs_read_input(ctx, GH_FS_FOLLOW, 255, &raw, &len, NULL, "/etc/hostname");
-	if (r == -ENOENT)
-		gh_err(ctx, "/etc/hostname: %s", strerror(-r));
-	if (r < 0)
-		return r;
-	name = gh_util_trim(raw);
-	dot = strchr(name, '.');
-	if (dot)
-		*dot = '\0';
-	if (!*name || gh_util_copy(buf, size, name) < 0) {
-		char esc[128];
-
-		gh_err(ctx, "/etc/hostname: invalid hostname \"%s\"", gh_util_escape(name, esc, sizeof(esc)));
-		r = -EINVAL;
-	}
-	free(raw);
-	return r;
-}
-
 static int add_func_parts(struct gh_ctx *ctx, struct gh_host *h, const char *addr, int hostpci, bool added,
 			  unsigned parts)
 {
@@ -400,9 +371,6 @@ int gh_host_load(struct gh_ctx *ctx, unsigned vmid, struct gh_host *h)
 		return loaded(h, r);
 	h->has_vm = true;
 	r = gh_policy_load(ctx, vmid, &h->pol);
-	if (r < 0)
-		return loaded(h, r);
-	r = read_hostname(ctx, h->hostname, sizeof(h->hostname));
 	if (r < 0)
 		return loaded(h, r);
 	if (h->vm.template_)

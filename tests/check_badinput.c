@@ -6,7 +6,8 @@
  * for the fixture), the exit status and a text the output must hold. Every
  * case must end with that status and message, never a signal, within
  * CASE_SECONDS (a hang is killed and fails), and leave the fixture host
- * exactly as it was.
+ * exactly as it was. A case with "exit: 0" is bad input in a field the run
+ * does not use: it must not fail for it.
  *
  * Files that are not files: "fifo: P" makes a FIFO at P (P may be the
  * path: itself), "link: T" plants path: as a symbolic link to T (such as
@@ -152,7 +153,7 @@ START_TEST(every_case)
 		free(names[i]);
 	}
 	free(names);
-	printf("bad-input: %d cases, each refused with its message, nothing changed\n", n_cases);
+	printf("bad-input: %d cases, each ended with its status and message, nothing changed\n", n_cases);
 	ck_assert_int_ge(n_cases, 50);
 	ck_assert_int_eq(n_failed, 0);
 }
