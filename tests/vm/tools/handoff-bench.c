@@ -109,19 +109,66 @@ static void load(const char *name, const char *params)
 	close(fd);
 }
 
+struct steps {
+	char desc[MAX_STEPS][160];
+	double ms[MAX_STEPS][MAX_RUNS];
+	unsigned n, runs[MAX_STEPS];
+};
+
+static struct steps in_steps, out_steps, other_in_steps, other_out_steps, floor_in_steps, floor_out_steps;
+
+/* The floor's own step times, as gpu-hook's log gives its own: each kernel call's, in order. */
+static struct steps *floor_steps;
+static unsigned floor_step;
+static double floor_t;
+
+static void floor_begin(struct steps *s)
+{
+	floor_steps = s;
+	floor_step = 0;
+	floor_t = now_ms();
+}
+
+static void floor_mark(const char *what)
+{
+	struct steps *s = floor_steps;
+	unsigned i = floor_step++;
+	double t = now_ms();
+
+	if (i < MAX_STEPS) {
+		if (i >= s->n)
+			s->n = i + 1;
+		snprintf(s->desc[i], sizeof(s->desc[i]), "%s", what);
+		if (s->runs[i] < MAX_RUNS)
+			s->ms[i][s->runs[i]++] = t - floor_t;
+	}
+	floor_t = t;
+}
+
 /* The kernel operations of gpu-hook's single-GPU plan, in its order. */
 static void floor_in(void)
 {
+	floor_begin(&floor_in_steps);
 	put(vtcon, "0");
+	floor_mark("console: write 0 to vtcon bind");
 	unload("nvidia_drm");
+	floor_mark("delete_module nvidia_drm");
 	unload("nvidia_modeset");
+	floor_mark("delete_module nvidia_modeset");
 	unload("nvidia_uvm");
+	floor_mark("delete_module nvidia_uvm");
 	unload("nvidia");
+	floor_mark("delete_module nvidia");
 	put("/sys/bus/pci/devices/" GPU "/driver_override", "vfio-pci");
+	floor_mark("GPU: driver_override vfio-pci");
 	put("/sys/bus/pci/drivers_probe", GPU);
+	floor_mark("GPU: drivers_probe");
 	put("/sys/bus/pci/devices/" AUDIO "/driver_override", "vfio-pci");
+	floor_mark("audio: driver_override vfio-pci");
 	put("/sys/bus/pci/drivers/snd_hda_intel/unbind", AUDIO);
+	floor_mark("audio: snd_hda_intel unbind");
 	put("/sys/bus/pci/drivers_probe", AUDIO);
+	floor_mark("audio: drivers_probe");
 }
 
 /* remove_id of an id vfio-pci never had answers ENODEV (gpu-hook binds with driver_override). */
@@ -146,29 +193,37 @@ static void remove_id(const char *ids)
  */
 static void floor_out(void)
 {
+	floor_begin(&floor_out_steps);
 	put("/sys/bus/pci/devices/" GPU "/driver_override", "nvidia");
+	floor_mark("GPU: driver_override nvidia");
 	put("/sys/bus/pci/drivers/vfio-pci/unbind", GPU);
+	floor_mark("GPU: vfio-pci unbind");
 	remove_id("1234 11e8");
+	floor_mark("GPU: vfio-pci remove_id");
 	put("/sys/bus/pci/devices/" AUDIO "/driver_override", "snd_hda_intel");
+	floor_mark("audio: driver_override snd_hda_intel");
 	put("/sys/bus/pci/drivers/vfio-pci/unbind", AUDIO);
+	floor_mark("audio: vfio-pci unbind");
 	remove_id("8086 293e");
+	floor_mark("audio: vfio-pci remove_id");
 	load("nvidia", "");
+	floor_mark("finit_module nvidia (probes the GPU)");
 	load("nvidia_uvm", "");
+	floor_mark("finit_module nvidia_uvm");
 	load("nvidia_modeset", "");
+	floor_mark("finit_module nvidia_modeset");
 	load("nvidia_drm", "modeset=1 fbdev=1");
+	floor_mark("finit_module nvidia_drm");
 	put("/sys/bus/pci/drivers_probe", AUDIO);
+	floor_mark("audio: drivers_probe");
 	put("/sys/bus/pci/devices/" GPU "/driver_override", "\n");
+	floor_mark("GPU: clear driver_override");
 	put("/sys/bus/pci/devices/" AUDIO "/driver_override", "\n");
+	floor_mark("audio: clear driver_override");
 	put(vtcon, "1");
+	floor_mark("console: write 1 to vtcon bind");
 }
 
-struct steps {
-	char desc[MAX_STEPS][160];
-	double ms[MAX_STEPS][MAX_RUNS];
-	unsigned n, runs[MAX_STEPS];
-};
-
-static struct steps in_steps, out_steps, other_in_steps, other_out_steps;
 
 /* "gpu-hook[111 pre-start]: step 3/12: unload module nvidia_drm (...): ok (16 ms)" */
 static void collect(const char *log, const char *label, struct steps *s)
@@ -544,6 +599,11 @@ int main(int argc, char **argv)
 	fprintf(json, "\"steps\":{");
 	print_steps("pre-start", &in_steps, json, 0);
 	print_steps("post-stop", &out_steps, json, 1);
+	fprintf(json, "}");
+	printf("the floor's step timings (median):\n");
+	fprintf(json, ",\"floor_steps\":{");
+	print_steps("pre-start", &floor_in_steps, json, 0);
+	print_steps("post-stop", &floor_out_steps, json, 1);
 	fprintf(json, "}");
 	if (argc == 4) {
 		printf("the other build's step timings (median):\n");
