@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <libkmod.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -469,6 +471,50 @@ static int refuse_install(struct kmod_module *m, const char *cmdline, void *data
 	return -EPERM;
 }
 
+static bool in_kernel(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return snprintf(path, sizeof(path), "/sys/module/%s", name) < (int)sizeof(path) && stat(path, &st) == 0;
+}
+
+/*
+ * The load of a module whose configuration asks for nothing but its options
+ * (no install command, no softdep), not in the kernel yet, and whose every
+ * dependency is: one insert with the options modprobe would give it
+ * (modprobe.d and the kernel command line), as kmod_module_probe_insert_module
+ * makes after its checks. Those checks read the module's initstate twice and
+ * each dependency's, and stat'ed their files: 17 system calls for a load that
+ * takes 10 here (the way back loads nvidia before the modules on it, and the
+ * DRM helpers nvidia-drm needs were never unloaded). 1 done, 0 when the load
+ * needs modprobe's whole way (the caller takes it), -errno.
+ */
+static int insert_plain(struct kmod_module *mod)
+{
+	struct kmod_list *pre = NULL, *post = NULL, *deps, *it;
+	bool plain;
+	int r;
+
+	if (kmod_module_get_install_commands(mod) || kmod_module_get_softdeps(mod, &pre, &post) < 0)
+		return 0;
+	plain = !pre && !post && !in_kernel(kmod_module_get_name(mod));
+	kmod_module_unref_list(pre);
+	kmod_module_unref_list(post);
+	deps = plain ? kmod_module_get_dependencies(mod) : NULL;
+	kmod_list_foreach(it, deps) {
+		struct kmod_module *d = kmod_module_get_module(it);
+
+		plain = plain && in_kernel(kmod_module_get_name(d));
+		kmod_module_unref(d);
+	}
+	kmod_module_unref_list(deps);
+	if (!plain)
+		return 0;
+	r = kmod_module_insert_module(mod, 0, kmod_module_get_options(mod));
+	return r == -EEXIST ? 1 : r < 0 ? r : 1;
+}
+
 static int real_module_load(struct gh_ctx *ctx, const char *name)
 {
 	struct kmod_list *list = NULL, *it;
@@ -491,7 +537,11 @@ static int real_module_load(struct gh_ctx *ctx, const char *name)
 
 		/* Flags 0: modprobe.d options apply, an explicit load ignores the blacklist. */
 		if (r >= 0)
+			r = insert_plain(mod);
+		if (r == 0)
 			r = kmod_module_probe_insert_module(mod, 0, NULL, refuse_install, ctx, NULL);
+		else if (r > 0)
+			r = 0;
 		kmod_module_unref(mod);
 	}
 	kmod_module_unref_list(list);
