@@ -480,32 +480,45 @@ static bool in_kernel(const char *name)
 }
 
 /*
- * The load of a module whose configuration asks for nothing but its options
- * (no install command, no softdep), not in the kernel yet, and whose every
- * dependency is: one insert with the options modprobe would give it
+ * The load of a module file whose configuration asks for nothing but its
+ * options (no install command, no softdep of its own or of a dependency),
+ * not in the kernel yet, and whose every dependency is: one insert with the
+ * options modprobe would give it
  * (modprobe.d and the kernel command line), as kmod_module_probe_insert_module
  * makes after its checks. Those checks read the module's initstate twice and
  * each dependency's, and stat'ed their files: 17 system calls for a load that
  * takes 10 here (the way back loads nvidia before the modules on it, and the
  * DRM helpers nvidia-drm needs were never unloaded). 1 done, 0 when the load
- * needs modprobe's whole way (the caller takes it), -errno.
+ * needs modprobe's whole way (the caller takes it; a built-in module has no
+ * file, and probe_insert counts it as loaded), -errno.
  */
+static bool no_softdep(struct kmod_module *mod)
+{
+	struct kmod_list *pre = NULL, *post = NULL;
+	bool none;
+
+	if (kmod_module_get_softdeps(mod, &pre, &post) < 0)
+		return false;
+	none = !pre && !post;
+	kmod_module_unref_list(pre);
+	kmod_module_unref_list(post);
+	return none;
+}
+
 static int insert_plain(struct kmod_module *mod)
 {
-	struct kmod_list *pre = NULL, *post = NULL, *deps, *it;
+	struct kmod_list *deps, *it;
 	bool plain;
 	int r;
 
-	if (kmod_module_get_install_commands(mod) || kmod_module_get_softdeps(mod, &pre, &post) < 0)
-		return 0;
-	plain = !pre && !post && !in_kernel(kmod_module_get_name(mod));
-	kmod_module_unref_list(pre);
-	kmod_module_unref_list(post);
+	plain = kmod_module_get_path(mod) && !kmod_module_get_install_commands(mod) && no_softdep(mod) &&
+		!in_kernel(kmod_module_get_name(mod));
+	/* modprobe loads a dependency's softdeps too, even when the dependency is loaded already. */
 	deps = plain ? kmod_module_get_dependencies(mod) : NULL;
 	kmod_list_foreach(it, deps) {
 		struct kmod_module *d = kmod_module_get_module(it);
 
-		plain = plain && in_kernel(kmod_module_get_name(d));
+		plain = plain && in_kernel(kmod_module_get_name(d)) && no_softdep(d);
 		kmod_module_unref(d);
 	}
 	kmod_module_unref_list(deps);
