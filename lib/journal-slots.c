@@ -218,13 +218,19 @@ int gh_jslots_write(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_jou
 		return r;
 	if (lstat(path, &st) < 0)
 		return -errno;
-	if (st.st_dev != s->dev || st.st_ino != s->ino)
+	/* Another file, or this one cut or grown in place: what the slots point at is gone. */
+	if (st.st_dev != s->dev || st.st_ino != s->ino || (size_t)st.st_size != s->len)
 		return -ESTALE;
 	r = changed_in_one_page(s, j);
 	if (r != -EXDEV)
 		return r;
-	for (unsigned k = 0; k < s->n; k++) {
-		unsigned v = slot_value(j, k);
+	/*
+	 * "complete" (slot 0) last when it turns true and first when it turns
+	 * false: a kill between two writes never shows it beside a step that is
+	 * not done.
+	 */
+	for (unsigned i = j->complete ? 1 : 0; i < s->n + (j->complete ? 1 : 0); i++) {
+		unsigned k = i % s->n, v = slot_value(j, k);
 
 		if (v == s->val[k])
 			continue;
