@@ -32,6 +32,7 @@ static void on_term(int sig)
 int main(int argc, char **argv)
 {
 	const char *unload = NULL;
+	sigset_t old;
 	int fds[16], n = 0, i = 1;
 
 	for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
@@ -50,10 +51,19 @@ int main(int argc, char **argv)
 	}
 	if (unload) {
 		struct sigaction sa = { .sa_handler = on_term };
+		sigset_t term;
 
+		/* Blocked until sigsuspend() waits for it: a SIGTERM never falls between the check and the wait. */
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, &old);
 		sigaction(SIGTERM, &sa, NULL);
 	}
-	for (; i < argc && n < 16; i++)
+	if (argc - i > 16) {
+		fprintf(stderr, "holdopen: at most 16 files\n");
+		return 2;
+	}
+	for (; i < argc; i++)
 		if ((fds[n++] = open(argv[i], O_RDWR | O_CLOEXEC)) < 0) {
 			perror(argv[i]);
 			return 1;
@@ -61,7 +71,10 @@ int main(int argc, char **argv)
 	printf("holding\n");
 	fflush(stdout);
 	while (!termed)
-		pause();
+		if (unload)
+			sigsuspend(&old);
+		else
+			pause();
 	while (n > 0)
 		close(fds[--n]);
 	if (syscall(SYS_delete_module, unload, O_NONBLOCK) < 0)
