@@ -182,9 +182,12 @@ static int changed_in_one_page(struct gh_jslots *s, const struct gh_journal *j)
 	for (unsigned k = 0; k < s->n; k++) {
 		char buf[SLOT_MAX];
 		unsigned v = slot_value(j, k);
+		size_t w;
 
-		if (v != s->val[k])
-			memcpy(page + (s->off[k] - lo), buf, slot_format(s, k, v, buf, sizeof(buf)));
+		if (v == s->val[k])
+			continue;
+		w = slot_format(s, k, v, buf, sizeof(buf));
+		memcpy(page + (s->off[k] - lo), buf, w);
 	}
 	n = pwrite(s->fd, page, hi - lo, (off_t)lo);
 	if (n != (ssize_t)(hi - lo))
