@@ -49,6 +49,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: holdopen [--name COMM] [--ignore-term | --unload-on-term MODULE] FILE...\n");
 		return 2;
 	}
+	/* Unloading a module is for the real-kernel guest only, never this machine's kernel. */
+	if (unload && access("/gpu-hook-test-guest", F_OK) != 0) {
+		fprintf(stderr, "holdopen: --unload-on-term is a tests/vm guest tool (it unloads a kernel module)\n");
+		return 2;
+	}
 	if (unload) {
 		struct sigaction sa = { .sa_handler = on_term };
 		sigset_t term;
