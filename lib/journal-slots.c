@@ -121,44 +121,37 @@ int gh_jslots_keep(struct gh_jslots *s, const struct gh_journal *j, int fd, cons
 }
 
 /*
- * One slot, one pwrite() of at most SLOT_MAX bytes inside one page of the
- * file and from one page of memory. A SIGKILL cannot tear it: tmpfs writes
+ * The kept text from lo to hi, which lies inside one page of the file, in one
+ * pwrite() from one page of memory. A SIGKILL cannot tear it: tmpfs writes
  * through generic_perform_write() (mm/filemap.c, shmem_file_write_iter), which
  * faults the source in, checks fatal_signal_pending() and then copies a whole
  * page chunk (copy_folio_from_iter_atomic, committed by shmem_write_end)
  * before it looks at signals again; a kill is acted upon between chunks or on
  * the way back to user space, so a one-page write lands whole or not at all.
- * Several slots are several writes: each is then old or new, which is what
- * recovery needs (a step marked before it runs, whichever of its neighbours).
+ * Several writes are each old or new, which is what recovery needs (a step
+ * marked before it runs, whichever of its neighbours).
  */
-static int slot_pwrite(const struct gh_jslots *s, unsigned k, unsigned v)
+static int span_pwrite(const struct gh_jslots *s, size_t lo, size_t hi)
 {
-	_Alignas(SLOT_MAX) char buf[SLOT_MAX];
-	size_t w = slot_format(s, k, v, buf, sizeof(buf));
+	static _Alignas(SLOT_PAGE) char page[SLOT_PAGE];
 	ssize_t n;
 
-	if (!w)
+	if (lo / SLOT_PAGE != (hi - 1) / SLOT_PAGE)
 		return -EINVAL;
-	n = pwrite(s->fd, buf, w, (off_t)s->off[k]);
-	if (n != (ssize_t)w)
-		return n < 0 ? -errno : -EIO;
-	memcpy(s->text + s->off[k], buf, w);
-	return 0;
+	memcpy(page, s->text + lo, hi - lo);
+	n = pwrite(s->fd, page, hi - lo, (off_t)lo);
+	return n == (ssize_t)(hi - lo) ? 0 : n < 0 ? -errno : -EIO;
 }
 
 /*
- * Every slot that changed, when all of them lie in one page of the file: the
- * text from the first to the end of the last, in one pwrite() from one page
- * of memory, which lands whole or not at all (see slot_pwrite). Between two
- * steps that is "done" and the next "running", with the fixed text between
- * them as it is in the file. -EXDEV when the slots span pages: one write each.
+ * The new text of every slot that changed, put into the kept text; [*lo, *hi)
+ * spans them (empty when none changed). On a failure later the caller makes
+ * a full save, which prints the text anew.
  */
-static int changed_in_one_page(struct gh_jslots *s, const struct gh_journal *j)
+static int stage(struct gh_jslots *s, const struct gh_journal *j, size_t *lo, size_t *hi)
 {
-	static _Alignas(SLOT_PAGE) char page[SLOT_PAGE];
-	size_t lo = SIZE_MAX, hi = 0;
-	ssize_t n;
-
+	*lo = SIZE_MAX;
+	*hi = 0;
 	for (unsigned k = 0; k < s->n; k++) {
 		char buf[SLOT_MAX];
 		unsigned v = slot_value(j, k);
@@ -169,32 +162,12 @@ static int changed_in_one_page(struct gh_jslots *s, const struct gh_journal *j)
 		w = slot_format(s, k, v, buf, sizeof(buf));
 		if (!w || s->off[k] > s->len || s->len - s->off[k] < w)
 			return -EINVAL;
-		if (s->off[k] < lo)
-			lo = s->off[k];
-		if (s->off[k] + w > hi)
-			hi = s->off[k] + w;
+		memcpy(s->text + s->off[k], buf, w);
+		if (s->off[k] < *lo)
+			*lo = s->off[k];
+		if (s->off[k] + w > *hi)
+			*hi = s->off[k] + w;
 	}
-	if (lo == SIZE_MAX)
-		return 0;
-	if (lo / SLOT_PAGE != (hi - 1) / SLOT_PAGE)
-		return -EXDEV;
-	memcpy(page, s->text + lo, hi - lo);
-	for (unsigned k = 0; k < s->n; k++) {
-		char buf[SLOT_MAX];
-		unsigned v = slot_value(j, k);
-		size_t w;
-
-		if (v == s->val[k])
-			continue;
-		w = slot_format(s, k, v, buf, sizeof(buf));
-		memcpy(page + (s->off[k] - lo), buf, w);
-	}
-	n = pwrite(s->fd, page, hi - lo, (off_t)lo);
-	if (n != (ssize_t)(hi - lo))
-		return n < 0 ? -errno : -EIO;
-	memcpy(s->text + lo, page, hi - lo);
-	for (unsigned k = 0; k < s->n; k++)
-		s->val[k] = (unsigned char)slot_value(j, k);
 	return 0;
 }
 
@@ -212,6 +185,7 @@ int gh_jslots_write(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_jou
 {
 	char path[PATH_MAX];
 	struct stat st;
+	size_t lo, hi;
 	int r;
 
 	if (!s->owner || s->owner != getpid() || s->n != 1 + j->n_dev + j->n_steps)
@@ -224,20 +198,31 @@ int gh_jslots_write(struct gh_ctx *ctx, struct gh_jslots *s, const struct gh_jou
 	/* Another file, or this one cut or grown in place: what the slots point at is gone. */
 	if (st.st_dev != s->dev || st.st_ino != s->ino || (size_t)st.st_size != s->len)
 		return -ESTALE;
-	r = changed_in_one_page(s, j);
-	if (r != -EXDEV)
+	r = stage(s, j, &lo, &hi);
+	if (r < 0 || lo == SIZE_MAX)
 		return r;
 	/*
-	 * "complete" (slot 0) last when it turns true and first when it turns
-	 * false: a kill between two writes never shows it beside a step that is
-	 * not done.
+	 * All in one page, "done" and the next "running" between two steps: one
+	 * write, the fixed text between them as it is in the file.
+	 */
+	if (lo / SLOT_PAGE == (hi - 1) / SLOT_PAGE) {
+		r = span_pwrite(s, lo, hi);
+		for (unsigned k = 0; k < s->n && r >= 0; k++)
+			s->val[k] = (unsigned char)slot_value(j, k);
+		return r;
+	}
+	/*
+	 * Else one write a slot, "complete" (slot 0) last when it turns true and
+	 * first when it turns false: a kill between two writes never shows it
+	 * beside a step that is not done.
 	 */
 	for (unsigned i = j->complete ? 1 : 0; i < s->n + (j->complete ? 1 : 0); i++) {
 		unsigned k = i % s->n, v = slot_value(j, k);
+		char buf[SLOT_MAX];
 
 		if (v == s->val[k])
 			continue;
-		r = slot_pwrite(s, k, v);
+		r = span_pwrite(s, s->off[k], s->off[k] + slot_format(s, k, v, buf, sizeof(buf)));
 		if (r < 0)
 			return r;
 		s->val[k] = (unsigned char)v;
