@@ -479,19 +479,6 @@ static bool in_kernel(const char *name)
 	return snprintf(path, sizeof(path), "/sys/module/%s", name) < (int)sizeof(path) && stat(path, &st) == 0;
 }
 
-/*
- * The load of a module file whose configuration asks for nothing but its
- * options (no install command, no softdep of its own or of a dependency),
- * not in the kernel yet, and whose every dependency is: one insert with the
- * options modprobe would give it
- * (modprobe.d and the kernel command line), as kmod_module_probe_insert_module
- * makes after its checks. Those checks read the module's initstate twice and
- * each dependency's, and stat'ed their files: 17 system calls for a load that
- * takes 10 here (the way back loads nvidia before the modules on it, and the
- * DRM helpers nvidia-drm needs were never unloaded). 1 done, 0 when the load
- * needs modprobe's whole way (the caller takes it; a built-in module has no
- * file, and probe_insert counts it as loaded), -errno.
- */
 static bool no_softdep(struct kmod_module *mod)
 {
 	struct kmod_list *pre = NULL, *post = NULL;
@@ -505,6 +492,18 @@ static bool no_softdep(struct kmod_module *mod)
 	return none;
 }
 
+/*
+ * The load of a module file whose configuration asks for nothing but its
+ * options (no install command, no softdep of its own or of a dependency),
+ * not in the kernel yet, and whose every dependency is: one insert with the
+ * options modprobe would give it (modprobe.d and the kernel command line), as
+ * kmod_module_probe_insert_module makes after its checks. Those checks read
+ * the module's initstate twice and each dependency's, and stat'ed their
+ * files: 17 system calls for a load that takes 10 here (the way back loads nvidia before the modules on it, and the
+ * DRM helpers nvidia-drm needs were never unloaded). 1 done, 0 when the load
+ * needs modprobe's whole way (the caller takes it; a built-in module has no
+ * file, and probe_insert counts it as loaded), -errno.
+ */
 static int insert_plain(struct kmod_module *mod)
 {
 	struct kmod_list *deps, *it;

@@ -177,10 +177,8 @@ static bool report_undo(struct gh_ctx *ctx, struct gh_journal *j, unsigned k, co
 		 * lines above said already; the way back from one that did not
 		 * finish reports each step.
 		 */
-		if (j->complete)
-			gh_dbg(ctx, "undo of step %u (%s): %s", k + 1, desc, any ? "undone" : "nothing to undo");
-		else
-			gh_info(ctx, "undo of step %u (%s): %s", k + 1, desc, any ? "undone" : "nothing to undo");
+		gh_log(ctx, j->complete ? LOG_DEBUG : LOG_INFO, "undo of step %u (%s): %s", k + 1, desc,
+		       any ? "undone" : "nothing to undo");
 		return true;
 	}
 	gh_err(ctx, "undo of step %u (%s): NOT undone", k + 1, desc);

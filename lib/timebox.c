@@ -383,12 +383,17 @@ static bool reap_within(pid_t pid, unsigned ms)
 }
 
 /* The worker is gone (reaped): its memory may serve the next one. Abandoned: never again. */
+static void reuse_mem(char *mem, bool reaped)
+{
+	if (reaped && mem && !worker.spare)
+		worker.spare = mem;
+	else if (reaped && mem)
+		munmap(mem, WORKER_MEM);
+}
+
 static void worker_forget(bool reaped)
 {
-	if (reaped && worker.mem && !worker.spare)
-		worker.spare = worker.mem;
-	else if (reaped && worker.mem)
-		munmap(worker.mem, WORKER_MEM);
+	reuse_mem(worker.mem, reaped);
 	worker.mem = NULL;
 	worker.pid = 0;
 	worker.fd = -1;
@@ -399,12 +404,7 @@ static void reap_released(void)
 {
 	if (!worker.released)
 		return;
-	if (reap_within(worker.released, 200) && worker.released_mem) {
-		if (worker.spare)
-			munmap(worker.released_mem, WORKER_MEM);
-		else
-			worker.spare = worker.released_mem;
-	}
+	reuse_mem(worker.released_mem, reap_within(worker.released, 200));
 	worker.released = 0;
 	worker.released_mem = NULL;
 }
