@@ -117,6 +117,18 @@ struct steps {
 
 static struct steps in_steps, out_steps, other_in_steps, other_out_steps, floor_in_steps, floor_out_steps;
 
+/* Step i (from 0) of one run: its description and its time. */
+static void record(struct steps *s, unsigned i, const char *what, double ms)
+{
+	if (i >= MAX_STEPS)
+		return;
+	if (i >= s->n)
+		s->n = i + 1;
+	snprintf(s->desc[i], sizeof(s->desc[i]), "%s", what);
+	if (s->runs[i] < MAX_RUNS)
+		s->ms[i][s->runs[i]++] = ms;
+}
+
 /* The floor's own step times, as gpu-hook's log gives its own: each kernel call's, in order. */
 static struct steps *floor_steps;
 static unsigned floor_step;
@@ -131,17 +143,9 @@ static void floor_begin(struct steps *s)
 
 static void floor_mark(const char *what)
 {
-	struct steps *s = floor_steps;
-	unsigned i = floor_step++;
 	double t = now_ms();
 
-	if (i < MAX_STEPS) {
-		if (i >= s->n)
-			s->n = i + 1;
-		snprintf(s->desc[i], sizeof(s->desc[i]), "%s", what);
-		if (s->runs[i] < MAX_RUNS)
-			s->ms[i][s->runs[i]++] = t - floor_t;
-	}
+	record(floor_steps, floor_step++, what, t - floor_t);
 	floor_t = t;
 }
 
@@ -250,12 +254,7 @@ static void collect(const char *log, const char *label, struct steps *s)
 		if (!p)
 			continue;
 		*ok = '\0';
-		i--;
-		if (i >= s->n)
-			s->n = (unsigned)i + 1;
-		snprintf(s->desc[i], sizeof(s->desc[i]), "%s", p + 1);
-		if (s->runs[i] < MAX_RUNS)
-			s->ms[i][s->runs[i]++] = ms;
+		record(s, (unsigned)i - 1, p + 1, ms);
 	}
 	fclose(f);
 }
@@ -288,14 +287,20 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* v's n values (n > 0) in s, in order. */
+static void sorted(const double *v, unsigned n, double *s)
+{
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp);
+}
+
 static double median(double *v, unsigned n)
 {
 	double s[MAX_RUNS];
 
 	if (!n)
 		return 0;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp);
+	sorted(v, n, s);
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
@@ -307,8 +312,7 @@ static double quantile(double *v, unsigned n, double q)
 
 	if (!n)
 		return 0;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp);
+	sorted(v, n, s);
 	i = (unsigned)(q * (n - 1) + 0.5);
 	return s[i < n ? i : n - 1];
 }
