@@ -14,6 +14,10 @@
  * After each round trip the host must be back (both functions on their
  * drivers, fbcon bound) or the run is reported invalid. Prints a table of
  * medians and the ratios, then one JSON object on a line starting "JSON ".
+ * Beside the times, how the time to settled splits: the CPU running tasks
+ * (the way's own and the kernel's threads; busy_ms) and the CPU idle (what
+ * waits in the kernel: RCU grace periods in each delete_module, a D3hot
+ * function's wake-up, the codec's answers).
  * gpu-hook's own per-step timings (its "step i/n: ...: ok (N ms)" lines) are
  * collected and their medians printed per step.
  */
@@ -373,6 +377,36 @@ static double settled_at(void)
 
 
 /*
+ * The time the CPUs have spent running tasks so far, in ms: the sum of each
+ * cpuN line's rq_cpu_time in /proc/schedstat (kernel/sched/stats.c,
+ * show_schedstat; sched_info_switch adds each task's run when it leaves the
+ * CPU, and never the idle task's), which the kernel keeps whatever
+ * kernel.sched_schedstats says. -1 when there is none.
+ */
+static double busy_ms(void)
+{
+	FILE *f = fopen("/proc/schedstat", "re");
+	char line[512];
+	double ns = 0;
+	bool any = false;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v[7];
+
+		if (strncmp(line, "cpu", 3) ||
+		    sscanf(line, "%*s %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6]) != 7)
+			continue;
+		ns += (double)v[6];
+		any = true;
+	}
+	fclose(f);
+	return any ? ns / 1e6 : -1;
+}
+
+/*
  * The order of the ways in round r. What ran just before a way moves its
  * time: the way after the shell's 9 s of sleeps starts on an idle machine,
  * one after a round trip behind the kernel's deferred work. In a fixed
@@ -436,6 +470,8 @@ int main(int argc, char **argv)
 	static char *pre_b[] = { NULL, "111", "pre-start", NULL };
 	static char *post_b[] = { NULL, "111", "post-stop", NULL };
 	double t[4][MAX_RUNS], in[4][MAX_RUNS], out[4][MAX_RUNS], settled[4][MAX_RUNS], exec_ms[MAX_RUNS];
+	double busy[4][MAX_RUNS];
+	bool have_busy = busy_ms() >= 0;
 	double dry_ms[MAX_RUNS];
 	double hello_ms[MAX_RUNS];
 	static char *hello[] = { "/usr/bin/bench-hello", NULL };
@@ -504,11 +540,14 @@ int main(int argc, char **argv)
 		round_order(r, ways, order);
 		for (unsigned w = 0; w < ways; w++) {
 			unsigned k = way[order[w]];
-			double t0, t1, t2, t3;
+			double t0, t1, t2, t3, b0, b3;
 			int rc = 0;
 
 			/* snd_hda_intel probes its codecs asynchronously: each run starts from a settled card. */
 			(void)settled_at();
+			/* A sleep before each read: this program's own running slice counts only once it leaves the CPU. */
+			usleep(200);
+			b0 = busy_ms();
 			t0 = now_ms();
 			if (k == 0)
 				rc = run(pre, "/tmp/bench-in.log");
@@ -529,6 +568,8 @@ int main(int argc, char **argv)
 				rc |= run(post_b, "/tmp/bench-out-b.log");
 			t2 = now_ms();
 			t3 = settled_at();
+			usleep(200);
+			b3 = busy_ms();
 			if (rc || !host_back()) {
 				fprintf(stderr, "handoff-bench: %s run %u invalid (exit %d)\n", names[k], r + 1, rc);
 				if (k == 0)
@@ -537,6 +578,7 @@ int main(int argc, char **argv)
 					system("cat /tmp/bench-in-b.log /tmp/bench-out-b.log");
 				return 1;
 			}
+			busy[k][valid[k]] = b3 - b0;
 			in[k][valid[k]] = t1 - t0;
 			out[k][valid[k]] = t2 - t1;
 			settled[k][valid[k]] = t3 - t0;
@@ -554,17 +596,31 @@ int main(int argc, char **argv)
 	if (!json)
 		die("/tmp/bench.json");
 	printf("handoff round trip (pre-start + post-stop), single GPU (2 functions), median of %u\n", runs);
-	printf("  %-9s %10s %10s %10s %10s\n", "", "pre-start", "post-stop", "round trip", "settled");
+	printf("  %-9s %10s %10s %10s %10s", "", "pre-start", "post-stop", "round trip", "settled");
+	/* Of the time to settled: what the CPU spent running any task (this way's, the kernel's threads), and idle. */
+	if (have_busy)
+		printf(" %10s %10s", "cpu", "idle");
+	printf("\n");
 	fprintf(json, "{\"runs\":%u,\"round_trip\":{", runs);
 	for (unsigned i = 0; i < ways; i++) {
 		unsigned k = way[i];
 		double a = median(in[k], valid[k]), b = median(out[k], valid[k]), c = median(t[k], valid[k]);
 		double d = median(settled[k], valid[k]);
 
-		printf("  %-9s %7.1f ms %7.1f ms %7.1f ms %7.1f ms\n", names[k], a, b, c, d);
+		printf("  %-9s %7.1f ms %7.1f ms %7.1f ms %7.1f ms", names[k], a, b, c, d);
 		fprintf(json,
-			"%s\"%s\":{\"pre_start_ms\":%.1f,\"post_stop_ms\":%.1f,\"round_trip_ms\":%.1f,\"settled_ms\":%.1f}",
+			"%s\"%s\":{\"pre_start_ms\":%.1f,\"post_stop_ms\":%.1f,\"round_trip_ms\":%.1f,\"settled_ms\":%.1f",
 			i ? "," : "", names[k], a, b, c, d);
+		if (have_busy) {
+			double idle[MAX_RUNS], cpu = median(busy[k], valid[k]);
+
+			for (unsigned r = 0; r < valid[k]; r++)
+				idle[r] = settled[k][r] - busy[k][r];
+			printf(" %7.1f ms %7.1f ms", cpu, median(idle, valid[k]));
+			fprintf(json, ",\"cpu_ms\":%.1f,\"idle_ms\":%.1f", cpu, median(idle, valid[k]));
+		}
+		printf("\n");
+		fprintf(json, "}");
 	}
 	{
 		double g = median(t[0], valid[0]), f = median(t[1], valid[1]), s = median(t[2], valid[2]);
