@@ -7,10 +7,12 @@
  *
  *   bench_overhead --hello PATH --root DIR [--hook PATH]... [--runs N] [--callgrind] [--json FILE]
  */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,9 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* The process run() started last. */
+static pid_t last_child;
+
 /* Runs argv with stdout and stderr on /dev/null; the exit status (128 + signal), or -1 when it could not start. */
 static int run(char *const *argv, bool search)
 {
@@ -57,6 +62,7 @@ static int run(char *const *argv, bool search)
 			execv(argv[0], argv);
 		_exit(127);
 	}
+	last_child = pid;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die("waitpid");
@@ -114,27 +120,70 @@ static struct timing time_runs(char *const *argv, int runs)
 	return tm;
 }
 
-/* Total instructions (Ir) of one run under callgrind, or -1 when valgrind cannot run. */
+/*
+ * callgrind's output files: one per process (%p), in a directory of this
+ * run's. A phase's timebox worker is a process of its own (forked under
+ * valgrind, which cannot run the shared one) and writes its profile when it
+ * ends, after the hook has: with one file name for both, it overwrote the
+ * hook's figures (a count of -1) and was left behind in /tmp.
+ */
+static char cg_dir[PATH_MAX];
+
+/* Every file in cg_dir removed; false when it had none. */
+static bool cg_sweep(void)
+{
+	DIR *d = opendir(cg_dir);
+	struct dirent *e;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			any = true;
+			unlinkat(dirfd(d), e->d_name, 0);
+		}
+	closedir(d);
+	return any;
+}
+
+/* The directory goes once the workers that ended with the last hooks have written their files (within 3 s). */
+static void cg_cleanup(void)
+{
+	for (int quiet = 0, i = 0; quiet < 3 && i < 30; i++) {
+		quiet = cg_sweep() ? 0 : quiet + 1;
+		usleep(100000);
+	}
+	cg_sweep();
+	rmdir(cg_dir);
+}
+
+/* Total instructions (Ir) of one run under callgrind (the hook's process alone), or -1 when valgrind cannot run. */
 static long long callgrind_ir(char *const *argv)
 {
-	char out[] = "/tmp/gh-bench-callgrind-XXXXXX", opt[96], line[256];
+	char out[PATH_MAX + 32], opt[PATH_MAX + 64], line[256];
 	char *vg[16] = { "valgrind", "--tool=callgrind", "-q", opt };
 	long long ir = -1;
 	size_t n = 4;
-	int fd = mkstemp(out);
 	FILE *f;
 
-	if (fd < 0)
-		die("mkstemp");
-	close(fd);
-	if (gh_util_format(opt, sizeof(opt), "--callgrind-out-file=%s", out) < 0) {
+	if (!cg_dir[0]) {
+		const char *tmp = getenv("TMPDIR");
+
+		if (gh_util_format(cg_dir, sizeof(cg_dir), "%s/gh-bench-callgrind-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
+		    !mkdtemp(cg_dir))
+			die("mkdtemp");
+		atexit(cg_cleanup);
+	}
+	if (gh_util_format(opt, sizeof(opt), "--callgrind-out-file=%s/cg.%%p", cg_dir) < 0) {
 		errno = ENAMETOOLONG;
 		die("callgrind");
 	}
 	for (size_t i = 0; argv[i] && n < GH_ARRAY_SIZE(vg) - 1; i++)
 		vg[n++] = argv[i];
 	vg[n] = NULL;
-	if (run(vg, true) >= 0 && (f = fopen(out, "re"))) {
+	if (run(vg, true) >= 0 && gh_util_format(out, sizeof(out), "%s/cg.%d", cg_dir, (int)last_child) >= 0 &&
+	    (f = fopen(out, "re"))) {
 		while (fgets(line, sizeof(line), f)) {
 			unsigned long v;
 
@@ -146,7 +195,7 @@ static long long callgrind_ir(char *const *argv)
 		}
 		fclose(f);
 	}
-	unlink(out);
+	cg_sweep();
 	return ir;
 }
 
