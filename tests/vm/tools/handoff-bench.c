@@ -642,6 +642,12 @@ int main(int argc, char **argv)
 			if (valid[0] == valid[3]) {
 				paired("round trip", t[0], t[3], valid[0], json, "paired_round_trip");
 				paired("settled", settled[0], settled[3], valid[0], json, "paired_settled");
+				/*
+				 * CPU time leaves out the waits, whose length moves with the
+				 * jiffy an RCU grace period ends on: a sharper A/B of the work.
+				 */
+				if (have_busy)
+					paired("cpu", busy[0], busy[3], valid[0], json, "paired_cpu");
 			}
 		}
 	}
