@@ -65,6 +65,11 @@ const char *gh_text_line_problem(const char *line, size_t len)
 	for (size_t i = 0; i < len;) {
 		size_t n;
 
+		/* Printable ASCII, nearly every byte of a config, is one test. */
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			i++;
+			continue;
+		}
 		if (!s[i])
 			return "NUL byte in line";
 		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') || s[i] == 0x7f)
