@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -439,6 +438,9 @@ static int real_module_remove(struct gh_ctx *ctx, const char *name)
 
 	if (!valid_module_name(name))
 		return -EINVAL;
+	/* libkmod acts on the running kernel (it hard-codes /sys/module): never under a fixture root. */
+	if (gh_ctx_root(ctx)[0])
+		return -EPERM;
 	k = kmod_open(ctx, false);
 	if (!k)
 		return -ENOMEM;
@@ -471,12 +473,9 @@ static int refuse_install(struct kmod_module *m, const char *cmdline, void *data
 	return -EPERM;
 }
 
-static bool in_kernel(const char *name)
+static bool in_kernel(struct gh_ctx *ctx, const char *name)
 {
-	char path[PATH_MAX];
-	struct stat st;
-
-	return snprintf(path, sizeof(path), "/sys/module/%s", name) < (int)sizeof(path) && stat(path, &st) == 0;
+	return gh_fs_exists(ctx, "/sys/module/%s", name) > 0;
 }
 
 static bool no_softdep(struct kmod_module *mod)
@@ -504,20 +503,20 @@ static bool no_softdep(struct kmod_module *mod)
  * needs modprobe's whole way (the caller takes it; a built-in module has no
  * file, and probe_insert counts it as loaded), -errno.
  */
-static int insert_plain(struct kmod_module *mod)
+static int insert_plain(struct gh_ctx *ctx, struct kmod_module *mod)
 {
 	struct kmod_list *deps, *it;
 	bool plain;
 	int r;
 
 	plain = kmod_module_get_path(mod) && !kmod_module_get_install_commands(mod) && no_softdep(mod) &&
-		!in_kernel(kmod_module_get_name(mod));
+		!in_kernel(ctx, kmod_module_get_name(mod));
 	/* modprobe loads a dependency's softdeps too, even when the dependency is loaded already. */
 	deps = plain ? kmod_module_get_dependencies(mod) : NULL;
 	kmod_list_foreach(it, deps) {
 		struct kmod_module *d = kmod_module_get_module(it);
 
-		plain = plain && in_kernel(kmod_module_get_name(d)) && no_softdep(d);
+		plain = plain && in_kernel(ctx, kmod_module_get_name(d)) && no_softdep(d);
 		kmod_module_unref(d);
 	}
 	kmod_module_unref_list(deps);
@@ -535,6 +534,9 @@ static int real_module_load(struct gh_ctx *ctx, const char *name)
 
 	if (!valid_module_name(name))
 		return -EINVAL;
+	/* As real_module_remove: the running kernel's, never under a fixture root. */
+	if (gh_ctx_root(ctx)[0])
+		return -EPERM;
 	k = kmod_open(ctx, true);
 	if (!k)
 		return -ENOMEM;
@@ -549,7 +551,7 @@ static int real_module_load(struct gh_ctx *ctx, const char *name)
 
 		/* Flags 0: modprobe.d options apply, an explicit load ignores the blacklist. */
 		if (r >= 0)
-			r = insert_plain(mod);
+			r = insert_plain(ctx, mod);
 		if (r == 0)
 			r = kmod_module_probe_insert_module(mod, 0, NULL, refuse_install, ctx, NULL);
 		else if (r > 0)

@@ -246,7 +246,7 @@ START_TEST(real_ops_table_is_complete)
 }
 END_TEST
 
-/* The running system's ops never execute anything while a fixture root is set. */
+/* The running system's ops never execute anything, nor touch its modules, while a fixture root is set. */
 START_TEST(real_ops_run_nothing_under_a_root)
 {
 	struct fx *fx = fx_new();
@@ -260,6 +260,9 @@ START_TEST(real_ops_run_nothing_under_a_root)
 	ck_assert_int_eq(gh_modules_real_ops.service(fx->ctx, "start", "x.service"), -EPERM);
 	ck_assert_int_eq(gh_modules_real_ops.run(fx->ctx, argv), -EPERM);
 	ck_assert_int_eq(access(marker, F_OK), -1);
+	/* libkmod would act on this machine's kernel: refused before it is asked (a name no kernel has, all the same). */
+	ck_assert_int_eq(gh_modules_real_ops.module_load(fx->ctx, "gh_test_no_such_module"), -EPERM);
+	ck_assert_int_eq(gh_modules_real_ops.module_remove(fx->ctx, "gh_test_no_such_module"), -EPERM);
 	fx_free(fx);
 }
 END_TEST
