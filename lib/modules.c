@@ -498,10 +498,11 @@ static bool no_softdep(struct kmod_module *mod)
  * options modprobe would give it (modprobe.d and the kernel command line), as
  * kmod_module_probe_insert_module makes after its checks. Those checks read
  * the module's initstate twice and each dependency's, and stat'ed their
- * files: 17 system calls for a load that takes 10 here (the way back loads nvidia before the modules on it, and the
- * DRM helpers nvidia-drm needs were never unloaded). 1 done, 0 when the load
- * needs modprobe's whole way (the caller takes it; a built-in module has no
- * file, and probe_insert counts it as loaded), -errno.
+ * files: 17 system calls for a load that takes 10 here (the way back loads
+ * nvidia before the modules on it, and the DRM helpers nvidia-drm needs were
+ * never unloaded). 1 done, 0 when the load needs modprobe's whole way (the
+ * caller takes it; a built-in module has no file, and probe_insert counts it
+ * as loaded), -errno.
  */
 static int insert_plain(struct gh_ctx *ctx, struct kmod_module *mod)
 {

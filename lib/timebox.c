@@ -434,9 +434,8 @@ void gh_timebox_worker_release(void)
 	close(worker.fd);
 	worker.released = worker.pid;
 	worker.released_mem = worker.mem;
-	worker.mem = NULL;
-	worker.pid = 0;
-	worker.fd = -1;
+	/* Not reaped: its memory is kept for reap_released, not reused. */
+	worker_forget(false);
 }
 
 pid_t gh_timebox_worker_pid(void)

@@ -328,17 +328,20 @@ static double quantile(double *v, unsigned n, double q)
  */
 static void paired(const char *what, double *a, double *b, unsigned n, FILE *json, const char *key)
 {
-	double d[MAX_RUNS];
+	double d[MAX_RUNS], m, q1, q3;
 	unsigned faster = 0;
 
 	for (unsigned r = 0; r < n; r++) {
 		d[r] = b[r] - a[r];
 		faster += d[r] > 0;
 	}
+	m = median(d, n);
+	q1 = quantile(d, n, 0.25);
+	q3 = quantile(d, n, 0.75);
 	printf("  paired %-10s other - gpu-hook: median %+.1f ms (quartiles %+.1f, %+.1f); gpu-hook faster in %u of %u rounds\n",
-	       what, median(d, n), quantile(d, n, 0.25), quantile(d, n, 0.75), faster, n);
-	fprintf(json, "\"%s\":{\"median_ms\":%.1f,\"q1_ms\":%.1f,\"q3_ms\":%.1f,\"gpu_hook_faster\":%u},", key,
-		median(d, n), quantile(d, n, 0.25), quantile(d, n, 0.75), faster);
+	       what, m, q1, q3, faster, n);
+	fprintf(json, "\"%s\":{\"median_ms\":%.1f,\"q1_ms\":%.1f,\"q3_ms\":%.1f,\"gpu_hook_faster\":%u},", key, m, q1,
+		q3, faster);
 }
 
 static int host_back(void)
@@ -612,12 +615,13 @@ int main(int argc, char **argv)
 			"%s\"%s\":{\"pre_start_ms\":%.1f,\"post_stop_ms\":%.1f,\"round_trip_ms\":%.1f,\"settled_ms\":%.1f",
 			i ? "," : "", names[k], a, b, c, d);
 		if (have_busy) {
-			double idle[MAX_RUNS], cpu = median(busy[k], valid[k]);
+			double idle[MAX_RUNS], cpu = median(busy[k], valid[k]), sleep;
 
 			for (unsigned r = 0; r < valid[k]; r++)
 				idle[r] = settled[k][r] - busy[k][r];
-			printf(" %7.1f ms %7.1f ms", cpu, median(idle, valid[k]));
-			fprintf(json, ",\"cpu_ms\":%.1f,\"idle_ms\":%.1f", cpu, median(idle, valid[k]));
+			sleep = median(idle, valid[k]);
+			printf(" %7.1f ms %7.1f ms", cpu, sleep);
+			fprintf(json, ",\"cpu_ms\":%.1f,\"idle_ms\":%.1f", cpu, sleep);
 		}
 		printf("\n");
 		fprintf(json, "}");
